@@ -1,0 +1,3 @@
+from nnstudy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,243 @@
+"""The command line: parse -> config -> call the library. Thin on purpose.
+
+Exit status: 0 done; 2 bad usage, config or data (one line, no traceback); 1 anything unexpected.
+With --json, stdout carries exactly one JSON object; progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import traceback
+
+from nnstudy.config import DEVICES, PROFILES, TrainConfig
+from nnstudy.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's default prints the whole usage)
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def emit(args, obj: dict, text: str | None = None) -> None:
+    from nnstudy.store import to_json
+
+    if getattr(args, "json", False):
+        sys.stdout.write(to_json(obj) + "\n")
+    elif text is not None:
+        print(text)
+
+
+def open_store(args):
+    from nnstudy.store import Store
+
+    return Store(args.out) if getattr(args, "out", None) else Store()
+
+
+def add_common(p, device: bool = True, json_flag: bool = True):
+    p.add_argument("--out", metavar="DIR", help="results store (default: $NNSTUDY_HOME or ./runs)")
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    if device:
+        p.add_argument("--device", choices=DEVICES, default=None, help="auto: cuda, then mps, then cpu")
+
+
+def add_config_flags(p) -> None:
+    """One flag per TrainConfig field, defaulting to 'not given' so a --config file can fill it."""
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("extra", "device"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+        else:
+            p.add_argument(flag, dest=f.name, type=type(f.default), default=argparse.SUPPRESS,
+                           metavar=f.name.upper())
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="nnstudy", description="A lab for the fundamentals of deep learning.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    s = sub.add_parser("list", help="the studies, one line each")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("models", help="the registered models, one line each")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("run", help="run one study")
+    s.add_argument("study")
+    s.add_argument("--profile", choices=PROFILES, default="default")
+    s.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
+    add_common(s)
+
+    s = sub.add_parser("train", help="train one model on one dataset")
+    s.add_argument("--config", metavar="FILE", help="a TOML file with TrainConfig fields (flags override it)")
+    s.add_argument("--resume", metavar="RUN", help="continue a killed run from its last checkpoint")
+    add_config_flags(s)
+    add_common(s)
+
+    s = sub.add_parser("runs", help="list the runs in the store")
+    s.add_argument("--study")
+    s.add_argument("--kind", choices=("study", "train"))
+    add_common(s, device=False)
+
+    s = sub.add_parser("show", help="one run: config, environment, final numbers")
+    s.add_argument("run")
+    add_common(s, device=False)
+
+    s = sub.add_parser("all", help="every study, then the report: the main job")
+    s.add_argument("--profile", choices=PROFILES, default="default")
+    s.add_argument("--seeds", type=int, default=None)
+    s.add_argument("--force", action="store_true", help="re-run studies the store already holds")
+    add_common(s)
+
+    s = sub.add_parser("report", help="rebuild the HTML + Markdown report from the store")
+    s.add_argument("--report-dir", metavar="DIR", default=None, help="where to write (default: STORE/report)")
+    add_common(s, device=False)
+    return p
+
+
+# -- commands -----------------------------------------------------------------------------------
+def cmd_list(args) -> int:
+    from nnstudy.studies import load_all
+
+    reg = load_all()
+    rows = [{"name": n, "about": reg.help(n)} for n in reg.names()]
+    emit(args, {"studies": rows}, "\n".join(f"{r['name']:<15} {r['about']}" for r in rows))
+    return 0
+
+
+def cmd_models(args) -> int:
+    from nnstudy.models import load_all
+
+    reg = load_all()
+    rows = [{"name": n, "about": reg.help(n)} for n in reg.names()]
+    emit(args, {"models": rows}, "\n".join(f"{r['name']:<15} {r['about']}" for r in rows))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from nnstudy.studies import format_table, run_study
+
+    store = open_store(args)
+    row = run_study(args.study, store, args.profile, args.seeds, args.device or "auto", log=log)
+    summary = row["summary"]
+    figures = sorted(str(p) for p in store.run_dir(row["id"]).glob("*.png"))
+    text = (f"{summary.get('title', args.study)}\n\n{format_table(summary.get('table', []))}\n\n"
+            f"run {row['id']} ({summary['seconds']} s); figures in {store.run_dir(row['id'])}")
+    emit(args, {"run": row["id"], "study": args.study, "status": row["status"], "figures": figures,
+                **{k: v for k, v in summary.items() if k != "env"}}, text)
+    return 0
+
+
+def train_config(args) -> TrainConfig:
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    if args.device:
+        given["device"] = args.device
+    if args.config:
+        return TrainConfig.from_toml(args.config, given)
+    return TrainConfig.from_dict(given, where="flags")
+
+
+def cmd_train(args) -> int:
+    from nnstudy.experiment import train_and_evaluate
+
+    store = open_store(args)
+    if args.resume:
+        run = store.get(args.resume)
+        cfg = TrainConfig.from_dict(run["config"], where=f"run {run['id']}")
+    else:
+        cfg = train_config(args)
+    res = train_and_evaluate(cfg, store, name=f"{cfg.model} on {cfg.dataset}", log=log, resume=args.resume)
+    text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items())
+            + f"; {res.steps} steps in {res.seconds:.2f} s")
+    emit(args, {**res.summary(), "config": cfg.to_dict()}, text)
+    if res.status == "diverged":
+        log(f"nnstudy: {res.error}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    store = open_store(args)
+    rows = store.runs(study=args.study, kind=args.kind)
+    keep = ("id", "kind", "study", "name", "status", "seed")
+    slim = [{k: r[k] for k in keep} | {"final": r["summary"].get("final")} for r in rows]
+    lines = [f"{r['id']}  {r['kind']:<5}  {r['status']:<8}  {r['study'] or '-':<12}  {r['name'] or ''}" for r in rows]
+    emit(args, {"runs": slim}, "\n".join(lines) or "(no runs)")
+    return 0
+
+
+def cmd_show(args) -> int:
+    store = open_store(args)
+    r = store.get(args.run)
+    r["folder"] = str(store.run_dir(r["id"]))
+    text = json.dumps({k: r[k] for k in ("id", "kind", "study", "name", "status", "error", "folder")}, indent=2)
+    text += "\nconfig: " + json.dumps(r["config"]) + "\nenv: " + json.dumps(r["env"])
+    text += "\nsummary: " + json.dumps({k: v for k, v in r["summary"].items() if k not in ("table", "env")},
+                                       default=str)[:4000]
+    emit(args, r, text)
+    return 0
+
+
+def cmd_all(args) -> int:
+    from nnstudy.studies import load_all, run_study
+
+    store = open_store(args)
+    done = {}
+    for name in load_all().names():
+        log(f"== {name} ==")
+        row = run_study(name, store, args.profile, args.seeds, args.device or "auto", log=log,
+                        skip_done=not args.force)
+        done[name] = {"run": row["id"], "seconds": row["summary"].get("seconds")}
+    report = {}
+    try:
+        from nnstudy.report import write_report
+
+        report = write_report(store, None)
+    except ModuleNotFoundError as e:
+        if e.name != "nnstudy.report":
+            raise
+    emit(args, {"studies": done, "report": report},
+         "\n".join(f"{k:<15} {v['run']}" for k, v in done.items()) + (f"\nreport: {report}" if report else ""))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from nnstudy.report import write_report
+
+    store = open_store(args)
+    paths = write_report(store, args.report_dir)
+    emit(args, paths, "\n".join(f"{k}: {v}" for k, v in paths.items()))
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "models": cmd_models, "run": cmd_run, "train": cmd_train, "runs": cmd_runs,
+            "show": cmd_show, "all": cmd_all, "report": cmd_report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"nnstudy: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nnstudy: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    except Exception:
+        traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

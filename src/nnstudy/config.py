@@ -1,0 +1,203 @@
+"""Run configuration: one dataclass; command-line flags and TOML files map onto the same fields.
+
+Every field has a typed default and a comment giving its meaning and units. `TrainConfig.from_dict`
+rejects unknown keys and bad values with one line that names the field, the value and what is
+valid (the command line turns that into exit status 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from nnstudy.errors import UsageError
+
+ACTIVATIONS = ("none", "relu", "leaky_relu", "tanh", "sigmoid", "gelu")
+INITS = ("default", "xavier", "kaiming")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
+LOSSES = ("cross_entropy", "mse", "bce")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+AMP = ("auto", "off", "bf16")
+PROFILES = ("quick", "default", "full")
+
+
+@dataclass
+class TrainConfig:
+    # data
+    dataset: str = "spiral"  # spiral|moons|circles|xor|gauss|fashion-mnist|mnist|cifar10|folder:PATH|npz:PATH
+    n_per_class: int = 1000  # toy sets: points generated per class
+    classes: int = 3  # spiral: number of arms (classes)
+    noise: float = 0.2  # toy sets: noise level (spiral: std of the angle noise, radians)
+    test_frac: float = 0.2  # toy sets: fraction held out as the test split
+    val_frac: float = 0.0  # fraction of the training split carved out for validation (model selection)
+    train_subset: int = 0  # keep only this many training examples (0: all), drawn with data_seed
+    data_seed: int = 0  # seed of the data draw and split (toy generation, validation carve-out, subset)
+    data_dir: str = ""  # where image sets live ("" : NNSTUDY_DATA, ~/.cache/nnstudy, system places)
+    download: bool = False  # image sets: download when missing (needs the internet)
+    augment: bool = False  # images: random crop (pad 2-4 px) + flips where the set allows, per batch
+    # model
+    model: str = "mlp"  # a registered model name (`nnstudy models`)
+    width: int = 100  # MLP: hidden units per layer
+    depth: int = 1  # MLP: number of hidden layers
+    activation: str = "relu"  # none|relu|leaky_relu|tanh|sigmoid|gelu
+    init: str = "default"  # default (PyTorch's) | xavier | kaiming
+    dropout: float = 0.0  # dropout probability after each hidden activation
+    batch_norm: bool = False  # batch norm before each hidden activation
+    residual: bool = False  # MLP: identity skip around each hidden layer of equal width
+    # optimisation
+    optimizer: str = "adam"  # sgd|adam|adamw|rmsprop
+    lr: float = 1e-3  # peak learning rate
+    momentum: float = 0.0  # sgd / rmsprop momentum
+    nesterov: bool = False  # sgd: Nesterov momentum (needs momentum > 0)
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
+    schedule: str = "constant"  # constant|step|cosine|onecycle, over the whole run
+    loss: str = "cross_entropy"  # cross_entropy (softmax) | mse (on one-hot) | bce (independent sigmoids)
+    label_smoothing: float = 0.0  # cross_entropy only
+    grad_clip: float = 0.0  # max global gradient norm (0: no clipping)
+    steps: int = 1000  # optimizer steps, used when epochs == 0
+    epochs: int = 0  # passes over the training split (overrides steps when > 0)
+    batch_size: int = 0  # examples per step (0: the whole training split, full batch)
+    eval_every: int = 0  # steps between held-out evaluations (0: every step full-batch, each epoch else)
+    seed: int = 0  # seed of initialisation, data order and augmentation
+    # execution
+    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
+    threads: int = 0  # torch CPU threads (0: leave torch's default)
+    amp: str = "auto"  # auto (bf16 on CUDA) | off | bf16
+    channels_last: bool = True  # CUDA: channels_last memory format for conv nets
+    compile: bool = False  # torch.compile the model (opt-in)
+    tta: bool = False  # test-time augmentation: average logits with the flipped image
+    checkpoint: bool = True  # write a checkpoint after every epoch (mini-batch runs with a store)
+    extra: dict = field(default_factory=dict)  # study-specific settings, stored with the run
+
+    def __post_init__(self):
+        self.validate()
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> TrainConfig:
+        names = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in d.items():
+            k = key.replace("-", "_")
+            if k not in names:
+                close = difflib.get_close_matches(k, names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UsageError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(names)}")
+            kwargs[k] = coerce(names[k], value, where)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, overrides: dict | None = None) -> TrainConfig:
+        d = read_toml(path)
+        d.update(overrides or {})
+        return cls.from_dict(d, where=str(path))
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A short hash of every field: equal configs share it (used to skip finished work)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    # -- validation ---------------------------------------------------------------------------
+    def validate(self) -> None:
+        choice("activation", self.activation, ACTIVATIONS)
+        choice("init", self.init, INITS)
+        choice("optimizer", self.optimizer, OPTIMIZERS)
+        choice("schedule", self.schedule, SCHEDULES)
+        choice("loss", self.loss, LOSSES)
+        choice("device", self.device, DEVICES)
+        choice("amp", self.amp, AMP)
+        positive("lr", self.lr)
+        positive("width", self.width)
+        positive("depth", self.depth, "a depth of at least 1 hidden layer (use model=linear for none)")
+        positive("n_per_class", self.n_per_class)
+        positive("classes", self.classes)
+        for name in ("momentum", "weight_decay", "noise", "label_smoothing", "grad_clip"):
+            nonneg(name, getattr(self, name))
+        for name in ("steps", "epochs", "batch_size", "eval_every", "train_subset", "threads"):
+            nonneg(name, getattr(self, name))
+        for name in ("test_frac", "val_frac", "dropout"):
+            v = getattr(self, name)
+            if not 0.0 <= v < 1.0:
+                raise UsageError(f"{name}={v!r} is out of range; valid: 0 <= {name} < 1")
+        if self.steps == 0 and self.epochs == 0:
+            raise UsageError("steps=0 and epochs=0: nothing to train; set --steps N or --epochs N (N >= 1)")
+        if self.nesterov and (self.momentum <= 0 or self.optimizer != "sgd"):
+            raise UsageError(f"nesterov=true needs optimizer=sgd and momentum > 0 "
+                             f"(got optimizer={self.optimizer!r}, momentum={self.momentum})")
+        if self.label_smoothing and self.loss != "cross_entropy":
+            raise UsageError(f"label_smoothing={self.label_smoothing} needs loss=cross_entropy (got {self.loss!r})")
+        if not self.dataset:
+            raise UsageError("dataset is empty; valid: a toy set, an image set, folder:PATH or npz:PATH")
+
+
+def choice(name: str, value, valid) -> None:
+    if value not in valid:
+        raise UsageError(f"{name}={value!r} is not valid; valid: {', '.join(valid)}")
+
+
+def positive(name: str, value, what: str = "") -> None:
+    if not value > 0:
+        raise UsageError(f"{name}={value!r} must be > 0" + (f": {what}" if what else ""))
+
+
+def nonneg(name: str, value) -> None:
+    if not value >= 0:
+        raise UsageError(f"{name}={value!r} must be >= 0")
+
+
+def coerce(f: dataclasses.Field, value, where: str):
+    """Convert a TOML or command-line value to the field's type, or fail with one clear line."""
+    kind = type(f.default) if f.default is not dataclasses.MISSING else dict
+    if kind is dict:
+        if not isinstance(value, dict):
+            raise UsageError(f"{where}: {f.name}={value!r} must be a table")
+        return value
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise UsageError(f"{where}: {f.name}={value!r} is not a boolean; valid: true, false")
+    try:
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        if isinstance(value, bool) and kind is not bool:
+            raise ValueError
+        out = kind(value)
+        if kind is float and out != out:  # NaN
+            raise ValueError
+        return out
+    except (TypeError, ValueError):
+        raise UsageError(f"{where}: {f.name}={value!r} is not {'an' if kind is int else 'a'} "
+                         f"{kind.__name__}") from None
+
+
+def read_toml(path: str | Path) -> dict:
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            d = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"config file {str(p)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"config file {str(p)!r} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise UsageError(f"config file {str(p)!r} cannot be read: {e.strerror}") from None
+    # Allow either a flat file or one [train] table.
+    if set(d) == {"train"} and isinstance(d["train"], dict):
+        d = d["train"]
+    return d

@@ -1,0 +1,118 @@
+"""Datasets as whole tensors: one `Dataset` bundle per run, built by `load_dataset(cfg)`.
+
+Every set, toy or image, arrives as tensors that fit in memory: the training loop indexes them
+directly (no DataLoader), moves them to the training device once, and turns a batch into model
+input with `Dataset.prepare` (uint8 -> normalised float, batched augmentation on the device).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from nnstudy.errors import UsageError
+
+TOY_SETS = ("spiral", "moons", "circles", "xor", "gauss")
+IMAGE_SETS = ("mnist", "fashion-mnist", "cifar10")
+
+
+@dataclass
+class Dataset:
+    name: str
+    x_train: torch.Tensor  # (N, D) float toy points, or (N, C, H, W) uint8 images
+    y_train: torch.Tensor  # (N,) int64 class indices
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    x_val: torch.Tensor | None = None  # validation split carved from train (model selection)
+    y_val: torch.Tensor | None = None
+    classes: list[str] = field(default_factory=list)  # class names, index order
+    mean: tuple[float, ...] | None = None  # images: per-channel mean of the training pixels, in [0, 1]
+    std: tuple[float, ...] | None = None
+    flip: bool = False  # horizontal flips keep the label (not for digits)
+    meta: dict = field(default_factory=dict)  # generation parameters, source files, checksums
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x_train.dim() == 4
+
+    def to(self, device) -> Dataset:
+        """The same bundle with every tensor on `device` (the whole set lives there)."""
+        out = Dataset(**{**self.__dict__})
+        for k in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val"):
+            v = getattr(self, k)
+            if v is not None:
+                setattr(out, k, v.to(device, non_blocking=True))
+        return out
+
+    def prepare(self, x: torch.Tensor, train: bool = False, generator: torch.Generator | None = None,
+                augment: bool = False) -> torch.Tensor:
+        """A batch as model input: float, normalised; augmented when training and asked."""
+        if not self.is_image:
+            return x
+        if train and augment:
+            from nnstudy.data.vision import augment_batch
+
+            x = augment_batch(x, flip=self.flip, generator=generator)
+        x = x.float().div_(255.0)
+        if self.mean is not None:
+            m = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+            s = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+            x = (x - m) / s
+        return x
+
+    def splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        out = {"train": (self.x_train, self.y_train)}
+        if self.x_val is not None and len(self.x_val):
+            out["val"] = (self.x_val, self.y_val)
+        out["test"] = (self.x_test, self.y_test)
+        return out
+
+
+def load_dataset(cfg) -> Dataset:
+    """The dataset a config names, split, subset and validated."""
+    name = cfg.dataset
+    if name in TOY_SETS:
+        from nnstudy.data.toy import load_toy
+
+        data = load_toy(cfg)
+    elif name in IMAGE_SETS or name.startswith(("folder:", "npz:")):
+        from nnstudy.data.vision import load_vision
+
+        data = load_vision(cfg)
+    else:
+        raise UsageError(f"unknown dataset {name!r}; valid: {', '.join(TOY_SETS + IMAGE_SETS)}, "
+                         "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y)")
+    return finish_splits(data, cfg)
+
+
+def finish_splits(data: Dataset, cfg) -> Dataset:
+    """Apply the training subset and the validation carve-out, both drawn with cfg.data_seed."""
+    g = torch.Generator().manual_seed(cfg.data_seed + 7919)  # offset: independent of the generation draw
+    x, y = data.x_train, data.y_train
+    if cfg.train_subset and cfg.train_subset < len(x):
+        idx = torch.randperm(len(x), generator=g)[: cfg.train_subset]
+        x, y = x[idx], y[idx]
+    if cfg.val_frac > 0 and data.x_val is None:
+        n_val = max(1, round(len(x) * cfg.val_frac))
+        perm = torch.randperm(len(x), generator=g)
+        data.x_val, data.y_val = x[perm[:n_val]], y[perm[:n_val]]
+        x, y = x[perm[n_val:]], y[perm[n_val:]]
+    data.x_train, data.y_train = x, y
+    return data
+
+
+def check_labels(y: torch.Tensor, num_classes: int, where: str) -> None:
+    """Labels must be int class indices in [0, num_classes)."""
+    from nnstudy.errors import DataError
+
+    if y.dtype not in (torch.int64, torch.int32, torch.uint8, torch.int16):
+        raise DataError(f"{where}: labels have dtype {y.dtype}; expected integer class indices")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise DataError(f"{where}: labels range over [{int(y.min())}, {int(y.max())}], "
+                        f"outside the {num_classes} classes [0, {num_classes - 1}]")

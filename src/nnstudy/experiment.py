@@ -1,0 +1,91 @@
+"""config -> data + model -> train.fit -> store: one run, as `nnstudy train` and every study run it
+(flax's `train_and_evaluate(config, workdir)`: the thin CLI calls this, and so do the tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from nnstudy.config import TrainConfig
+from nnstudy.data import Dataset, load_dataset
+from nnstudy.models import build_model, count_params
+from nnstudy.optim import resolve_device
+from nnstudy.store import Store, atomic_write
+from nnstudy.train import FitResult, fit, load_checkpoint
+
+SAVE_WEIGHTS_MAX = 5_000_000  # parameters: small models keep their final weights (for drawing)
+
+
+@dataclass
+class RunResult:
+    run_id: str | None
+    status: str
+    final: dict[str, float]
+    config: TrainConfig
+    steps: int
+    seconds: float
+    params: int
+    error: str | None = None
+    records: list[tuple] = field(default_factory=list, repr=False)
+    model: torch.nn.Module | None = field(default=None, repr=False)
+
+    def summary(self) -> dict:
+        return {"run": self.run_id, "status": self.status, "final": self.final, "steps": self.steps,
+                "train_seconds": round(self.seconds, 4), "params": self.params, "error": self.error}
+
+
+def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: str | None = None,
+                       parent: str | None = None, name: str | None = None, data: Dataset | None = None,
+                       model: torch.nn.Module | None = None, hook: Callable | None = None,
+                       log: Callable[[str], None] | None = None, resume: str | None = None) -> RunResult:
+    """Train one config and record it. `data`/`model` may be passed in (the spiral reproduction
+    builds both from the week's single random stream); otherwise the model is built after
+    torch.manual_seed(cfg.seed). With `resume=RUN` the run continues from its last checkpoint."""
+    if data is None:
+        data = load_dataset(cfg)  # before the run exists: bad data leaves nothing behind
+    if model is None:
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg, data.input_shape, data.num_classes)
+    device = resolve_device(cfg.device)
+    run_id, state = None, None
+    if store is not None and resume:
+        run_id = store.get(resume)["id"]
+        state = load_checkpoint(store.run_dir(run_id) / "checkpoint.pt")
+        store.reopen(run_id)
+        store.log_metrics(run_id, state["records"])
+    elif store is not None:
+        run_id = store.create_run("train", cfg.to_dict(), study=study, name=name, parent=parent,
+                                  seed=cfg.seed, digest=cfg.digest(), device=str(device))
+    flush = (lambda recs: store.log_metrics(run_id, recs)) if store is not None else None
+    ckpt = store.run_dir(run_id) / "checkpoint.pt" if store is not None else None
+    try:
+        res: FitResult = fit(model, data, cfg, hook=hook, log=log, checkpoint=ckpt, resume=state, flush=flush)
+    except BaseException as e:  # a bug, Ctrl-C or bad data mid-run: never leave it reading as running
+        if store is not None:
+            store.finish(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    out = RunResult(run_id, res.status, res.final, cfg, res.steps, res.seconds, count_params(model),
+                    res.error, res.records, model)
+    if store is not None:
+        if out.params <= SAVE_WEIGHTS_MAX:
+            import io
+
+            buf = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+            atomic_write(store.run_dir(run_id) / "model.pt", buf.getvalue())
+        store.finish(run_id, res.status, {**out.summary(), "dataset": data.name, "n_train": len(data.x_train),
+                                          "n_test": len(data.x_test)}, error=res.error)
+    return out
+
+
+def load_run_model(store: Store, run_id: str) -> tuple[torch.nn.Module, TrainConfig, Dataset]:
+    """Rebuild a stored run's model with its final weights (for drawing; no training)."""
+    run = store.get(run_id)
+    cfg = TrainConfig.from_dict(run["config"])
+    data = load_dataset(cfg)
+    model = build_model(cfg, data.input_shape, data.num_classes)
+    state = torch.load(store.run_dir(run["id"]) / "model.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval(), cfg, data

@@ -1,0 +1,116 @@
+"""Fully connected nets: the week's linear net and a configurable multi-layer perceptron."""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn as nn
+
+from nnstudy.models import register_model
+
+
+def make_activation(name: str) -> nn.Module:
+    return {
+        "none": nn.Identity,
+        "relu": nn.ReLU,
+        "leaky_relu": lambda: nn.LeakyReLU(0.01),
+        "tanh": nn.Tanh,
+        "sigmoid": nn.Sigmoid,
+        "gelu": nn.GELU,
+    }[name]()
+
+
+def init_linear(layer: nn.Linear, init: str, activation: str) -> None:
+    """default: PyTorch's (uniform, bound 1/sqrt(fan_in)); xavier: Glorot & Bengio's normalized
+    init (gain 1, as in their paper); kaiming: He et al.'s fan-in normal for (leaky) ReLU."""
+    if init == "default":
+        return
+    if init == "xavier":
+        nn.init.xavier_uniform_(layer.weight)
+    elif init == "kaiming":
+        nonlin = "leaky_relu" if activation == "leaky_relu" else "relu"
+        nn.init.kaiming_normal_(layer.weight, a=0.01 if nonlin == "leaky_relu" else 0, nonlinearity=nonlin)
+    nn.init.zeros_(layer.bias)
+
+
+class HiddenLayer(nn.Module):
+    """linear -> [batch norm] -> activation -> [dropout], with an optional identity skip.
+
+    `act` sees the pre-activation z, so probes hook it to read z and dL/dz."""
+
+    def __init__(self, n_in: int, n_out: int, activation: str, batch_norm: bool = False,
+                 dropout: float = 0.0, residual: bool = False):
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out)
+        self.norm = nn.BatchNorm1d(n_out) if batch_norm else nn.Identity()
+        self.act = make_activation(activation)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.residual = residual and n_in == n_out
+
+    def forward(self, x):  # (B, n_in) -> (B, n_out)
+        h = self.drop(self.act(self.norm(self.linear(x))))
+        return x + h if self.residual else h
+
+
+class MLP(nn.Module):
+    """`depth` hidden layers of `width` units, then a linear head to `num_classes` logits.
+
+    With depth=1, activation="relu" and default init it is exactly the week's
+    nn.Sequential(Linear(D, H), ReLU(), Linear(H, C)), parameters created in the same order,
+    so the same seed gives the same weights."""
+
+    def __init__(self, in_features: int, num_classes: int, width: int = 100, depth: int = 1,
+                 activation: str = "relu", init: str = "default", dropout: float = 0.0,
+                 batch_norm: bool = False, residual: bool = False):
+        super().__init__()
+        self.activation = activation
+        sizes = [in_features] + [width] * depth
+        self.hidden = nn.ModuleList(
+            HiddenLayer(a, b, activation, batch_norm, dropout, residual) for a, b in zip(sizes, sizes[1:]))
+        self.head = nn.Linear(width, num_classes)
+        for layer in self.hidden:
+            init_linear(layer.linear, init, activation)
+        if init != "default":
+            init_linear(self.head, "xavier", "none")
+
+    def forward(self, x):  # (B, ...) -> (B, num_classes)
+        x = x.flatten(1)
+        for layer in self.hidden:
+            x = layer(x)
+        return self.head(x)
+
+
+class LinearNet(nn.Module):
+    """The week's first model: Linear(D, H) -> Linear(H, C), no activation between them.
+
+    A composition of linear maps is linear: however wide H is, the decision boundaries are lines."""
+
+    def __init__(self, in_features: int, num_classes: int, width: int = 100):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_features, width), nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.net(x.flatten(1))
+
+
+def _flat(in_shape) -> int:
+    return math.prod(in_shape)
+
+
+@register_model("mlp", "multi-layer perceptron: --width, --depth, --activation, --init, --dropout, "
+                "--batch-norm, --residual")
+def mlp(in_shape, num_classes, cfg):
+    return MLP(_flat(in_shape), num_classes, cfg.width, cfg.depth, cfg.activation, cfg.init,
+               cfg.dropout, cfg.batch_norm, cfg.residual)
+
+
+@register_model("linear", "the week's linear net: Linear(D, width) -> Linear(width, C)")
+def linear(in_shape, num_classes, cfg):
+    return LinearNet(_flat(in_shape), num_classes, cfg.width)
+
+
+@register_model("logistic", "softmax regression: one Linear(D, C)")
+def logistic(in_shape, num_classes, cfg):
+    return nn.Sequential(nn.Flatten(), nn.Linear(_flat(in_shape), num_classes))
+
+

@@ -1,0 +1,161 @@
+"""Studies: one file per question of the week, registered by name.
+
+A study is a class with `name`, `title` (the question it answers), `run(ctx) -> summary` that
+trains and records (never draws), and `draw(store, run, folder) -> [paths]` that only reads the
+store. `run_study` records the study itself as a run of kind "study" whose children are its
+training runs, so the report can find the latest complete result of each study.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nnstudy.config import TrainConfig
+from nnstudy.errors import UsageError
+from nnstudy.registry import Registry
+from nnstudy.store import Store, environment, git_commit
+
+STUDIES = Registry("study")
+register_study = STUDIES.register
+
+# Import order = the week's order (the report follows it).
+_MODULES = ("spiral", "perceptron", "backprop", "vanishing", "autoencoder", "pretraining", "activations",
+            "softmax", "optimizers", "width_depth", "lenet_alexnet", "images")
+
+
+def load_all() -> Registry:
+    for mod in _MODULES:
+        full = f"nnstudy.studies.{mod}"
+        try:
+            importlib.import_module(full)
+        except ModuleNotFoundError as e:
+            if e.name != full:
+                raise
+    return STUDIES
+
+
+@dataclass
+class StudyContext:
+    study: str
+    profile: str  # quick | default | full
+    seeds: list[int]
+    device: str
+    store: Store
+    run_id: str
+    log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def train(self, cfg: TrainConfig, name: str, **kw):
+        """One training run recorded as a child of this study."""
+        from nnstudy.experiment import train_and_evaluate
+
+        return train_and_evaluate(cfg.replace(device=self.device), self.store, study=self.study,
+                                  parent=self.run_id, name=name, **kw)
+
+    @property
+    def folder(self):
+        return self.store.run_dir(self.run_id)
+
+
+class Study:
+    name = ""
+    title = ""  # the week's question, or what the study shows
+    default_seeds = {"quick": 2, "default": 5, "full": 10}
+
+    def run(self, ctx: StudyContext) -> dict:
+        raise NotImplementedError
+
+    def draw(self, store: Store, run: dict, folder) -> list:
+        return []
+
+
+def mean_std(values) -> dict:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+            "n": len(vals)}
+
+
+def fmt_ms(d: dict, digits: int = 3) -> str:
+    if not d or d.get("mean") is None:
+        return "n/a"
+    return f"{d['mean']:.{digits}f} ± {d['std']:.{digits}f}"
+
+
+def study_digest(name: str, profile: str, seeds: list[int], device: str) -> str:
+    """Same study, profile, seeds, device and code version -> same digest (`all` skips it)."""
+    blob = json.dumps([name, profile, seeds, device, git_commit()]).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def run_study(name: str, store: Store, profile: str = "default", seeds: int | None = None,
+              device: str = "cpu", log: Callable | None = None, skip_done: bool = False) -> dict:
+    """Run one registered study and draw its figures; returns the stored study run row."""
+    load_all()
+    study = STUDIES.get(name)()
+    if profile not in study.default_seeds:
+        raise UsageError(f"profile={profile!r} is not valid; valid: {', '.join(study.default_seeds)}")
+    if seeds is not None and seeds < 1:
+        raise UsageError(f"--seeds {seeds}: need at least 1 seed")
+    seed_list = list(range(seeds if seeds else study.default_seeds[profile]))
+    digest = study_digest(name, profile, seed_list, device)
+    commit = git_commit()
+    if skip_done and commit and not commit.endswith("+dirty"):
+        done = store.find_complete(digest)
+        if done:
+            return done
+    config = {"study": name, "profile": profile, "seeds": seed_list, "device": device}
+    run_id = store.create_run("study", config, study=name, name=name, seed=None, digest=digest, device=device)
+    ctx = StudyContext(name, profile, seed_list, device, store, run_id)
+    if log:
+        ctx.log = log
+    t0 = time.perf_counter()
+    try:
+        summary = study.run(ctx)
+    except BaseException as e:
+        store.finish(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    summary = {"title": study.title, "profile": profile, "seeds": seed_list,
+               "seconds": round(time.perf_counter() - t0, 2), "env": environment(device), **summary}
+    store.finish(run_id, "complete", summary)
+    row = store.get(run_id)
+    draw_study(study, store, row)
+    return store.get(run_id)
+
+
+def draw_study(study: Study, store: Store, row: dict) -> list:
+    """Draw a study's figures into its run folder (Agg, files only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # the CLI's choice; plots.py never switches a user's backend
+    folder = store.run_dir(row["id"])
+    paths = study.draw(store, row, folder)
+    return [str(p) for p in paths]
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain text table from a list of dicts with the same keys."""
+    if not rows:
+        return "(no rows)"
+    cols = list(rows[0])
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(out)
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict) and "mean" in v:
+        return fmt_ms(v)
+    return "" if v is None else str(v)

@@ -1,0 +1,232 @@
+"""The one training loop: `fit` (zero_grad, forward, loss, backward, step) and `evaluate`;
+`train_and_evaluate` wires config -> data + model -> fit -> store.
+
+Records are (step, split, name, value). The value at step s describes the model after s
+updates: the train record at step s is the forward pass that computes update s+1 (what the week's
+notebook printed), held-out records at step s are evaluated just before that update, and the final
+evaluation of every split is recorded at step = total steps. Training never draws figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from nnstudy.data import Dataset
+from nnstudy.errors import Diverged, UsageError
+from nnstudy.optim import make_loss, make_optimizer, make_scheduler, resolve_device
+
+
+@dataclass
+class FitResult:
+    status: str  # complete | diverged
+    final: dict[str, float]  # "<split>_<loss|acc>" after the last update, eval mode
+    records: list[tuple] = field(default_factory=list)  # (step, split, name, value)
+    steps: int = 0  # optimizer steps taken
+    seconds: float = 0.0  # wall time of the training loop (no data loading, no final evaluation)
+    error: str | None = None
+
+
+def autocast_for(cfg, device: torch.device):
+    if device.type == "cuda" and cfg.amp in ("auto", "bf16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cpu" and cfg.amp == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Dataset, x: torch.Tensor, y: torch.Tensor, loss_fn,
+             autocast=None, tta: bool = False, chunk: int = 2048) -> tuple[float, float]:
+    """Mean loss and accuracy of `model` (in eval mode) on x, y; restores the model's mode."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for i in range(0, len(x), chunk):
+        xb, yb = data.prepare(x[i:i + chunk]), y[i:i + chunk]
+        with autocast or contextlib.nullcontext():
+            out = model(xb)
+            if tta:  # average with the mirror image: free accuracy where flips keep labels
+                out = (out + model(xb.flip(-1))) / 2
+        out = out.float()
+        total_loss += loss_fn(out, yb).item() * len(yb)
+        correct += (out.argmax(1) == yb).sum().item()
+    model.train(was_training)
+    n = max(1, len(x))
+    return total_loss / n, correct / n
+
+
+def plan_steps(cfg, n_train: int) -> tuple[int, int]:
+    """(total optimizer steps, steps per epoch)."""
+    bs = cfg.batch_size or n_train
+    per_epoch = math.ceil(n_train / bs)
+    total = cfg.epochs * per_epoch if cfg.epochs else cfg.steps
+    return total, per_epoch
+
+
+def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
+        log: Callable[[str], None] | None = None, checkpoint: Path | None = None,
+        resume: dict | None = None, flush: Callable[[list], None] | None = None) -> FitResult:
+    """Train `model` on `data` as `cfg` says and return the records and final numbers.
+
+    hook(step, model) runs after backward and before the update (gradients are in .grad).
+    checkpoint: path written atomically after every epoch (mini-batch runs); resume: a loaded
+    checkpoint to continue from. flush(records) receives each epoch's new records."""
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    image = data.is_image
+    model.to(device)
+    if image and device.type == "cuda" and cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    data = data.to(device)
+    net = torch.compile(model) if cfg.compile else model
+    loss_fn = make_loss(cfg, data.num_classes)
+    opt = make_optimizer(cfg, model.parameters())
+    n = len(data.x_train)
+    if n == 0:
+        raise UsageError(f"dataset {data.name!r} has no training examples after the split and subset")
+    total, per_epoch = plan_steps(cfg, n)
+    sched = make_scheduler(cfg, opt, total)
+    amp = autocast_for(cfg, device)
+    g = torch.Generator().manual_seed(cfg.seed)  # data order and augmentation: its own stream
+    full_batch = cfg.batch_size == 0 or cfg.batch_size >= n
+    eval_every = cfg.eval_every or (1 if full_batch else per_epoch)
+    held = "val" if data.x_val is not None and len(data.x_val) else ("test" if not image else None)
+    hx, hy = (data.x_val, data.y_val) if held == "val" else (data.x_test, data.y_test)
+    records: list[tuple] = []
+    step, start_epoch = 0, 0
+    if resume:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["opt"])
+        if sched and resume.get("sched"):
+            sched.load_state_dict(resume["sched"])
+        g.set_state(resume["gen"])
+        torch.set_rng_state(resume["rng"])
+        step, start_epoch, records = resume["step"], resume["epoch"], [tuple(r) for r in resume["records"]]
+    check_every = 1 if device.type == "cpu" else 50  # .item() forces a GPU sync: do it rarely there
+    x_full = data.prepare(data.x_train) if full_batch and not cfg.augment else None
+    losses, accs, flushed = [], [], len(records)
+    model.train()
+    t0 = time.perf_counter()
+    epoch = start_epoch
+    try:
+        while step < total:
+            order = None if full_batch else torch.randperm(n, generator=g).to(device)
+            for b in range(per_epoch):
+                if step >= total:
+                    break
+                if full_batch:
+                    xb = x_full if x_full is not None else data.prepare(data.x_train, True, g, cfg.augment)
+                    yb = data.y_train
+                else:
+                    idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                    xb, yb = data.prepare(data.x_train[idx], True, g, cfg.augment), data.y_train[idx]
+                if held and step % eval_every == 0:
+                    vl, va = evaluate(model, data, hx, hy, loss_fn, amp)
+                    records += [(step, held, "loss", vl), (step, held, "acc", va)]
+                with amp:
+                    out = net(xb)
+                    loss = loss_fn(out.float(), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if hook is not None:
+                    hook(step, model)
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                losses.append(loss.detach())
+                accs.append((out.detach().argmax(1) == yb).float().mean())
+                if step % check_every == 0 and not math.isfinite(losses[-1].item()):
+                    raise Diverged(step, losses[-1].item())
+                step += 1
+            epoch += 1
+            records += _drain(losses, accs, step)
+            if not full_batch:
+                for bad in (r for r in records[flushed:] if r[1] == "train" and r[2] == "loss"):
+                    if bad[3] is None or not math.isfinite(bad[3]):
+                        raise Diverged(bad[0], bad[3])
+                _epoch_log(log, epoch, total // per_epoch, records, flushed, time.perf_counter() - t0)
+                if checkpoint is not None and cfg.checkpoint:
+                    save_checkpoint(checkpoint, model, opt, sched, g, step, epoch, records)
+            if flush:
+                flush(records[flushed:])
+            flushed = len(records)
+    except Diverged as e:
+        records += _drain(losses, accs, step)
+        if flush:
+            flush(records[flushed:])
+        return FitResult("diverged", {}, records, step, time.perf_counter() - t0, str(e))
+    seconds = time.perf_counter() - t0
+    final = {}
+    for split, (x, y) in data.splits().items():
+        fl, fa = evaluate(model, data, x, y, loss_fn, amp, tta=cfg.tta and split == "test")
+        final[f"{split}_loss"], final[f"{split}_acc"] = fl, fa
+        records += [(step, split, "loss", fl), (step, split, "acc", fa)]
+    if flush:
+        flush(records[flushed:])
+    return FitResult("complete", final, records, step, seconds)
+
+
+def _drain(losses: list, accs: list, step: int) -> list[tuple]:
+    """Turn the buffered per-step tensors into records (one device sync for the whole batch)."""
+    if not losses:
+        return []
+    ls, acs = torch.stack(losses).tolist(), torch.stack(accs).tolist()
+    first = step - len(ls)
+    out = [r for i, (lv, av) in enumerate(zip(ls, acs))
+           for r in ((first + i, "train", "loss", lv), (first + i, "train", "acc", av))]
+    losses.clear()
+    accs.clear()
+    return out
+
+
+def _epoch_log(log, epoch: int, epochs: int, records: list, since: int, seconds: float) -> None:
+    if log is None:
+        return
+    new = records[since:]
+    tr = [r[3] for r in new if r[1] == "train" and r[2] == "acc"]
+    tl = [r[3] for r in new if r[1] == "train" and r[2] == "loss"]
+    msg = f"epoch {epoch}/{epochs}  train loss {sum(tl) / len(tl):.4f} acc {sum(tr) / len(tr):.4f}"
+    val = [r for r in new if r[1] == "val" and r[2] == "acc"]
+    if val:
+        msg += f"  val acc {val[-1][3]:.4f}"
+    log(msg + f"  {seconds:.1f}s")
+
+
+def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, records: list) -> None:
+    """Everything needed to continue bit-for-bit: weights, optimizer, schedule, both RNG streams."""
+    import io
+
+    from nnstudy.store import atomic_write
+
+    buf = io.BytesIO()
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                "sched": sched.state_dict() if sched else None, "gen": g.get_state(),
+                "rng": torch.get_rng_state(), "step": step, "epoch": epoch,
+                "records": [list(r) for r in records]}, buf)
+    atomic_write(Path(path), buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict:
+    """weights_only=True: a checkpoint from elsewhere can hold tensors and plain data, never code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"no checkpoint at {str(path)!r}: the run never finished an epoch") from None
+    except Exception as e:  # pickle refusals, truncated zip files, ...
+        raise UsageError(f"checkpoint {str(path)!r} cannot be loaded safely: {str(e).splitlines()[0]}") from None
+
+
+def stderr_log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
