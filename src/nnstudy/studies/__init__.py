@@ -63,16 +63,38 @@ class StudyContext:
         return self.store.run_dir(self.run_id)
 
 
+@dataclass
+class Section:
+    """What a study contributes to the report, computed from its stored results only."""
+
+    title: str  # the week's question or experiment
+    paragraphs: list[str] = field(default_factory=list)  # sentences built from stored numbers
+    tables: list[dict] = field(default_factory=list)  # {"caption", "columns": [...], "rows": [[...]]}
+    figures: list = field(default_factory=list)  # image paths in the study's run folder
+    references: list[dict] = field(default_factory=list)  # published values: {"source", "setup", "value"}
+
+
 class Study:
     name = ""
     title = ""  # the week's question, or what the study shows
     default_seeds = {"quick": 2, "default": 5, "full": 10}
 
     def run(self, ctx: StudyContext) -> dict:
+        """Train and record; return the summary (JSON-able; "table": rows for the terminal)."""
         raise NotImplementedError
 
     def draw(self, store: Store, run: dict, folder) -> list:
+        """Draw figures from the store into `folder`; return their paths."""
         return []
+
+    def section(self, store: Store, run: dict) -> Section:
+        """The report's section: by default the summary's table and the run's figures."""
+        rows = run["summary"].get("table", [])
+        cols = list(rows[0]) if rows else []
+        folder = store.run_dir(run["id"])
+        return Section(self.title, tables=[{"caption": "", "columns": cols,
+                                            "rows": [[r.get(c) for c in cols] for r in rows]}],
+                       figures=sorted(folder.glob("*.png")))
 
 
 def mean_std(values) -> dict:
