@@ -1,0 +1,96 @@
+"""The user's own image sets: `folder:PATH` (torchvision's ImageFolder convention) and `npz:PATH`.
+
+A folder is PATH/<class>/*.png (any depth below the class folder), or PATH/train/<class>/... with
+PATH/test/<class>/... (and optionally PATH/val/<class>/...) when the user has fixed splits. An .npz
+holds x (N, H, W), (N, H, W, C) or (N, C, H, W) uint8 and y (N,) ints, optionally x_test/y_test,
+x_val/y_val and classes. Without a test split, 20% of each class is held out, drawn with
+cfg.data_seed. Flips stay off: nothing says they keep these labels (set `data.flip = True` if so).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from nnstudy.data import Dataset, check_labels
+from nnstudy.data import formats as fmt
+from nnstudy.data.cache import cached
+from nnstudy.data.vision import bundle
+from nnstudy.errors import DataError
+
+TEST_FRAC = 0.2  # held out as the test split when the source has none
+
+
+def hold_out(x: torch.Tensor, y: torch.Tensor, seed: int, frac: float = TEST_FRAC):
+    """Split (x, y) into train and test, stratified: round(frac * n_c) of each class c with n_c >= 2."""
+    g = torch.Generator().manual_seed(seed)
+    test = []
+    for c in torch.unique(y).tolist():
+        idx = (y == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        test.append(idx[: min(len(idx) - 1, max(1, round(frac * len(idx))))])
+    is_test = torch.zeros(len(y), dtype=torch.bool)
+    is_test[torch.cat(test)] = True
+    return x[~is_test], y[~is_test], x[is_test], y[is_test]
+
+
+def load_folder(cfg, root: Path) -> Dataset:
+    split_dirs = {s: root / s for s in ("train", "test", "val") if (root / s).is_dir()}
+    if not {"train", "test"} <= set(split_dirs):
+        split_dirs = {"train": root}
+    listed = {s: fmt.list_image_folder(d) for s, d in split_dirs.items()}
+    classes = listed["train"][2]
+    for s, (_, _, names) in listed.items():
+        if names != classes:
+            raise DataError(f"image folder {root}: {s}/ has classes {names}, train/ has {classes}; "
+                                "every split needs the same class sub-folders")
+    files = [f for s in listed for f in listed[s][0]]
+
+    def parse():
+        x = torch.from_numpy(fmt.read_images(files))  # (N, C, H, W), every split in one read
+        out, start = {}, 0
+        for s, (fs, labels, _) in listed.items():
+            out["x_" + s] = x[start:start + len(fs)].clone()
+            out["y_" + s] = torch.tensor(labels, dtype=torch.int64)
+            start += len(fs)
+        return {**out, "classes": classes, "meta": {"source": str(root), "images": len(files)}}
+
+    d = cached("folder", files, parse)
+    return finish(cfg, d)
+
+
+def load_npz(cfg, path: Path) -> Dataset:
+    if not path.is_file():
+        raise DataError(f"npz file {path} does not exist")
+
+    def parse():
+        arrays = fmt.read_npz(path)
+        out = {k: torch.from_numpy(v) for k, v in arrays.items() if k != "classes"}
+        y_all = torch.cat([out[k] for k in out if k.startswith("y")])
+        if "classes" in arrays:
+            classes = [str(c) for c in arrays["classes"].tolist()]
+        else:
+            classes = [str(i) for i in range(int(y_all.max()) + 1 if len(y_all) else 0)]
+        for k in out:
+            if k.startswith("y"):
+                check_labels(out[k], len(classes), f"{path}: {k}")
+        return {**out, "classes": classes, "meta": {"source": str(path)}}
+
+    d = cached("npz", [path], parse, disk=False)  # .npz already loads fast: no second copy on disk
+    return finish(cfg, d)
+
+
+def finish(cfg, d: dict) -> Dataset:
+    """Hold out the test split when the source has none; the train split must keep an image."""
+    name = cfg.dataset
+    if "x_test" not in d:
+        if len(d["x_train"]) < 2:
+            raise DataError(f"{name}: {len(d['x_train'])} image(s); need at least 2 to hold out a test split")
+        split = hold_out(d["x_train"], d["y_train"], cfg.data_seed)
+        d["x_train"], d["y_train"], d["x_test"], d["y_test"] = split
+        if not len(d["x_test"]):
+            raise DataError(f"{name}: every class has a single image; need 2 or more per class to hold out "
+                            "a test split (or give one: folder PATH/train + PATH/test, npz x_test/y_test)")
+        d["meta"]["test_split"] = f"held out {TEST_FRAC:.0%} of each class, data_seed={cfg.data_seed}"
+    return bundle(name, d, flip=False)
