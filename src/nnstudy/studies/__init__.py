@@ -58,6 +58,16 @@ class StudyContext:
         return train_and_evaluate(cfg.replace(device=self.device), self.store, study=self.study,
                                   parent=self.run_id, name=name, **kw)
 
+    def train_many(self, cfgs: list[TrainConfig], names: list[str]) -> list:
+        """Several runs, recorded as children of this study, results in input order. Same-shaped
+        configs are trained together as one batched computation where `nnstudy.batched` can."""
+        try:
+            from nnstudy.batched import train_many
+        except ImportError:
+            return [self.train(c, n) for c, n in zip(cfgs, names)]
+        return train_many([c.replace(device=self.device) for c in cfgs], self.store, study=self.study,
+                          parent=self.run_id, names=names)
+
     @property
     def folder(self):
         return self.store.run_dir(self.run_id)

@@ -21,7 +21,7 @@ WEEK = dict(n_per_class=1000, classes=3, noise=0.2, width=100, lr=1e-3, weight_d
 WEEK_SEED = 12345  # torch.manual_seed of the week's notebook
 HELDOUT_SEED = 2024  # a fresh draw of the same spiral, from its own generator (the week's stream untouched)
 PROFILES = {  # per-class points, steps, learning rates for ReLU+SGD, step budgets for ReLU+Adam
-    "quick": dict(n=200, steps=200, lrs=(1e-3, 1e-1), adam_steps=(200, 600)),
+    "quick": dict(n=200, steps=600, lrs=(1e-3, 1e-1), adam_steps=(600, 1500)),
     "default": dict(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0), adam_steps=(1000, 5000)),
     "full": dict(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0), adam_steps=(1000, 5000, 20000)),
 }
