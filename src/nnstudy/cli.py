@@ -138,7 +138,8 @@ def cmd_run(args) -> int:
 
 
 def train_config(args) -> TrainConfig:
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+             if f.name != "device" and hasattr(args, f.name)}
     if args.device:
         given["device"] = args.device
     if args.config:
