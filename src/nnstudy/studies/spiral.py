@@ -110,3 +110,8 @@ class SpiralStudy(Study):
         from nnstudy.studies.spiral_figures import draw_spiral
 
         return draw_spiral(store, run, folder)
+
+    def section(self, store, run):
+        from nnstudy.studies.spiral_report import spiral_section
+
+        return spiral_section(store, run)

@@ -1,0 +1,294 @@
+"""Numbers that carry their evidence: what a study's `section()` writes its sentences with.
+
+Every number in a report sentence comes from a stored run (`num`, `ms`), from a published
+reference (`ref_num`) or from arithmetic on those (`diff`, `ratio`); every direction word comes
+from comparing two of them (`compare`). Each renders in the HTML as
+`<span class="num" data-run=RUN data-key=summary.PATH>0.996</span>` and is listed in the report's
+JSON block `<script type="application/json" id="numbers">`, so a test (or a reader) can look each
+one up in the store and check the digits. Build sentences with `sentence(template, **parts)`:
+
+    relu, lin = ms(run, "factorial.3.test_acc"), ms(run, "factorial.0.test_acc")
+    sentence("ReLU+Adam reached {a}, {dir} linear+SGD ({b}).", a=relu, b=lin, dir=compare(relu, lin))
+
+Plain numbers are refused in sentences (and f-strings of these objects raise): a number typed
+into a template cannot be checked against anything.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import string
+from dataclasses import dataclass, field
+
+
+def lookup(obj, path: str):
+    """'factorial.3.test_acc.mean' -> obj['factorial'][3]['test_acc']['mean'] (keys hold no dots)."""
+    cur = obj
+    for part in path.split("."):
+        if isinstance(cur, list):
+            cur = cur[int(part)]
+        elif isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        else:
+            raise KeyError(f"{path!r}: no {part!r} there")
+    return cur
+
+
+def show(value, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return format(value, fmt)
+
+
+def esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def md_esc(text) -> str:
+    """Markdown text: no raw HTML from user strings (viewers render it), no table breaks."""
+    return html.escape(str(text), quote=False).replace("|", "\\|")
+
+
+class Part:
+    """Something a sentence or table cell can hold; `html(rec)` appends its records to `rec`."""
+
+    def html(self, rec: list) -> str:
+        raise NotImplementedError
+
+    def md(self) -> str:
+        raise NotImplementedError
+
+    def __format__(self, spec):
+        raise TypeError(f"{type(self).__name__} in an f-string loses its evidence: use sentence(...) instead")
+
+
+@dataclass(eq=False)
+class Num(Part):
+    value: float | int | None
+    fmt: str = ".3f"
+    run: str | None = None  # a store run id ...
+    key: str | None = None  # ... and the path in its summary
+    ref: str | None = None  # or a key of references.REFERENCES
+    op: str | None = None  # or arithmetic ("sub", "ratio") on `args`
+    args: tuple = ()
+
+    @property
+    def shown(self) -> str:
+        return show(self.value, self.fmt)
+
+    def record(self) -> dict:
+        if self.op:
+            src = {"op": self.op, "args": [a.record() for a in self.args]}
+        elif self.ref:
+            src = {"ref": self.ref}
+        else:
+            src = {"run": self.run, "key": f"summary.{self.key}"}
+        return {**src, "value": self.value, "fmt": self.fmt, "shown": self.shown}
+
+    def html(self, rec: list) -> str:
+        rec.append(self.record())
+        if self.op:
+            attrs, title = f'data-op="{esc(self.op)}"', f"computed: {self.op} of {len(self.args)} stored values"
+        elif self.ref:
+            attrs, title = f'data-ref="{esc(self.ref)}"', f"published: {self.ref}"
+        else:
+            attrs, title = f'data-run="{esc(self.run)}" data-key="summary.{esc(self.key)}"', \
+                f"run {self.run}, summary.{self.key}"
+        cls = "num ref" if self.ref else "num"
+        return f'<span class="{cls}" data-i="{len(rec) - 1}" {attrs} title="{esc(title)}">{esc(self.shown)}</span>'
+
+    def md(self) -> str:
+        return md_esc(self.shown)
+
+    def __str__(self):
+        return self.shown
+
+
+@dataclass(eq=False)
+class MS(Part):
+    """mean ± std over seeds: two stored numbers."""
+
+    mean: Num
+    std: Num
+    n: int | None = None
+
+    @property
+    def value(self):
+        return self.mean.value
+
+    def html(self, rec: list) -> str:
+        return f'<span class="ms">{self.mean.html(rec)} ± {self.std.html(rec)}</span>'
+
+    def md(self) -> str:
+        return f"{self.mean.md()} ± {self.std.md()}"
+
+    def __str__(self):
+        return f"{self.mean.shown} ± {self.std.shown}"
+
+
+@dataclass(eq=False)
+class Word(Part):
+    """A direction word chosen by comparing two numbers; `sign` is +1, -1, 0 (or None: n/a)."""
+
+    text: str
+    sign: int | None
+    rec: dict = field(default_factory=dict)
+
+    def html(self, rec: list) -> str:
+        rec.append({"dir": self.text, **self.rec})
+        return f'<span class="dir" data-i="{len(rec) - 1}">{esc(self.text)}</span>'
+
+    def md(self) -> str:
+        return md_esc(self.text)
+
+    def __str__(self):
+        return self.text
+
+
+@dataclass(eq=False)
+class Text(Part):
+    parts: list = field(default_factory=list)  # str (escaped when rendered) and Parts
+
+    def html(self, rec: list) -> str:
+        return "".join(p.html(rec) if isinstance(p, Part) else esc(p) for p in self.parts)
+
+    def md(self) -> str:
+        return "".join(p.md() if isinstance(p, Part) else md_esc(p) for p in self.parts)
+
+    def __add__(self, other):
+        return Text(self.parts + (other.parts if isinstance(other, Text) else [other]))
+
+    def __str__(self):
+        return "".join(str(p) for p in self.parts)
+
+
+# -- what study authors call ----------------------------------------------------------------------
+def num(run: dict, key: str, fmt: str = ".3f") -> Num:
+    """The number at `key` (a dotted path, list indices as integers) in a stored run's summary."""
+    return Num(lookup(run["summary"], key), fmt, run=run["id"], key=key)
+
+
+def ms(run: dict, key: str, fmt: str = ".3f") -> MS:
+    """`key` names a {"mean", "std", "n"} dict in the run's summary (see studies.mean_std)."""
+    d = lookup(run["summary"], key)
+    return MS(num(run, f"{key}.mean", fmt), num(run, f"{key}.std", fmt), d.get("n"))
+
+
+def ref_num(key: str, fmt: str | None = None) -> Num:
+    """A published value (references.py); by default shown as its source states it."""
+    from nnstudy.references import ref
+
+    r = ref(key)
+    return Num(r.value, fmt or _fmt_for(r.value, r.shown), ref=key)
+
+
+def _fmt_for(value, shown: str) -> str:
+    """The format spec that reproduces `shown` from `value`, so the record stays checkable."""
+    for fmt in (".0%", ".1%", ".2%", "g", ".3f", ".2f", ".1f", ".4f", "d"):
+        try:
+            if format(value, fmt) == shown:
+                return fmt
+        except (ValueError, TypeError):
+            pass
+    return "g"
+
+
+def _leaf(x) -> Num:
+    return x.mean if isinstance(x, MS) else x
+
+
+OPS = {"sub": lambda x, y: x - y, "ratio": lambda x, y: x / y if y else None}
+
+
+def _op(op: str, fmt: str, *xs) -> Num:
+    args = tuple(_leaf(x) for x in xs)
+    vals = [a.value for a in args]
+    bad = any(v is None or (isinstance(v, float) and not math.isfinite(v)) for v in vals)
+    return Num(None if bad else OPS[op](*vals), fmt, op=op, args=args)
+
+
+def diff(a, b, fmt: str = "+.3f") -> Num:
+    """a - b (of the means, for mean ± std)."""
+    return _op("sub", fmt, a, b)
+
+
+def ratio(a, b, fmt: str = ".2f") -> Num:
+    return _op("ratio", fmt, a, b)
+
+
+def tolerance(a, b, floor: float = 0.0) -> tuple[float, list]:
+    """What counts as "no difference": the two stds added (seed noise), at least `floor`."""
+    stds = [x.std for x in (a, b) if isinstance(x, MS) and x.std.value is not None]
+    return max(floor, sum(s.value for s in stds)), stds
+
+
+def compare(a, b, more: str = "higher than", less: str = "lower than", same: str = "about the same as",
+            floor: float = 0.0, tol: float | None = None) -> Word:
+    """`more` if a exceeds b by more than the tolerance, `less` if it falls short by more,
+    else `same`. The tolerance is `tol` when given, else the sum of the stds of mean ± std
+    operands (at least `floor`): a gap inside seed noise is not a direction."""
+    stds = []
+    if tol is None:
+        tol, stds = tolerance(a, b, floor)
+    x, y = _leaf(a).value, _leaf(b).value
+    rec = {"a": _leaf(a).record(), "b": _leaf(b).record(), "tol": tol, "floor": floor,
+           "tol_from": [s.record() for s in stds], "words": [more, less, same]}
+    if x is None or y is None:
+        return Word("n/a", None, rec)
+    sign = 1 if x - y > tol else -1 if y - x > tol else 0
+    return Word({1: more, -1: less, 0: same}[sign], sign, rec)
+
+
+def sentence(template: str, **parts) -> Text:
+    """Fill `{name}` fields with Parts or strings; a field with a format spec or a bare number
+    is an error (numbers must come from num/ms/ref_num/diff)."""
+    out = []
+    for literal, name, spec, conv in string.Formatter().parse(template):
+        if literal:
+            out.append(literal)
+        if name is None:
+            continue
+        if spec or conv:
+            raise ValueError(f"{{{name}:{spec}}}: give the format to num()/ms(), not the template")
+        value = parts[name]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise TypeError(f"{{{name}}} is a bare number ({value!r}): use num(run, key) so it can be checked")
+        out.append(value)
+    return Text(out)
+
+
+def join(items, sep: str = ", ", last: str = " and ") -> Text:
+    """'a, b and c' from Parts/strings."""
+    items = list(items)
+    out = []
+    for i, it in enumerate(items):
+        if i:
+            out.append(last if i == len(items) - 1 else sep)
+        out.append(it)
+    return Text(out)
+
+
+def render_html(x, rec: list) -> str:
+    """A paragraph or table cell: Parts render with their evidence, strings are escaped."""
+    if isinstance(x, Part):
+        return x.html(rec)
+    if isinstance(x, dict) and "mean" in x:
+        return esc(show(x["mean"], ".3f") + " ± " + show(x.get("std"), ".3f"))
+    if isinstance(x, float):
+        return esc(show(x, ".4g"))
+    return "" if x is None else esc(x)
+
+
+def render_md(x) -> str:
+    if isinstance(x, Part):
+        return x.md()
+    if isinstance(x, dict) and "mean" in x:
+        return md_esc(show(x["mean"], ".3f") + " ± " + show(x.get("std"), ".3f"))
+    if isinstance(x, float):
+        return md_esc(show(x, ".4g"))
+    return "" if x is None else md_esc(x)
+
+
+__all__ = ["num", "ms", "ref_num", "diff", "ratio", "compare", "sentence", "join", "lookup", "Num", "MS",
+           "Word", "Text", "Part", "render_html", "render_md", "OPS"]

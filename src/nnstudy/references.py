@@ -1,0 +1,164 @@
+"""Published reference values (shared/reference/anchors.md) as data, each with its source label.
+
+Studies and the report show these beside nnstudy's own numbers, never in place of them. A value
+is stored as the source states it (`shown`) and as a number (`value`, a fraction for accuracies)
+so a sentence can quote it through `evidence.ref_num` and a test can check the quote.
+Keys are `topic.name`; `topic(...)` lists a topic's values in the order anchors.md gives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nnstudy.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Ref:
+    key: str  # "topic.name", unique
+    source: str  # who published it: the label the report shows
+    setup: str  # what was measured, on what
+    value: float | None  # the number (accuracies as fractions; errors in %; seconds)
+    shown: str  # as the source states it
+    metric: str = ""  # what the number is: "train accuracy", "test error %", ...
+
+    @property
+    def topic(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    def row(self) -> dict:
+        """The shape of `Section.references` rows."""
+        return {"source": self.source, "setup": self.setup, "value": self.shown, "metric": self.metric}
+
+
+ATCOLD = "Atcold/pytorch-Deep-Learning 04-spiral_classification (the week's recipe)"
+ATCOLD_RERUN = "Atcold's recipe re-run (torch 2.14 CPU)"
+RECIPE = "3 classes x 1000 points, H=100, seed 12345, lr 1e-3, wd 1e-5, 1000 full-batch steps"
+TRAIN = "train accuracy"
+NIELSEN = "Nielsen, neural-networks-and-deep-learning (fig/generate_gradient.py)"
+NIELSEN_SETUP = "sigmoid net {}, 1000 MNIST images, gradient norm of hidden layer {} (of {}) at the start"
+GLOROT = "Glorot & Bengio 2010, Table 1"
+GLOROT_SETUP = "5 hidden layers of 1000, {}, {} (N = normalized init)"
+ZALANDO = "zalandoresearch/fashion-mnist benchmark (submitted, unverified)"
+D2L = "d2l (classic edition)"
+
+
+def _spiral() -> list[Ref]:
+    refs = [Ref("spiral.linear_sgd", ATCOLD, f"linear+SGD; {RECIPE}", 0.504, "0.504", TRAIN),
+            Ref("spiral.relu_adam", ATCOLD, f"ReLU+Adam; {RECIPE}", 0.949, "0.949", TRAIN),
+            Ref("spiral.steps", ATCOLD, "full-batch steps of the recipe", 1000, "1000", "steps")]
+    for lr, acc in ((1e-3, 0.504), (1e-2, 0.534), (1e-1, 0.814), (1.0, 0.996)):
+        refs.append(Ref(f"spiral.relu_sgd.lr={lr:g}", ATCOLD_RERUN, f"ReLU+SGD lr {lr:g}; same recipe otherwise",
+                        acc, f"{acc:.3f}", TRAIN))
+    refs += [Ref("spiral.relu_adam.steps=5000", ATCOLD_RERUN, "ReLU+Adam, 5000 steps; same recipe otherwise",
+                 0.999, "0.999", TRAIN),
+             Ref("spiral.steps_long", ATCOLD_RERUN, "full-batch steps of the longer ReLU+Adam run", 5000, "5000",
+                 "steps"),
+             Ref("spiral.linear_adam", ATCOLD_RERUN, "linear+Adam; same recipe", 0.507, "0.507", TRAIN),
+             Ref("spiral.cs231n_softmax", "CS231n, minimal neural network case study",
+                 "3 x 100 points, NumPy, softmax (linear), 200 steps", 0.49, "49%", TRAIN),
+             Ref("spiral.cs231n_2layer", "CS231n, minimal neural network case study",
+                 "3 x 100 points, NumPy, 2-layer net (h=100), 10,000 steps", 0.98, "98%", TRAIN),
+             Ref("spiral.micrograd_moons", "karpathy/micrograd demo",
+                 "moons, MLP(2,[16,16,1]), 337 parameters, 100 steps", 1.0, "100%", TRAIN)]
+    return refs
+
+
+def _vanishing() -> list[Ref]:
+    nets = {"[784,30,30,10]": (0.066, 0.309), "[784,30,30,30,10]": (0.012, 0.060, 0.283),
+            "[784,30,30,30,30,10]": (0.0030, 0.017, 0.070, 0.285)}
+    refs = []
+    for net, norms in nets.items():
+        for i, v in enumerate(norms, 1):
+            refs.append(Ref(f"vanishing.nielsen.{len(norms)}hidden.layer{i}", NIELSEN,
+                            NIELSEN_SETUP.format(net, i, len(norms)), v, f"{v:g}", "gradient norm"))
+    refs += [Ref("vanishing.glorot.jacobian_standard", GLOROT, "average singular value of layer Jacobians, "
+                 "standard init", 0.5, "about 0.5", "singular value"),
+             Ref("vanishing.glorot.jacobian_normalized", GLOROT, "average singular value of layer Jacobians, "
+                 "normalized init", 0.8, "about 0.8", "singular value")]
+    return refs
+
+
+def _glorot() -> list[Ref]:
+    table = {"Softsign": (16.27, 1.64, 55.78), "Softsign N": (16.06, 1.72, 53.8), "Tanh": (27.15, 1.76, 55.9),
+             "Tanh N": (15.60, 1.64, 52.92), "Sigmoid": (82.61, 2.21, 57.28)}
+    refs = []
+    for act, errs in table.items():
+        for data, err in zip(("Shapeset", "MNIST", "CIFAR-10"), errs):
+            key = f"glorot.{act.lower().replace(' n', '_n')}.{data.lower().replace('-', '')}"
+            refs.append(Ref(key, GLOROT, GLOROT_SETUP.format(act, data), err, f"{err:g}", "test error %"))
+    return refs
+
+
+def _others() -> list[Ref]:
+    atcold6 = "Atcold/pytorch-Deep-Learning 06-convnet"
+    return [
+        Ref("mlp_vs_cnn.fc", atcold6, "MNIST, 1 epoch, FC net, 6,442 params", 0.87, "87%", "test accuracy"),
+        Ref("mlp_vs_cnn.cnn", atcold6, "MNIST, 1 epoch, CNN, 6,422 params", 0.94, "94%", "test accuracy"),
+        Ref("mlp_vs_cnn.fc_permuted", atcold6, "pixel-permuted MNIST, FC net", 0.87, "87%", "test accuracy"),
+        Ref("mlp_vs_cnn.cnn_permuted", atcold6, "pixel-permuted MNIST, CNN", 0.83, "83%", "test accuracy"),
+        Ref("pretraining.rbm", "modern PyTorch re-run of RBM pretraining (single run)",
+            "784-500-500-10 sigmoid, binarised MNIST, RBM-pretrained", 1.80, "1.80%", "test error %"),
+        Ref("pretraining.random", "modern PyTorch re-run of RBM pretraining (single run)",
+            "784-500-500-10 sigmoid, binarised MNIST, random init", 2.64, "2.64%", "test error %"),
+        Ref("mnist.fast", "tuomaso/train_mnist_fast", "1 epoch, 0.76 s on a laptop GPU", 0.9904, "99.04%",
+            "test accuracy"),
+        Ref("mnist.examples", "tuomaso/train_mnist_fast", "pytorch/examples recipe, 14 epochs, 2 min 52 s",
+            0.9919, "99.19%", "test accuracy"),
+    ]
+
+
+def _images() -> list[Ref]:
+    fm = [("mlp", ZALANDO, "MLP 256-128-100", 0.883), ("conv2", ZALANDO, "2 conv layers, <100K params", 0.925),
+          ("vgg16", ZALANDO, "VGG16", 0.935), ("conv2fc2", ZALANDO, "2 conv + 2 FC, flips", 0.939),
+          ("resnet18", ZALANDO, "ResNet18", 0.949), ("wrn40_4", ZALANDO, "WRN40-4 (best listed)", 0.967),
+          ("human", ZALANDO, "human", 0.835), ("d2l_lenet", D2L, "LeNet (sigmoid, avg-pool), 10 epochs", 0.779),
+          ("d2l_alexnet", D2L, "AlexNet at 224 px, 10 epochs", 0.885),
+          ("d2l_vgg11", D2L, "VGG-11 (channels / 4) at 224 px, 10 epochs", 0.920)]
+    refs = [Ref(f"fashion_mnist.{k}", src, setup, v, f"{v:.3f}", "test accuracy") for k, src, setup, v in fm]
+    cifar = [("kuangliu_vgg16", "kuangliu/pytorch-cifar", "VGG16 (BN, 512->10 head); best test accuracy over "
+              "the run, i.e. selected on test", 0.9264),
+             ("huyvnphan_vgg16_bn", "huyvnphan/PyTorch_CIFAR10", "vgg16_bn, 100 epochs", 0.9400),
+             ("airbench94", "KellerJordan/cifar10-airbench", "airbench94, mean of 200 runs, 2.59 s on an A100 "
+              "(3.29 s in the paper)", 0.9401),
+             ("airbench96", "KellerJordan/cifar10-airbench", "airbench96, about 27-46 s on an A100", 0.960),
+             ("resnet9_page", "David Page, ResNet-9 \"bag of tricks\"", "26 s on a V100", 0.941)]
+    refs += [Ref(f"cifar10.{k}", src, setup, v, f"{100 * v:.2f}%", "test accuracy") for k, src, setup, v in cifar]
+    m1d = (("logistic", 0.32), ("mlp", 0.68), ("cnn", 0.94), ("gru", 0.91), ("human", 0.96))
+    refs += [Ref(f"mnist1d.{k}", "greydanus/mnist1d", f"{k} on MNIST-1D (generated locally)", v, f"{v:.0%}",
+                 "test accuracy") for k, v in m1d]
+    return refs
+
+
+REFERENCES: dict[str, Ref] = {r.key: r for r in _spiral() + _vanishing() + _glorot() + _others() + _images()}
+
+# Which published values belong beside which study, when the study's section names none itself.
+STUDY_TOPICS = {
+    "spiral": ("spiral",), "vanishing": ("vanishing", "glorot"), "activations": ("glorot",),
+    "pretraining": ("pretraining",), "autoencoder": ("pretraining",), "width-depth": ("mlp_vs_cnn",),
+    "lenet-alexnet": ("fashion_mnist", "cifar10"), "images": ("mnist", "fashion_mnist", "cifar10"),
+}
+
+
+def ref(key: str) -> Ref:
+    try:
+        return REFERENCES[key]
+    except KeyError:
+        raise UsageError(f"no published reference {key!r}; topics: {', '.join(topics())}") from None
+
+
+def topics() -> list[str]:
+    return list(dict.fromkeys(r.topic for r in REFERENCES.values()))
+
+
+def topic(name: str) -> list[Ref]:
+    return [r for r in REFERENCES.values() if r.topic == name]
+
+
+def rows(*topic_names: str) -> list[dict]:
+    """`Section.references` rows for the given topics."""
+    return [r.row() for t in topic_names for r in topic(t)]
+
+
+def for_study(study: str) -> list[dict]:
+    return rows(*STUDY_TOPICS.get(study, ()))

@@ -1,0 +1,343 @@
+"""The report: built from the store only, every number checkable, user strings escaped, and a page
+that a browser opens offline with every figure loaded.
+
+Most tests write study runs with synthetic summaries (the spiral study's summary layout) into a
+temp store: seconds, and any verdict can be provoked. One slow test runs the real quick study.
+"""
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from nnstudy.evidence import OPS, compare, lookup, ms, num, sentence
+from nnstudy.references import REFERENCES, STUDY_TOPICS, topics
+from nnstudy.report import PARTS, write_report
+from nnstudy.store import Store
+from nnstudy.studies import STUDIES, Study, load_all
+from nnstudy.studies.spiral_report import spiral_section
+
+CHROMIUM = Path("/usr/bin/chromium")
+XSS = "<script>alert(1)</script>"
+
+
+# -- a store with synthetic study runs ------------------------------------------------------------
+def tiny_png(path: Path, w: int = 40, h: int = 24) -> Path:
+    """A valid RGB PNG (a grey gradient), written without matplotlib."""
+    raw = b"".join(b"\x00" + bytes((x * 255 // w) for x in range(w) for _ in range(3)) for _ in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+def cell(name, test, std=0.01, train=None, **extra):
+    ms_ = lambda m: {"mean": m, "std": std, "n": 3}
+    return {"name": name, "train_acc": ms_(train if train is not None else test + 0.01), "test_acc": ms_(test),
+            "diverged": 0, "runs": [], **extra}
+
+
+def spiral_summary(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90, adam_long=0.97,
+                   sgd=(0.51, 0.60, 0.85, 0.97), week_heldout=0.955, steps=1000, budgets=(1000, 5000)):
+    lrs = (1e-3, 1e-2, 1e-1, 1.0)[:len(sgd)]
+    return {
+        "title": "spiral", "profile": "default", "seeds": [0, 1, 2], "seconds": 12.5,
+        "week": {"linear_sgd": {"run": "w1", "printed_loss": 0.8615, "printed_acc": 0.5040000081062317,
+                                "train_acc": 0.504, "heldout_acc": 0.4997, "heldout_loss": 0.86},
+                 "relu_adam": {"run": "w2", "printed_loss": 0.1784, "printed_acc": 0.9486666917800903,
+                               "train_acc": 0.9487, "heldout_acc": week_heldout, "heldout_loss": 0.17}},
+        "factorial": [cell("linear+SGD", lin_sgd), cell("linear+Adam", lin_adam), cell("ReLU+SGD", relu_sgd),
+                      cell("ReLU+Adam", relu_adam)],
+        "sgd_lr": [cell(f"ReLU+SGD lr={lr:g}", a, lr=lr) for lr, a in zip(lrs, sgd)],
+        "adam_steps": [cell(f"ReLU+Adam {k} steps", a, steps=k) for k, a in zip(budgets, (relu_adam, adam_long))],
+        "settings": {"n_per_class": 1000, "classes": 3, "noise": 0.2, "width": 100, "lr": 0.001,
+                     "weight_decay": 1e-05, "steps": steps, "n": 1000, "lrs": list(lrs),
+                     "adam_steps": list(budgets)},
+        "table": [{"experiment": "factorial", "config": "linear+SGD", "held-out acc": "0.500 ± 0.010"}],
+    }
+
+
+def add_run(store: Store, study: str, summary: dict, status="complete", name=None, config=None,
+            figures=("week_boundaries.png", "budget.png")) -> dict:
+    cfg = config or {"study": study, "profile": "default", "seeds": [0, 1, 2], "device": "cpu"}
+    run_id = store.create_run("study", cfg, study=study, name=name or study)
+    for f in figures:
+        tiny_png(store.run_dir(run_id) / f)
+    store.finish(run_id, status, summary if status == "complete" else None)
+    return store.get(run_id)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "runs")
+
+
+@pytest.fixture
+def spiral_store(store):
+    add_run(store, "spiral", spiral_summary())
+    return store
+
+
+def read(paths):
+    return Path(paths["html"]).read_text(), Path(paths["markdown"]).read_text()
+
+
+# -- parsing the page -----------------------------------------------------------------------------
+class Spans(HTMLParser):
+    """Collects evidence spans (class num / dir) with their text, and each <p>'s text with the
+    numbers taken out, per <article id>."""
+
+    def __init__(self):
+        super().__init__()
+        self.spans, self.stack, self.article, self.paras, self.p = [], [], None, {}, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "article":
+            self.article = a.get("id")
+        if tag == "p" and "class" not in a:
+            self.p = []
+        cls = (a.get("class") or "").split()
+        is_ev = tag == "span" and ("num" in cls or "dir" in cls)
+        if is_ev:
+            self.spans.append({**a, "text": ""})
+        self.stack.append(is_ev)
+
+    def handle_endtag(self, tag):
+        if tag == "span" and self.stack:
+            self.stack.pop()
+        if tag == "p" and self.p is not None:
+            self.paras.setdefault(self.article, []).append("".join(self.p))
+            self.p = None
+
+    def handle_data(self, data):
+        inside = any(self.stack)
+        if inside and self.spans:
+            self.spans[-1]["text"] += data
+        elif self.p is not None:
+            self.p.append(data)
+
+
+def parse(html_text):
+    p = Spans()
+    p.feed(html_text)
+    block = re.search(r'<script type="application/json" id="numbers">(.*?)</script>', html_text, re.S).group(1)
+    return p, json.loads(block)
+
+
+def check_record(store: Store, r: dict) -> float:
+    """The value a record claims, recomputed from its source; asserts its digits."""
+    if "op" in r:
+        value = OPS[r["op"]](*(check_record(store, a) for a in r["args"]))
+    elif "ref" in r:
+        value = REFERENCES[r["ref"]].value
+    else:
+        assert r["key"].startswith("summary.")
+        value = lookup(store.get(r["run"])["summary"], r["key"][len("summary."):])
+    assert value == pytest.approx(r["value"], rel=1e-12, abs=1e-15), r
+    assert format(value, r["fmt"]) == r["shown"], r
+    return value
+
+
+def check_direction(store: Store, r: dict) -> None:
+    a, b = check_record(store, r["a"]), check_record(store, r["b"])
+    if r["tol_from"]:  # the tolerance is the operands' seed noise: recompute it from the store
+        assert r["tol"] == pytest.approx(max(r["floor"], sum(check_record(store, s) for s in r["tol_from"])))
+    more, less, same = r["words"]
+    assert r["dir"] == (more if a - b > r["tol"] else less if b - a > r["tol"] else same), r
+
+
+def check_all_numbers(store: Store, html_text: str) -> int:
+    spans, records = parse(html_text)
+    assert len(spans.spans) == len(records) > 0
+    for span in spans.spans:
+        r = records[int(span["data-i"])]
+        if "dir" in r:
+            assert span["text"] == r["dir"]
+            check_direction(store, r)
+            continue
+        assert span["text"] == r["shown"]
+        if "run" in r:
+            assert span["data-run"] == r["run"] and span["data-key"] == r["key"]
+        check_record(store, r)
+    return len(records)
+
+
+# -- tests ----------------------------------------------------------------------------------------
+def test_partial_store_names_each_missing_studys_command(spiral_store):
+    store = spiral_store
+    add_run(store, "spiral", {}, status="failed")  # newer than the complete one
+    html_text, md = read(write_report(store))
+    assert Path(store.home / "report" / "report.html").is_file()
+    for _, entries in PARTS:
+        for e in entries:
+            if e.study != "spiral" and not e.see:
+                assert f"nnstudy run {e.study}" in html_text and f"nnstudy run {e.study}" in md
+    assert "is failed; this section shows the latest complete one" in html_text
+    assert "1 of the" in html_text and "Spiral classification" in md
+    # Headings follow the week's order: spiral, topics, then the questions in the week's numbering.
+    order = [html_text.index(f"Q{i}.") for i in range(1, 7)]
+    assert html_text.index("Spiral classification") < html_text.index("Vanishing gradients") < order[0]
+    assert order == sorted(order)
+
+
+def test_empty_store_still_builds(store, tmp_path):
+    paths = write_report(store, tmp_path / "out")
+    html_text, md = read(paths)
+    assert "0 of the" in html_text and "nnstudy run spiral" in md and Path(paths["html"]).parent == tmp_path / "out"
+
+
+def test_every_number_in_the_report_matches_the_store(spiral_store):
+    html_text, _ = read(write_report(spiral_store))
+    assert check_all_numbers(spiral_store, html_text) > 40
+
+
+def test_spiral_sentences_hold_no_number_that_is_not_evidence(spiral_store):
+    html_text, md = read(write_report(spiral_store))
+    spans, _ = parse(html_text)
+    paras = spans.paras["study-spiral"]
+    assert len(paras) >= 5
+    for text in paras:
+        assert not re.search(r"\d", text), text  # every digit sits in a num span
+    assert "0.504" in md and "0.949" in md  # the week's printout, quoted from references.py
+
+
+@pytest.mark.parametrize("case, expect", [
+    (dict(lin_sgd=0.50, lin_adam=0.50, relu_sgd=0.95, relu_adam=0.96), "the activation, not the optimizer"),
+    (dict(lin_sgd=0.50, lin_adam=0.80, relu_sgd=0.50, relu_adam=0.81), "the optimizer, not the activation"),
+    (dict(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90), "Neither change helps on its own"),
+    (dict(lin_sgd=0.50, lin_adam=0.70, relu_sgd=0.80, relu_adam=0.95), "Both help; the larger single step is "
+                                                                       "the activation"),
+])
+def test_factorial_verdict_follows_the_numbers(store, case, expect):
+    run = add_run(store, "spiral", spiral_summary(**case))
+    text = " ".join(str(p) for p in spiral_section(store, run).paragraphs)
+    assert expect in text
+
+
+@pytest.mark.parametrize("case, expect", [
+    (dict(adam_long=0.99), "was a budget, not a ceiling: ReLU+Adam with 5000 steps reaches 0.990"),
+    (dict(adam_long=0.955, sgd=(0.51, 0.6, 0.8, 0.9)), "looks close to a ceiling"),
+    (dict(relu_adam=0.61, adam_long=0.89, sgd=(0.41, 0.53), steps=200, budgets=(200, 600)),
+     "longest budget (600 steps) is shorter than the week's 1000"),
+])
+def test_ceiling_or_budget_follows_the_numbers(store, case, expect):
+    run = add_run(store, "spiral", spiral_summary(**case))
+    text = " ".join(str(p) for p in spiral_section(store, run).paragraphs)
+    assert expect in text
+
+
+def test_user_strings_are_escaped(tmp_path, monkeypatch):
+    store = Store(tmp_path / "st<b>&ore")
+    add_run(store, "spiral", spiral_summary(), name=XSS,
+            config={"profile": "<img src=x onerror=alert(2)>", "seeds": [0], "device": XSS})
+
+    class Probe(Study):
+        name, title = "xss-probe", f"probe {XSS}"
+
+    monkeypatch.setitem(STUDIES._items, "xss-probe", Probe)
+    monkeypatch.setitem(STUDIES._help, "xss-probe", "probe")
+    add_run(store, "xss-probe", {"table": [{"config": XSS, "acc": "</td></tr></table><b>x</b>"}]}, name=XSS,
+            figures=("a&b.png",))
+    html_text, md = read(write_report(store))
+    assert "<script>alert" not in html_text and "<img src=x" not in html_text and "<b>&ore" not in html_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text and "st&lt;b&gt;&amp;ore" in html_text
+    assert html_text.count("<script") == 1  # only the JSON data block
+    assert "<b>x</b>" not in html_text and "&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;b&gt;x" in html_text
+    assert "<script>" not in md and "<img src=x" not in md
+
+
+def test_html_is_self_contained_and_markdown_figures_exist(spiral_store):
+    paths = write_report(spiral_store)
+    html_text, md = read(paths)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//|file:)""", html_text, re.I)
+    assert "<link" not in html_text and "@import" not in html_text and "url(" not in html_text
+    srcs = re.findall(r'<img src="([^"]+)"', html_text)
+    assert len(srcs) == 2 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert base64.b64decode(srcs[0].split(",", 1)[1]).startswith(b"\x89PNG")
+    assert "Content-Security-Policy" in html_text
+    figs = re.findall(r"!\[[^\]]*\]\((figures/[^)]+)\)", md)
+    assert len(figs) == 2 and all((Path(paths["markdown"]).parent / f).is_file() for f in figs)
+
+
+def test_a_failing_section_is_shown_and_the_rest_still_builds(spiral_store, monkeypatch):
+    class Broken(Study):
+        name, title = "broken", "broken"
+
+        def section(self, store, run):
+            raise KeyError("factorial.9.test_acc")
+
+    monkeypatch.setitem(STUDIES._items, "broken", Broken)
+    monkeypatch.setitem(STUDIES._help, "broken", "")
+    add_run(spiral_store, "broken", {})
+    html_text, _ = read(write_report(spiral_store))
+    assert "could not be built" in html_text and "factorial.9.test_acc" in html_text
+    assert "Separating the two changes" in html_text
+
+
+def test_sentences_refuse_numbers_without_evidence(store):
+    run = add_run(store, "spiral", spiral_summary())
+    with pytest.raises(TypeError):
+        sentence("reached {a}", a=0.9)
+    with pytest.raises(ValueError):
+        sentence("reached {a:.2f}", a=num(run, "week.relu_adam.heldout_acc"))
+    with pytest.raises(TypeError):
+        f"{ms(run, 'factorial.0.test_acc')}"
+    with pytest.raises(KeyError):
+        num(run, "factorial.0.no_such_key")
+    a, b = ms(run, "factorial.3.test_acc"), ms(run, "factorial.0.test_acc")
+    assert str(compare(a, b)) == "higher than" and str(compare(b, a)) == "lower than"
+    assert str(compare(a, a)) == "about the same as"
+
+
+def test_references_are_the_anchors_and_quote_themselves():
+    assert {r.key for r in REFERENCES.values()} == set(REFERENCES)
+    assert REFERENCES["spiral.linear_sgd"].value == 0.504 and REFERENCES["spiral.relu_adam"].value == 0.949
+    assert REFERENCES["glorot.sigmoid.shapeset"].value == 82.61 and REFERENCES["cifar10.airbench94"].value == 0.9401
+    assert all(t in topics() for ts in STUDY_TOPICS.values() for t in ts)
+    assert all(r.source and r.setup for r in REFERENCES.values())
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
+def test_chromium_loads_every_figure_without_console_errors(spiral_store, tmp_path):
+    html_text, _ = read(write_report(spiral_store))
+    n_img = html_text.count("<img ")
+    # The report runs no script (its CSP forbids any); the checker is let in by its hash alone.
+    check = ("window.addEventListener('load',function(){var b=[].filter.call(document.images,function(i){"
+             "return !(i.complete&&i.naturalWidth>0)});document.body.setAttribute('data-imgcheck',"
+             "'imgs='+document.images.length+' bad='+b.length);console.log('nnstudy-check-ran')});")
+    digest = base64.b64encode(hashlib.sha256(check.encode()).digest()).decode()
+    page = html_text.replace("default-src 'none';", f"default-src 'none'; script-src 'sha256-{digest}';", 1)
+    page = page.replace("</body>", f"<script>{check}</script></body>")
+    (tmp_path / "page.html").write_text(page)
+    out = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+                          "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+                          "--dump-dom", (tmp_path / "page.html").as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert f'data-imgcheck="imgs={n_img} bad=0"' in out.stdout and n_img == 2
+    console = [line for line in out.stderr.splitlines() if ":CONSOLE" in line]
+    assert any("nnstudy-check-ran" in line for line in console)  # console capture works ...
+    assert [line for line in console if "nnstudy-check-ran" not in line] == []  # ... and heard nothing else
+    assert "Uncaught" not in out.stderr
+
+
+@pytest.mark.slow
+def test_real_quick_spiral_report_numbers_match_the_store(tmp_path):
+    from nnstudy.studies import run_study
+
+    store = Store(tmp_path / "runs")
+    load_all()
+    run_study("spiral", store, "quick", 1, "cpu")
+    paths = write_report(store)
+    html_text, _ = read(paths)
+    assert check_all_numbers(store, html_text) > 40
+    assert html_text.count('<img src="data:image/png;base64,') == 4
+    shutil.rmtree(tmp_path / "runs")
