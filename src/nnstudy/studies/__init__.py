@@ -121,6 +121,27 @@ def fmt_ms(d: dict, digits: int = 3) -> str:
     return f"{d['mean']:.{digits}f} ± {d['std']:.{digits}f}"
 
 
+def train_over_seeds(ctx: StudyContext, variants: list[tuple[str, Callable[[int], TrainConfig]]]
+                     ) -> tuple[list[dict], list[list]]:
+    """Train every (name, make_cfg(seed)) variant once per seed in ctx.seeds, all in one
+    ctx.train_many call (same-shaped configs batch). Returns one JSON-able row per variant (name,
+    train/val/test accuracy mean ± std over the complete runs, diverged count, child run ids) and,
+    in the same order, each variant's RunResults (one per seed)."""
+    cfgs = [make(s) for _, make in variants for s in ctx.seeds]
+    names = [f"{name} seed {s}" for name, _ in variants for s in ctx.seeds]
+    flat = ctx.train_many(cfgs, names)
+    k = len(ctx.seeds)
+    results = [flat[i * k:(i + 1) * k] for i in range(len(variants))]
+    rows = []
+    for (name, _), runs in zip(variants, results):
+        ok = [r for r in runs if r.status == "complete"]
+        rows.append({"name": name, "train_acc": mean_std(r.final["train_acc"] for r in ok),
+                     "val_acc": mean_std(r.final.get("val_acc") for r in ok),
+                     "test_acc": mean_std(r.final["test_acc"] for r in ok),
+                     "diverged": len(runs) - len(ok), "runs": [r.run_id for r in runs]})
+    return rows, results
+
+
 def study_digest(name: str, profile: str, seeds: list[int], device: str) -> str:
     """Same study, profile, seeds, device and code version -> same digest (`all` skips it)."""
     blob = json.dumps([name, profile, seeds, device, git_commit()]).encode()

@@ -1,0 +1,80 @@
+"""What the activations, softmax and optimizers studies share: their two datasets at each profile,
+steps to reach a target, the best row of a grid, a model's outputs on a split, and small tensor
+files kept in a run's folder (predictions) so figures read them from the store.
+
+Both datasets carry a validation split: curves, steps-to-target and every choice (best learning
+rate, temperature) use it; the test split is scored once, at the end.
+"""
+
+from __future__ import annotations
+
+import io
+
+import torch
+import torch.nn as nn
+
+from nnstudy.config import TrainConfig
+from nnstudy.store import Store, atomic_write
+
+# Per profile: spiral points per class and full-batch steps; Fashion-MNIST training subset
+# (0: all 60,000 minus validation) and epochs of mini-batches of 128.
+SIZES = {
+    "quick": dict(spiral_n=150, spiral_steps=300, fashion_subset=2000, fashion_epochs=3),
+    "default": dict(spiral_n=400, spiral_steps=800, fashion_subset=8000, fashion_epochs=3),
+    "full": dict(spiral_n=1000, spiral_steps=3000, fashion_subset=0, fashion_epochs=15),
+}
+
+
+def spiral_config(profile: str, seed: int, **kw) -> TrainConfig:
+    """The week's spiral (3 arms, noise 0.2), a fresh draw per seed: 20% test, then 20% of the
+    rest for validation; full batch, held-out accuracy every 10 steps."""
+    s = SIZES[profile]
+    base = dict(dataset="spiral", n_per_class=s["spiral_n"], test_frac=0.2, val_frac=0.2, seed=seed,
+                data_seed=seed, steps=s["spiral_steps"], eval_every=10, width=100, depth=1, checkpoint=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def fashion_config(profile: str, seed: int, **kw) -> TrainConfig:
+    """Fashion-MNIST: one fixed training subset (data_seed 0, so batched members share one copy),
+    10% of it for validation; seeds vary initialisation and batch order. Validation accuracy about
+    4 times an epoch."""
+    s = SIZES[profile]
+    n = (s["fashion_subset"] or 60000) * 0.9
+    per_epoch = max(1, int(n // 128))
+    base = dict(dataset="fashion-mnist", train_subset=s["fashion_subset"], val_frac=0.1, data_seed=0,
+                seed=seed, epochs=s["fashion_epochs"], batch_size=128, eval_every=max(1, per_epoch // 4),
+                width=128, depth=2, checkpoint=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def steps_to(records: list[tuple], target: float, split: str = "val", name: str = "acc") -> int | None:
+    """The first recorded step at which `split` `name` reached `target` (None: never)."""
+    hits = [s for s, sp, n, v in records if sp == split and n == name and v is not None and v >= target]
+    return min(hits) if hits else None
+
+
+def save_tensors(store: Store, run_id: str, filename: str, tensors: dict) -> None:
+    """A dict of tensors (and plain numbers/strings) into the run's folder, written atomically."""
+    buf = io.BytesIO()
+    torch.save(tensors, buf)
+    atomic_write(store.run_dir(run_id) / filename, buf.getvalue())
+
+
+def load_tensors(store: Store, run_id: str, filename: str) -> dict:
+    """weights_only: a file from elsewhere can hold tensors and plain data, never code."""
+    return torch.load(store.run_dir(run_id) / filename, map_location="cpu", weights_only=True)
+
+
+@torch.no_grad()
+def outputs_on(model: nn.Module, data, split: str, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's raw outputs (N, C) float32 and labels (N,) on one split, in eval mode."""
+    x, y = data.splits()[split]
+    model = model.cpu().eval()
+    out = [model(data.prepare(x[i:i + chunk])).float() for i in range(0, len(x), chunk)]
+    return torch.cat(out), y
+
+
+def best_by(rows: list[dict], key: str) -> dict:
+    """The row with the highest mean of `key` (a mean_std dict); rows without one are skipped."""
+    ok = [r for r in rows if r[key]["mean"] is not None]
+    return max(ok, key=lambda r: r[key]["mean"]) if ok else rows[0]
