@@ -1,0 +1,240 @@
+"""The week's questions 2, 5 and 6 as studies (activations, softmax, optimizers): each study's
+specific claims at the quick profile (each study runs once per module), plus the pure helpers."""
+
+import math
+
+import pytest
+import torch
+
+from nnstudy.store import Store
+from nnstudy.studies import run_study
+
+
+def quick(tmp_path_factory, name):
+    store = Store(tmp_path_factory.mktemp(name) / "runs")
+    return store, run_study(name, store, "quick", None, "cpu")
+
+
+def rows_by_activation(rows):
+    return {r["activation"]: r for r in rows}
+
+
+# -- activations -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def activations(tmp_path_factory):
+    return quick(tmp_path_factory, "activations")
+
+
+def test_activations_records_every_run_and_figure(activations):
+    store, row = activations
+    s = row["summary"]
+    children = store.runs(parent=row["id"])
+    assert len(children) == 2 * 6 * len(s["seeds"])
+    assert all(c["status"] == "complete" for c in children)
+    for name in ("derivatives", "boundaries", "accuracy", "curves", "gradient_norms", "output_ranges"):
+        assert (store.run_dir(row["id"]) / f"{name}.png").stat().st_size > 5000
+    # Gradient norms are in the store as metrics of each Fashion-MNIST run, per hidden layer.
+    steps, norms = store.series(s["fashion"][0]["runs"][0], "probe:h1", "grad_z")
+    assert steps[0] == 0 and len(steps) > 3 and all(n > 0 for n in norms)
+
+
+def test_without_an_activation_the_spiral_stays_near_chance(activations):
+    _, row = activations
+    sp = rows_by_activation(row["summary"]["spiral"])
+    assert sp["none"]["test_acc"]["mean"] < 0.6  # three interleaved arms, straight cuts only
+    for act in ("tanh", "relu", "leaky_relu", "gelu"):
+        assert sp[act]["test_acc"]["mean"] > sp["none"]["test_acc"]["mean"] + 0.25, act
+        assert sp[act]["to_target"]["reached"] == len(row["summary"]["seeds"]), act
+    assert sp["none"]["to_target"]["reached"] == 0 and sp["none"]["to_target"]["steps"]["mean"] is None
+
+
+def test_derivative_curves_are_the_textbook_ones(activations):
+    _, row = activations
+    d = row["summary"]["derivatives"]
+    assert d["sigmoid"]["df_max"] == pytest.approx(0.25, abs=1e-6)
+    assert d["tanh"]["df_max"] == pytest.approx(1.0, abs=1e-6)
+    assert d["relu"]["df_at_0"] == 0.0 and max(d["relu"]["df"]) == 1.0
+    assert min(d["leaky_relu"]["df"]) == pytest.approx(0.01)
+    assert set(d["none"]["df"]) == {1.0}
+    x = torch.tensor(d["x"])
+    assert torch.allclose(torch.tensor(d["sigmoid"]["f"]), torch.sigmoid(x), atol=1e-5)
+
+
+def test_sigmoid_gradient_shrinks_toward_the_input_faster_than_relu(activations):
+    _, row = activations
+    fm = rows_by_activation(row["summary"]["fashion"])
+
+    def per_layer_shrink(act):  # mean factor by which ||dL/db|| grows per hidden layer toward the output
+        b = [g["mean"] for g in fm[act]["grad"]["init"]["grad_z"]]  # hidden layers, input first
+        return (b[-1] / b[0]) ** (1 / (len(b) - 1))
+
+    sig, relu = per_layer_shrink("sigmoid"), per_layer_shrink("relu")
+    # Theory at PyTorch's default init (Var W = 1/(3 fan_in)): sigmoid' <= 1/4 gives ~7x a layer,
+    # ReLU ~2.4x. Measured (quick): about 7.5x and 2.1x.
+    assert sig > 4.0 and relu < 3.5 and sig > 2 * relu
+
+
+def test_measured_output_ranges_respect_each_function(activations):
+    _, row = activations
+    fm = rows_by_activation(row["summary"]["fashion"])
+    for layer in fm["sigmoid"]["hidden"]:
+        assert 0.0 <= layer["min"]["mean"] and layer["max"]["mean"] <= 1.0
+    for layer in fm["tanh"]["hidden"]:
+        assert -1.0 <= layer["min"]["mean"] and layer["max"]["mean"] <= 1.0
+    for layer in fm["relu"]["hidden"]:
+        assert layer["min"]["mean"] == 0.0 and layer["flat_frac"]["mean"] > 0.2  # z < 0: no gradient
+    for layer in fm["leaky_relu"]["hidden"]:
+        assert layer["min"]["mean"] < 0.0 and layer["flat_frac"]["mean"] == 0.0  # slope 0.01 is not < 0.01
+    for layer in fm["none"]["hidden"]:
+        assert layer["flat_frac"]["mean"] == 0.0 and layer["min"]["mean"] < -1.0
+    assert all(math.isfinite(r["test_acc"]["mean"]) for r in fm.values())
+
+
+# -- softmax ---------------------------------------------------------------------------------------
+def test_naive_softmax_overflows_where_log_sum_exp_does_not():
+    from nnstudy.studies.softmax import overflow_demo
+
+    o = overflow_demo()
+    assert o["first_inf"] == 89 and o["max_exp_arg"] == pytest.approx(88.7228, abs=1e-3)
+    assert o["exp"][0] == "inf" and math.isfinite(o["exp_88"]) and o["exp_88"] > 1e38
+    assert o["naive"][0] == "nan" and o["naive_ce"] == ["nan"] and o["naive_has_nan"]
+    assert o["stable"][0] == pytest.approx(1.0) and sum(o["stable"]) == pytest.approx(1.0)
+    assert o["stable_ce"][0] == pytest.approx(math.log(1 + math.exp(-89) + math.exp(-90)), abs=1e-6)
+    assert o["naive_low"] == ["nan"] * 3  # every exp underflows: 0 / 0
+    assert sum(o["stable_low"]) == pytest.approx(1.0)
+    naive = [v for v in o["sweep"]["naive"] if v is not None and math.isfinite(v)]
+    assert len(naive) == 89  # a = 0 .. 88 survive, 89 .. 120 are NaN
+
+
+def test_ece_and_probabilities_on_known_cases():
+    from nnstudy.studies.softmax import probabilities, reliability
+
+    p = torch.tensor([[0.8, 0.2]] * 10)
+    y = torch.tensor([0] * 8 + [1] * 2)  # 80% right at 80% confidence: calibrated
+    assert reliability(p, y)["ece"] == pytest.approx(0.0, abs=1e-6)
+    assert reliability(p, torch.ones(10, dtype=torch.long))["ece"] == pytest.approx(0.8, abs=1e-6)
+    z = torch.tensor([[2.0, -1.0, 0.5], [-3.0, -2.0, -4.0], [0.3, 1.7, 0.1]])
+    for loss in ("cross_entropy", "mse", "bce"):
+        q = probabilities(z, loss)
+        assert torch.allclose(q.sum(1), torch.ones(3)) and (q >= 0).all(), loss
+    assert torch.allclose(probabilities(z, "mse")[1], torch.full((3,), 1 / 3))  # all outputs < 0: uniform
+
+
+def test_temperature_fit_recovers_a_known_temperature():
+    from nnstudy.studies.softmax import fit_temperature
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(20000, 5, generator=g) * 2
+    y = torch.multinomial(z.softmax(1), 1, generator=g).squeeze(1)  # labels drawn from softmax(z)
+    assert fit_temperature(3 * z, y) == pytest.approx(3.0, rel=0.05)  # overconfident by 3x
+    assert fit_temperature(z, y) == pytest.approx(1.0, rel=0.05)
+
+
+@pytest.fixture(scope="module")
+def softmax_run(tmp_path_factory):
+    return quick(tmp_path_factory, "softmax")
+
+
+def test_softmax_study_stores_predictions_and_ece_matches_them(softmax_run):
+    from nnstudy.studies.shared import load_tensors
+    from nnstudy.studies.softmax import PREDICTIONS, probabilities, reliability
+
+    store, row = softmax_run
+    s = row["summary"]
+    assert len(store.runs(parent=row["id"])) == 2 * 3 * len(s["seeds"])
+    for name in ("reliability", "accuracy_ece", "curves", "overflow"):
+        assert (store.run_dir(row["id"]) / f"{name}.png").stat().st_size > 5000
+    for key, classes in (("spiral", 3), ("fashion", 10)):
+        for r in s[key]:
+            eces = []
+            for rid in r["runs"]:
+                d = load_tensors(store, rid, PREDICTIONS)
+                assert d["test_outputs"].shape == (store.get(rid)["summary"]["n_test"], classes)
+                eces.append(reliability(probabilities(d["test_outputs"], r["loss"]), d["test_labels"])["ece"])
+            assert sum(eces) / len(eces) == pytest.approx(r["ece"]["mean"], abs=1e-9)
+
+
+def test_softmax_is_better_calibrated_than_mse_and_temperature_does_not_hurt(softmax_run):
+    _, row = softmax_run
+    fm = {r["loss"]: r for r in row["summary"]["fashion"]}
+    ce, mse = fm["cross_entropy"], fm["mse"]
+    assert ce["ece"]["mean"] < mse["ece"]["mean"] - 0.05  # measured (quick): 0.02 vs 0.18
+    assert ce["temperature"]["n"] == len(row["summary"]["seeds"]) and mse["temperature"]["n"] == 0
+    for key in ("spiral", "fashion"):
+        c = {r["loss"]: r for r in row["summary"][key]}["cross_entropy"]
+        assert 0 < c["temperature"]["mean"] < 20
+        assert c["ece_scaled"]["mean"] <= c["ece"]["mean"] + 0.02, key
+    for r in row["summary"]["spiral"]:  # every loss learns the spiral (the net is the week's ReLU net)
+        assert r["test_acc"]["mean"] > 0.9, r["name"]
+
+
+# -- optimizers ------------------------------------------------------------------------------------
+def test_descend_groups_match_one_optimizer_each():
+    from nnstudy.config import TrainConfig
+    from nnstudy.optim import make_optimizer
+    from nnstudy.studies.optimizers import descend, rosenbrock
+
+    runs = descend(rosenbrock, (-1.2, 1.0), {"optimizer": "adam"}, (1e-3, 1e-1), 20)
+    p = torch.tensor((-1.2, 1.0), dtype=torch.float64, requires_grad=True)
+    opt = make_optimizer(TrainConfig(optimizer="adam", lr=1e-1), [p])
+    for _ in range(20):
+        opt.zero_grad()
+        rosenbrock(p).backward()
+        opt.step()
+    path, vals, blown = runs[1]
+    assert not blown and len(path) == 21 and path[0] == [-1.2, 1.0]
+    assert path[-1] == pytest.approx(p.detach().tolist(), abs=1e-12)
+    assert vals[-1] == pytest.approx(rosenbrock(p).item(), abs=1e-12)
+    assert runs[0][0][-1] != path[-1]  # the other group moved at its own rate
+
+
+@pytest.fixture(scope="module")
+def optimizers_run(tmp_path_factory):
+    return quick(tmp_path_factory, "optimizers")
+
+
+def test_optimizer_state_memory_is_measured(optimizers_run):
+    _, row = optimizers_run
+    mem = row["summary"]["memory"]
+    # float32 state per parameter: none for SGD, one buffer for momentum/Nesterov/RMSprop, two for
+    # Adam/AdamW (plus one scalar `step` per parameter tensor: a few bytes in ~1e5 parameters).
+    assert mem["SGD"]["bytes"] == 0
+    for name in ("SGD+momentum", "Nesterov", "RMSprop"):
+        assert mem[name]["bytes_per_param"] == pytest.approx(4.0, abs=0.01), name
+    for name in ("Adam", "AdamW"):
+        assert mem[name]["bytes_per_param"] == pytest.approx(8.0, abs=0.01), name
+        assert mem[name]["state"] == ["exp_avg", "exp_avg_sq", "step"]
+
+
+def test_learning_rate_is_chosen_on_validation_and_grid_is_complete(optimizers_run):
+    store, row = optimizers_run
+    s = row["summary"]
+    n_seeds = len(s["seeds"])
+    n_grid = sum(len(s["lrs"][k]) for k in ("spiral", "fashion")) * len(s["variants"])
+    assert len(store.runs(parent=row["id"])) == n_grid * n_seeds
+    for key in ("spiral", "fashion"):
+        for best in s[key]["best"]:
+            rows = [r for r in s[key]["grid"] if r["optimizer"] == best["optimizer"]]
+            assert best["val_acc"]["mean"] == max(r["val_acc"]["mean"] for r in rows if r["val_acc"]["n"])
+            gap = best["train_acc"]["mean"] - best["test_acc"]["mean"]
+            assert best["gap"]["mean"] == pytest.approx(gap, abs=1e-9)
+    spiral = {(r["optimizer"], r["lr"]): r["test_acc"]["mean"] for r in s["spiral"]["grid"]}
+    # Sensitivity: at lr 0.01 Adam has learnt the spiral, plain SGD has not (it needs ~100x more).
+    assert spiral[("Adam", 0.01)] > 0.9 and spiral[("SGD", 0.01)] < spiral[("Adam", 0.01)] - 0.2
+
+
+def test_trajectories_are_stored_and_momentum_beats_sgd_on_rosenbrock(optimizers_run):
+    import json
+
+    store, row = optimizers_run
+    surf = row["summary"]["surfaces"]
+    data = json.loads((store.run_dir(row["id"]) / "trajectories.json").read_text())
+    steps = data["steps"]
+    for sname in ("rosenbrock", "quadratic"):
+        for name, p in data["surfaces"][sname].items():
+            assert len(p["path"]) == steps + 1 and p["path"][0] == surf[sname]["start"]
+            assert p["values"][-1] == pytest.approx(surf[sname]["optimizers"][name]["final"])
+    ros = surf["rosenbrock"]["optimizers"]
+    assert ros["SGD+momentum"]["final"] < ros["SGD"]["final"] / 10
+    assert all(o["final"] < 1e-2 for o in surf["quadratic"]["optimizers"].values())
+    assert (store.run_dir(row["id"]) / "trajectories.png").stat().st_size > 5000
