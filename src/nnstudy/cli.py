@@ -78,10 +78,23 @@ def build_parser() -> Parser:
     add_common(s)
 
     s = sub.add_parser("train", help="train one model on one dataset")
+    s.add_argument("--recipe", metavar="NAME", help="start from a named config (`nnstudy recipes`); flags override it")
     s.add_argument("--config", metavar="FILE", help="a TOML file with TrainConfig fields (flags override it)")
+    s.add_argument("--profile", choices=PROFILES, default="default",
+                   help="quick: 2,000 training images and 1 epoch; default: as given; full: the recipe's long form")
     s.add_argument("--resume", metavar="RUN", help="continue a killed run from its last checkpoint")
+    s.add_argument("--figures", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw curves, confusion matrix, worst errors and filters into the run folder")
     add_config_flags(s)
     add_common(s)
+
+    s = sub.add_parser("recipes", help="the named training configs, one line each")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("show-model", help="a model's layers: output shape, parameters, multiply-adds")
+    s.add_argument("model")
+    s.add_argument("--dataset", default="fashion-mnist", help="sets the input shape and classes (default: %(default)s)")
+    s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("runs", help="list the runs in the store")
     s.add_argument("--study")
@@ -142,12 +155,16 @@ def train_config(args) -> TrainConfig:
              if f.name != "device" and hasattr(args, f.name)}
     if args.device:
         given["device"] = args.device
-    if args.config:
-        return TrainConfig.from_toml(args.config, given)
-    return TrainConfig.from_dict(given, where="flags")
+    # TrainConfig defaults < --recipe < --config file < --profile scaling < flags (nnstudy.recipes)
+    from nnstudy.config import read_toml
+    from nnstudy.recipes import resolve
+
+    file = read_toml(args.config) if args.config else None
+    return resolve(args.recipe, args.profile, given, file, where=args.config or "flags")
 
 
 def cmd_train(args) -> int:
+    from nnstudy import distributed
     from nnstudy.experiment import train_and_evaluate
 
     store = open_store(args)
@@ -156,12 +173,50 @@ def cmd_train(args) -> int:
         cfg = TrainConfig.from_dict(run["config"], where=f"run {run['id']}")
     else:
         cfg = train_config(args)
-    res = train_and_evaluate(cfg, store, name=f"{cfg.model} on {cfg.dataset}", log=log, resume=args.resume)
+    distributed.setup(cfg.device)  # under torchrun: join the group; rank 0 alone writes and prints
+    try:
+        name = f"{args.recipe or cfg.model} on {cfg.dataset}"
+        res = train_and_evaluate(cfg, store, name=name, log=log, resume=args.resume)
+    finally:
+        distributed.teardown()
+    if not distributed.is_main():
+        return 0
+    figures = []
+    if args.figures and res.status == "complete" and res.run_id:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only; plots.py leaves notebooks' backends alone
+        from nnstudy.studies.images_figures import draw_run
+
+        figures = [str(p) for p in draw_run(store, res.run_id)]
     text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items())
             + f"; {res.steps} steps in {res.seconds:.2f} s")
-    emit(args, {**res.summary(), "config": cfg.to_dict()}, text)
+    emit(args, {**res.summary(), "config": cfg.to_dict(), "figures": figures},
+         text + (f"; figures in {store.run_dir(res.run_id)}" if figures else ""))
     if res.status == "diverged":
         log(f"nnstudy: {res.error}")
+    return 0
+
+
+def cmd_recipes(args) -> int:
+    from nnstudy.recipes import describe
+
+    rows = describe()
+    emit(args, {"recipes": rows}, "\n".join(f"{r['name']:<15} {r['about']}\n{'':<15} target: {r['target']}"
+                                            for r in rows))
+    return 0
+
+
+def cmd_show_model(args) -> int:
+    from nnstudy.models.summary import format_summary
+    from nnstudy.recipes import summary_for
+
+    summary, shape = summary_for(args.model, args.dataset)
+    rows = [{"layer": r.name, "type": r.kind, "output": list(r.out_shape), "params": r.params, "macs": r.macs}
+            for r in summary.rows]
+    emit(args, {"model": args.model, "dataset": args.dataset, "input": list(shape), "params": summary.params,
+                "trainable": summary.trainable, "macs": summary.macs, "layers": rows},
+         f"{args.model} on {args.dataset} (input {'x'.join(map(str, shape))})\n{format_summary(summary)}")
     return 0
 
 
@@ -220,6 +275,7 @@ def cmd_report(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "models": cmd_models, "run": cmd_run, "train": cmd_train, "runs": cmd_runs,
+            "recipes": cmd_recipes, "show-model": cmd_show_model,
             "show": cmd_show, "all": cmd_all, "report": cmd_report}
 
 

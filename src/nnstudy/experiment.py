@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from nnstudy import distributed
 from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset, load_dataset
+from nnstudy.errors import UsageError
 from nnstudy.models import build_model, count_params
 from nnstudy.optim import resolve_device
 from nnstudy.store import Store, atomic_write
@@ -42,22 +44,32 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
                        log: Callable[[str], None] | None = None, resume: str | None = None) -> RunResult:
     """Train one config and record it. `data`/`model` may be passed in (the spiral reproduction
     builds both from the week's single random stream); otherwise the model is built after
-    torch.manual_seed(cfg.seed). With `resume=RUN` the run continues from its last checkpoint."""
+    torch.manual_seed(cfg.seed). With `resume=RUN` the run continues from its last checkpoint.
+    Under torchrun (nnstudy.distributed) every rank trains; rank 0 alone writes the store."""
     if data is None:
         data = load_dataset(cfg)  # before the run exists: bad data leaves nothing behind
     if model is None:
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, data.input_shape, data.num_classes)
+        if cfg.extra.get("whiten"):
+            whiten_stem(model, data)
     device = resolve_device(cfg.device)
     run_id, state = None, None
     if store is not None and resume:
         run_id = store.get(resume)["id"]
         state = load_checkpoint(store.run_dir(run_id) / "checkpoint.pt")
-        store.reopen(run_id)
-        store.log_metrics(run_id, state["records"])
-    elif store is not None:
+        for key in ("model", "opt", "gen", "rng", "step", "epoch", "records"):
+            if not isinstance(state, dict) or key not in state:
+                raise UsageError(f"{store.run_dir(run_id) / 'checkpoint.pt'} is not an nnstudy checkpoint "
+                                 f"(no {key!r}); start the run afresh")
+        if distributed.is_main():
+            store.reopen(run_id)
+            store.log_metrics(run_id, state["records"])
+    elif store is not None and distributed.is_main():
         run_id = store.create_run("train", cfg.to_dict(), study=study, name=name, parent=parent,
                                   seed=cfg.seed, digest=cfg.digest(), device=str(device))
+    if not distributed.is_main():  # the other ranks train and read; they never write
+        store, log = None, None
     flush = (lambda recs: store.log_metrics(run_id, recs)) if store is not None else None
     ckpt = store.run_dir(run_id) / "checkpoint.pt" if store is not None else None
     try:
@@ -89,3 +101,11 @@ def load_run_model(store: Store, run_id: str) -> tuple[torch.nn.Module, TrainCon
     state = torch.load(store.run_dir(run["id"]) / "model.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval(), cfg, data
+
+
+def whiten_stem(model: torch.nn.Module, data: Dataset, n: int = 5000) -> None:
+    """airbench's stem: 2x2-patch whitening from (at most) n training images, frozen."""
+    from nnstudy.models.cnn import AirBench, init_whitening
+
+    if isinstance(model, AirBench):
+        init_whitening(model, data.prepare(data.x_train[:n]))

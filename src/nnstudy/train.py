@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from nnstudy import distributed
 from nnstudy.data import Dataset
 from nnstudy.errors import Diverged, UsageError
 from nnstudy.optim import make_loss, make_optimizer, make_scheduler, resolve_device
@@ -88,7 +89,9 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     if image and device.type == "cuda" and cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     data = data.to(device)
-    net = torch.compile(model) if cfg.compile else model
+    net = distributed.wrap(model, device)  # DDP under torchrun; the model itself otherwise
+    net = torch.compile(net) if cfg.compile else net
+    ddp = distributed.active()
     loss_fn = make_loss(cfg, data.num_classes)
     opt = make_optimizer(cfg, model.parameters())
     n = len(data.x_train)
@@ -105,7 +108,10 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     records: list[tuple] = []
     step, start_epoch = 0, 0
     if resume:
-        model.load_state_dict(resume["model"])
+        try:
+            model.load_state_dict(resume["model"])
+        except (RuntimeError, KeyError, TypeError) as e:  # another model's weights, or not a checkpoint
+            raise UsageError(f"the checkpoint does not fit model {cfg.model!r}: {str(e).splitlines()[0]}") from None
         opt.load_state_dict(resume["opt"])
         if sched and resume.get("sched"):
             sched.load_state_dict(resume["sched"])
@@ -115,7 +121,15 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     check_every = 1 if device.type == "cpu" else 50  # .item() forces a GPU sync: do it rarely there
     x_full = data.prepare(data.x_train) if full_batch and not cfg.augment else None
     losses, accs, flushed = [], [], len(records)
+    last_eval = max((r[0] for r in records if r[1] == held), default=-1)  # a resumed run has evaluated here
+
+    def held_out(at: int) -> list[tuple]:
+        distributed.sync_buffers(model)  # under DDP: rank 0's batch-norm statistics everywhere
+        vl, va = evaluate(model, data, hx, hy, loss_fn, amp)
+        return [(at, held, "loss", vl), (at, held, "acc", va)]
+
     model.train()
+    bar = _Bar(per_epoch, cfg.batch_size) if log is not None and not full_batch and sys.stderr.isatty() else None
     t0 = time.perf_counter()
     epoch = start_epoch
     try:
@@ -130,12 +144,17 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                 else:
                     idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                     xb, yb = data.prepare(data.x_train[idx], True, g, cfg.augment), data.y_train[idx]
-                if held and step % eval_every == 0:
-                    vl, va = evaluate(model, data, hx, hy, loss_fn, amp)
-                    records += [(step, held, "loss", vl), (step, held, "acc", va)]
+                if ddp:  # every rank drew the same global batch: train on this rank's slice
+                    part, weight = distributed.local_slice(len(yb))
+                    xb, yb = xb[part], yb[part]
+                if held and step % eval_every == 0 and step != last_eval:
+                    records += held_out(step)
+                    last_eval = step
                 with amp:
                     out = net(xb)
                     loss = loss_fn(out.float(), yb)
+                    if ddp:  # DDP averages gradients over ranks: weight by the slice's share
+                        loss = loss * weight
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if hook is not None:
@@ -146,12 +165,21 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                 if sched is not None:
                     sched.step()
                 losses.append(loss.detach())
-                accs.append((out.detach().argmax(1) == yb).float().mean())
-                if step % check_every == 0 and not math.isfinite(losses[-1].item()):
-                    raise Diverged(step, losses[-1].item())
+                accs.append((out.detach().argmax(1) == yb).float().mean() * (weight if ddp else 1))
+                if step % check_every == 0:
+                    lv = losses[-1].item()
+                    if distributed.any_rank(not math.isfinite(lv), device):
+                        raise Diverged(step, lv)
                 step += 1
+                if bar is not None:
+                    bar.update(b + 1, epoch + 1, total // per_epoch)
+            if bar is not None:
+                bar.clear()
             epoch += 1
             records += _drain(losses, accs, step)
+            if held and not full_batch and step % eval_every == 0 and step < total:
+                records += held_out(step)  # at the epoch's end, so its log line shows it
+                last_eval = step
             if not full_batch:
                 for bad in (r for r in records[flushed:] if r[1] == "train" and r[2] == "loss"):
                     if bad[3] is None or not math.isfinite(bad[3]):
@@ -168,6 +196,7 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
             flush(records[flushed:])
         return FitResult("diverged", {}, records, step, time.perf_counter() - t0, str(e))
     seconds = time.perf_counter() - t0
+    distributed.sync_buffers(model)  # every rank evaluates with rank 0's batch-norm statistics
     final = {}
     for split, (x, y) in data.splits().items():
         fl, fa = evaluate(model, data, x, y, loss_fn, amp, tta=cfg.tta and split == "test")
@@ -182,7 +211,8 @@ def _drain(losses: list, accs: list, step: int) -> list[tuple]:
     """Turn the buffered per-step tensors into records (one device sync for the whole batch)."""
     if not losses:
         return []
-    ls, acs = torch.stack(losses).tolist(), torch.stack(accs).tolist()
+    both = distributed.reduce_mean(torch.stack([torch.stack(losses), torch.stack(accs)]).float())  # (2, steps)
+    ls, acs = both[0].tolist(), both[1].tolist()
     first = step - len(ls)
     out = [r for i, (lv, av) in enumerate(zip(ls, acs))
            for r in ((first + i, "train", "loss", lv), (first + i, "train", "acc", av))]
@@ -202,6 +232,29 @@ def _epoch_log(log, epoch: int, epochs: int, records: list, since: int, seconds:
     if val:
         msg += f"  val acc {val[-1][3]:.4f}"
     log(msg + f"  {seconds:.1f}s")
+
+
+class _Bar:
+    """An in-epoch progress bar on stderr, drawn only when stderr is a terminal (logs stay clean)."""
+
+    def __init__(self, per_epoch: int, batch_size: int):
+        self.per_epoch, self.batch_size = per_epoch, batch_size
+        self.t0 = self.last = time.perf_counter()
+
+    def update(self, done: int, epoch: int, epochs: int) -> None:
+        now = time.perf_counter()
+        if done == 1:
+            self.t0 = now
+        if now - self.last < 0.2 and done < self.per_epoch:  # at most 5 redraws a second
+            return
+        self.last = now
+        fill = round(30 * done / self.per_epoch)
+        rate = (done - 1) * self.batch_size / max(1e-9, now - self.t0)  # images/s since the first step
+        print(f"\repoch {epoch}/{epochs} [{'#' * fill}{'.' * (30 - fill)}] {done}/{self.per_epoch} "
+              f"{rate:,.0f} img/s", end="", file=sys.stderr, flush=True)
+
+    def clear(self) -> None:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, records: list) -> None:

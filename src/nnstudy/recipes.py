@@ -1,0 +1,143 @@
+"""Recipes: named training configs for the image sets (`nnstudy train --recipe NAME`).
+
+A recipe is a dict of TrainConfig fields plus what it was tuned to reach. Resolution order, later
+wins: TrainConfig defaults < the recipe < a --config file < the profile's scaling < the user's
+flags. So
+`--recipe fmnist-fast --epochs 3` is the fast recipe with three epochs, and a flag always means
+what it says.
+
+Profiles on `nnstudy train` (with or without a recipe):
+  quick    a smoke test: at most QUICK_SUBSET training images and one epoch (steps: at most
+           QUICK_STEPS); the test set stays whole, so the number is comparable, just lower
+  default  the recipe as written
+  full     the recipe's `full` overrides (longer schedules), meant for a GPU
+
+Every image recipe carves 10% of the training set out for validation (curves, model selection);
+the test set is evaluated once, at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nnstudy.config import PROFILES, TrainConfig
+from nnstudy.errors import UsageError
+
+QUICK_SUBSET = 2000  # training images kept by --profile quick
+QUICK_STEPS = 100  # optimizer steps kept by --profile quick when a run counts steps, not epochs
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    about: str  # one line: what it is for
+    target: str  # what it reaches, measured (benchmarks/) or expected
+    fields: dict  # TrainConfig fields
+    full: dict = field(default_factory=dict)  # overrides for --profile full
+
+
+IMAGE = dict(val_frac=0.1, data_seed=0)  # every image run: 10% of train for validation
+SGD = dict(optimizer="sgd", momentum=0.9, nesterov=True)
+
+RECIPES = {r.name: r for r in [
+    Recipe("fmnist-lenet5", "LeNet-5 (tanh, average pooling) on Fashion-MNIST, Adam + one-cycle",
+           ">= 90% test on a 2-core CPU (benchmarks/results/images.md)",
+           dict(IMAGE, dataset="fashion-mnist", model="lenet5", activation="tanh", optimizer="adam", lr=3e-3,
+                schedule="onecycle", batch_size=128, epochs=12),
+           full=dict(epochs=30)),
+    Recipe("fmnist-fast", "the fastest route to 93% on Fashion-MNIST on a CPU: fmnist-fast net, "
+           "SGD+nesterov, one-cycle, label smoothing, flips + crops",
+           ">= 93% test in <= 5 min of training on a 2-core CPU (benchmarks/results/images.md)",
+           dict(IMAGE, **SGD, dataset="fashion-mnist", model="convnet-small", lr=0.2, weight_decay=5e-4,
+                schedule="onecycle", label_smoothing=0.1, augment=True, batch_size=256, epochs=8, tta=True),
+           full=dict(epochs=30)),
+    Recipe("mnist-lenet5", "LeNet-5 (tanh, average pooling) on MNIST, Adam + one-cycle",
+           "~99% test expected (pytorch/examples reaches 99.2% with a larger net)",
+           dict(IMAGE, dataset="mnist", model="lenet5", activation="tanh", optimizer="adam", lr=3e-3,
+                schedule="onecycle", batch_size=128, epochs=10),
+           full=dict(epochs=30)),
+    Recipe("cifar10-vgg16", "VGG16 with batch norm on CIFAR-10 (kuangliu's net), SGD+nesterov, "
+           "one-cycle, flips + crops; for a GPU",
+           ">= 93.5% test on a GPU (benchmarks/gpu.sh)",
+           dict(IMAGE, **SGD, dataset="cifar10", model="vgg16-bn", lr=0.1, weight_decay=5e-4,
+                schedule="onecycle", label_smoothing=0.1, augment=True, batch_size=256, epochs=60, tta=True),
+           full=dict(epochs=150)),
+    Recipe("cifar10-fast", "airbench-style CIFAR-10 on a GPU: whitened 2x2 stem, whole set on the device, "
+           "batch augmentation, short one-cycle",
+           ">= 94% test on a GPU (benchmarks/gpu.sh)",
+           dict(IMAGE, **{**SGD, "momentum": 0.85}, dataset="cifar10", model="airbench", lr=1.0, weight_decay=5e-5,
+                schedule="onecycle", label_smoothing=0.2, augment=True, batch_size=1024, epochs=10, tta=True,
+                extra={"whiten": True}),
+           full=dict(epochs=20)),
+]}
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        import difflib
+
+        close = difflib.get_close_matches(name, RECIPES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"unknown recipe {name!r}{hint}; valid: {', '.join(RECIPES)} (`nnstudy recipes`)")
+    return RECIPES[name]
+
+
+def scale_for_profile(d: dict, profile: str) -> dict:
+    """The profile's changes to a config dict (see the module docstring); returns a new dict."""
+    if profile not in PROFILES:
+        raise UsageError(f"profile={profile!r} is not valid; valid: {', '.join(PROFILES)}")
+    if profile != "quick":
+        return dict(d)
+    out = dict(d)
+    subset = out.get("train_subset") or 0
+    out["train_subset"] = min(subset, QUICK_SUBSET) if subset else QUICK_SUBSET
+    if out.get("epochs", 0):
+        out["epochs"] = 1
+    else:
+        out["steps"] = min(out.get("steps", TrainConfig.steps), QUICK_STEPS)
+    return out
+
+
+def resolve(recipe: str | None = None, profile: str = "default", flags: dict | None = None,
+            file: dict | None = None, where: str = "flags") -> TrainConfig:
+    """defaults < recipe < file (a --config TOML's dict) < profile < flags, validated as one TrainConfig."""
+    d = {}
+    if recipe:
+        r = get_recipe(recipe)
+        d.update(r.fields)
+        if profile == "full":
+            d.update(r.full)
+    d.update(file or {})
+    d = scale_for_profile(d, profile)
+    d.update(flags or {})
+    return TrainConfig.from_dict(d, where=f"recipe {recipe}" if recipe and not flags else where)
+
+
+def describe() -> list[dict]:
+    """One row per recipe for `nnstudy recipes`."""
+    keys = ("dataset", "model", "optimizer", "lr", "schedule", "batch_size", "epochs")
+    return [{"name": r.name, "about": r.about, "target": r.target,
+             **{k: r.fields.get(k) for k in keys}, "full": r.full} for r in RECIPES.values()]
+
+
+def summary_for(model: str, dataset: str = "fashion-mnist"):
+    """(layer summary, input shape) of a registered model, or of a recipe's model, for a dataset's
+    input shape. Named sets have known shapes (nothing is loaded); folder:/npz: sets are loaded."""
+    from nnstudy.data import TOY_SETS, load_dataset
+    from nnstudy.data.vision import SETS
+    from nnstudy.models import build_model
+    from nnstudy.models.summary import summarize
+
+    fields = dict(RECIPES[model].fields) if model in RECIPES else {"model": model, "dataset": dataset}
+    cfg = TrainConfig.from_dict({**fields, "dataset": fields.get("dataset", dataset)}, where="show-model")
+    if cfg.dataset in SETS:
+        shape, classes = SETS[cfg.dataset].shape, len(SETS[cfg.dataset].classes)
+    elif cfg.dataset in TOY_SETS:
+        shape, classes = (2,), cfg.classes
+    else:
+        data = load_dataset(cfg)
+        shape, classes = data.input_shape, data.num_classes
+    import torch
+
+    torch.manual_seed(0)
+    return summarize(build_model(cfg, shape, classes), shape), tuple(shape)
