@@ -156,8 +156,9 @@ def topic(name: str) -> list[Ref]:
 
 
 def rows(*topic_names: str) -> list[dict]:
-    """`Section.references` rows for the given topics."""
-    return [r.row() for t in topic_names for r in topic(t)]
+    """`Section.references` rows for the given topics (results only: the step counts of a recipe
+    are there for sentences to quote, not as published results)."""
+    return [r.row() for t in topic_names for r in topic(t) if r.metric != "steps"]
 
 
 def for_study(study: str) -> list[dict]:
