@@ -25,6 +25,8 @@ from nnstudy.data import Dataset
 from nnstudy.errors import Diverged, UsageError
 from nnstudy.optim import make_loss, make_optimizer, make_scheduler, resolve_device
 
+FULL_BATCH_FLUSH = 100  # steps: a store transaction per full-batch step costs more than the step (ms)
+
 
 @dataclass
 class FitResult:
@@ -80,7 +82,8 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
 
     hook(step, model) runs after backward and before the update (gradients are in .grad).
     checkpoint: path written atomically after every epoch (mini-batch runs); resume: a loaded
-    checkpoint to continue from. flush(records) receives each epoch's new records."""
+    checkpoint to continue from. flush(records) receives each epoch's new records (full batch:
+    every FULL_BATCH_FLUSH steps, and at the end)."""
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -187,9 +190,10 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                 _epoch_log(log, epoch, total // per_epoch, records, flushed, time.perf_counter() - t0)
                 if checkpoint is not None and cfg.checkpoint:
                     save_checkpoint(checkpoint, model, opt, sched, g, step, epoch, records)
-            if flush:
-                flush(records[flushed:])
-            flushed = len(records)
+            if not full_batch or step % FULL_BATCH_FLUSH == 0:  # full batch: an epoch is one step
+                if flush:
+                    flush(records[flushed:])
+                flushed = len(records)
     except Diverged as e:
         records += _drain(losses, accs, step)
         if flush:
