@@ -1,0 +1,319 @@
+"""Many small runs as one computation: `train_many(cfgs, store)` trains K same-shaped models
+(MLPs, the week's linear net, softmax regression) in one loop and records each exactly as
+`experiment.train_and_evaluate` would have recorded it alone.
+
+A group is a set of configs equal in every field except BATCH_FIELDS: seed (initialisation and
+data order), data_seed (each member its own draw of the data; the sizes must agree), lr,
+weight_decay, momentum, plus `extra` and `checkpoint`, which do not change the numbers. Every
+other field (model shape, optimizer, loss, steps, batch size, ...) defines the group. Configs the
+stacked code cannot train (dropout, batch norm, residual, a schedule other than constant, RMSprop,
+augmentation, test-time augmentation, torch.compile, conv nets) fall back to `train_and_evaluate`.
+
+Each member's model is built exactly as the solo path builds it (torch.manual_seed(cfg.seed), then
+build_model) and its weights stacked; its data order comes from its own
+torch.Generator().manual_seed(cfg.seed), as in `fit`. The loss is the sum of the members' mean
+losses, so each member receives exactly its solo gradient. Records mean what `fit`'s mean: train
+loss/acc at step s are the forward pass of update s+1, held-out records are evaluated before the
+update at the steps `fit` evaluates, the final evaluation of every split is at step = total.
+A member whose training loss turns NaN/inf is marked diverged at that step and frozen (its update
+and optimizer state masked); the others carry on. Batched runs write no mid-run checkpoint.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+
+import torch
+
+from nnstudy.config import TrainConfig
+from nnstudy.data import Dataset, load_dataset
+from nnstudy.errors import Diverged
+from nnstudy.experiment import SAVE_WEIGHTS_MAX, RunResult, train_and_evaluate
+from nnstudy.models import build_model, count_params
+from nnstudy.optim import make_optimizer, resolve_device
+from nnstudy.stacked import (
+    StackedNet,
+    StackedOptimizer,
+    layer_plan,
+    loss_and_grad,
+    member_accuracy,
+    member_losses,
+    predict,
+)
+from nnstudy.store import Store, atomic_write
+from nnstudy.train import FitResult, plan_steps
+
+BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
+CHUNK_BYTES = 4 << 20  # members per chunk: keep one (k, width, B) activation near this size, in cache
+EVAL_COLUMNS = 2048  # examples per evaluation chunk, as train.evaluate
+
+
+def why_solo(cfg: TrainConfig) -> str | None:
+    """Why the batched trainer cannot take this config (None: it can)."""
+    if cfg.model not in ("mlp", "linear", "logistic"):
+        return f"model {cfg.model!r} is not a stacked model"
+    if cfg.model == "mlp" and (cfg.dropout or cfg.batch_norm or cfg.residual):
+        return "dropout, batch norm and residual MLPs train solo"
+    if cfg.schedule != "constant":
+        return f"schedule {cfg.schedule!r}"
+    if cfg.optimizer not in ("sgd", "adam", "adamw"):
+        return f"optimizer {cfg.optimizer!r}"
+    if cfg.augment or cfg.tta or cfg.compile:
+        return "augmentation, test-time augmentation and compile train solo"
+    if cfg.amp == "bf16" or (cfg.amp == "auto" and resolve_device(cfg.device).type == "cuda"):
+        return "bf16 autocast trains solo (the stacked kernels compute in float32)"
+    return None
+
+
+def group_key(cfg: TrainConfig) -> str:
+    d = cfg.to_dict()
+    for f in BATCH_FIELDS:
+        d.pop(f)
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def plan_groups(cfgs: list[TrainConfig]) -> list[tuple[list[int], bool]]:
+    """[(indices into cfgs, batched?)]: batchable configs grouped by group_key, in first-seen
+    order; every other config alone (solo)."""
+    groups: dict[str, list[int]] = {}
+    out: list[tuple[list[int], bool]] = []
+    for i, cfg in enumerate(cfgs):
+        if why_solo(cfg):
+            out.append(([i], False))
+            continue
+        key = group_key(cfg)
+        if key not in groups:
+            groups[key] = []
+            out.append((groups[key], True))
+        groups[key].append(i)
+    return out
+
+
+def train_many(cfgs: list[TrainConfig], store: Store | None = None, *, study: str | None = None,
+               parent: str | None = None, names: list[str | None] | None = None,
+               log: Callable[[str], None] | None = None, chunk_bytes: int = CHUNK_BYTES) -> list[RunResult]:
+    """Train every config, batching what can be batched; results in input order."""
+    names = list(names) if names is not None else [None] * len(cfgs)
+    results: list[RunResult | None] = [None] * len(cfgs)
+    for idx, batched in plan_groups(cfgs):
+        if not batched:
+            i = idx[0]
+            results[i] = train_and_evaluate(cfgs[i], store, study=study, parent=parent, name=names[i])
+            continue
+        group = train_group([cfgs[i] for i in idx], store, study=study, parent=parent,
+                            names=[names[i] for i in idx], log=log, chunk_bytes=chunk_bytes)
+        for i, r in zip(idx, group):
+            results[i] = r
+    return results  # type: ignore[return-value]
+
+
+def load_group_data(cfgs: list[TrainConfig]) -> list[Dataset]:
+    """One load per distinct data config; members that share it share the object. load_dataset
+    reads data fields only (data_seed, never seed), so configs equal but for the other batch
+    fields share their data."""
+    cache: dict[str, Dataset] = {}
+    out = []
+    for cfg in cfgs:
+        key = json.dumps({**cfg.to_dict(), "seed": 0, "lr": 0, "weight_decay": 0, "momentum": 0, "extra": {},
+                          "checkpoint": True}, sort_keys=True, default=str)
+        if key not in cache:
+            cache[key] = load_dataset(cfg)
+        out.append(cache[key])
+    return out
+
+
+def _shape(d: Dataset) -> tuple:
+    return (d.input_shape, d.num_classes, d.is_image) + tuple(
+        len(x) if x is not None else 0 for x in (d.x_train, d.x_val, d.x_test))
+
+
+def train_group(cfgs: list[TrainConfig], store: Store | None = None, *, study=None, parent=None,
+                names=None, log=None, chunk_bytes: int = CHUNK_BYTES) -> list[RunResult]:
+    """Train one group (configs equal up to BATCH_FIELDS) and record each member."""
+    names = names or [None] * len(cfgs)
+    datas = load_group_data(cfgs)  # before any run exists: bad data leaves nothing behind
+    by_shape: dict[tuple, list[int]] = {}
+    for i, d in enumerate(datas):
+        by_shape.setdefault(_shape(d), []).append(i)
+    if len(by_shape) > 1:  # e.g. a train_subset larger than some draws: sub-groups of equal sizes
+        results: list = [None] * len(cfgs)
+        for idx in by_shape.values():
+            sub = train_group([cfgs[i] for i in idx], store, study=study, parent=parent,
+                              names=[names[i] for i in idx], log=log, chunk_bytes=chunk_bytes)
+            for i, r in zip(idx, sub):
+                results[i] = r
+        return results
+    models = []
+    for cfg, d in zip(cfgs, datas):
+        torch.manual_seed(cfg.seed)  # exactly as train_and_evaluate builds its model
+        models.append(build_model(cfg, d.input_shape, d.num_classes))
+    plan = layer_plan(models[0], cfgs[0])
+    if plan is None:
+        return [train_and_evaluate(c, store, study=study, parent=parent, name=n, data=d, model=m)
+                for c, d, m, n in zip(cfgs, datas, models, names)]
+    device = resolve_device(cfgs[0].device)
+    run_ids = [store.create_run("train", c.to_dict(), study=study, name=n, parent=parent, seed=c.seed,
+                                digest=c.digest(), device=str(device)) if store else None
+               for c, n in zip(cfgs, names)]
+    t0 = time.perf_counter()
+    try:
+        fits, net = fit_group(cfgs, datas, models, plan, log=log, chunk_bytes=chunk_bytes)
+    except BaseException as e:  # never leave members reading as running
+        for rid in run_ids:
+            if rid:
+                store.finish(rid, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    wall = time.perf_counter() - t0
+    out = []
+    for k, (cfg, d, model, res, rid) in enumerate(zip(cfgs, datas, models, fits, run_ids)):
+        model.load_state_dict(net.state_dict(k))
+        r = RunResult(rid, res.status, res.final, cfg, res.steps, res.seconds, count_params(model),
+                      res.error, res.records, model)
+        if store is not None:
+            _record(store, r, d, {"models": len(cfgs), "group_seconds": round(wall, 3)})
+        out.append(r)
+    return out
+
+
+def _record(store: Store, r: RunResult, data: Dataset, batched: dict) -> None:
+    """Metrics, model.pt and the summary, as train_and_evaluate writes them for a solo run."""
+    store.log_metrics(r.run_id, r.records)
+    if r.params <= SAVE_WEIGHTS_MAX:
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in r.model.state_dict().items()}, buf)
+        atomic_write(store.run_dir(r.run_id) / "model.pt", buf.getvalue())
+    store.finish(r.run_id, r.status, {**r.summary(), "dataset": data.name, "n_train": len(data.x_train),
+                                      "n_test": len(data.x_test), "batched": batched}, error=r.error)
+
+
+# -- the loop ------------------------------------------------------------------------------------
+def _stack(datas: list[Dataset], split: str, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split of every member, feature-major with a row of ones (the folded bias): x (K, D + 1, N)
+    float, y (K, N). Members sharing a dataset share its memory (an expanded view)."""
+    def one(d):
+        x, y = d.splits()[split]
+        x = d.prepare(x).flatten(1).T  # (D, N)
+        return torch.cat((x, torch.ones(1, x.shape[1]))).to(device), y.to(device)  # (D + 1, N), (N,)
+    if all(d is datas[0] for d in datas):
+        x, y = one(datas[0])
+        return x.expand(len(datas), -1, -1), y.expand(len(datas), -1)
+    xs, ys = zip(*(one(d) for d in datas))
+    return torch.stack(xs), torch.stack(ys)
+
+
+def _chunks(K: int, per_member_bytes: int, budget: int, device) -> list[tuple[int, int]]:
+    """Member ranges [lo, hi). On a GPU one chunk; on the CPU as many members as fit the budget."""
+    k = K if device.type != "cpu" else max(1, min(K, budget // max(1, per_member_bytes)))
+    return [(lo, min(K, lo + k)) for lo in range(0, K, k)]
+
+
+@torch.no_grad()
+def evaluate_members(net: StackedNet, cfg, x: torch.Tensor, y: torch.Tensor, num_classes: int,
+                     chunks) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and accuracy of every member on its x (K, D + 1, N), y (K, N): (K,), (K,).
+    Examples go in chunks of EVAL_COLUMNS and the loss is summed in double, as train.evaluate does."""
+    K, n = y.shape
+    loss, correct = torch.zeros(K, dtype=torch.float64), torch.zeros(K, dtype=torch.float64)
+    for lo, hi in chunks:
+        params = [p[lo:hi] for p in net.params]
+        for c in range(0, n, EVAL_COLUMNS):
+            xb, yb = x[lo:hi, :, c:c + EVAL_COLUMNS], y[lo:hi, c:c + EVAL_COLUMNS]
+            z = net.forward(params, xb)  # (k, C, b)
+            loss[lo:hi] += member_losses(cfg, z, yb, num_classes).double().cpu() * yb.shape[1]
+            correct[lo:hi] += (predict(z) == yb).sum(1).double().cpu()
+    return loss / max(1, n), correct / max(1, n)
+
+
+def clip_members(grads: list[torch.Tensor], max_norm: float) -> None:
+    """nn.utils.clip_grad_norm_ per member: scale each member's gradients so that their global
+    norm (over all its parameters) is at most max_norm."""
+    total = torch.linalg.vector_norm(torch.stack([g.flatten(1).norm(dim=1) for g in grads], 1), dim=1)  # (K,)
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0).view(-1, 1, 1)
+    for g in grads:
+        g.mul_(coef)
+
+
+def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan, *, log=None,
+              chunk_bytes: int = CHUNK_BYTES) -> tuple[list[FitResult], StackedNet]:
+    """train.fit for K members at once; returns each member's FitResult and the trained net."""
+    cfg, d0 = cfgs[0], datas[0]  # every field that shapes the loop is equal within a group
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    K, C = len(cfgs), d0.num_classes
+    X, Y = _stack(datas, "train", device)  # (K, D + 1, N), (K, N)
+    n = X.shape[2]
+    held = "val" if d0.x_val is not None and len(d0.x_val) else ("test" if not d0.is_image else None)
+    HX, HY = _stack(datas, held, device) if held else (None, None)
+    total, per_epoch = plan_steps(cfg, n)
+    full_batch = cfg.batch_size == 0 or cfg.batch_size >= n
+    bs = n if full_batch else cfg.batch_size
+    eval_every = cfg.eval_every or (1 if full_batch else per_epoch)
+    net = StackedNet(models, plan, device)
+    opt = StackedOptimizer(cfg.optimizer, net.params,
+                           [make_optimizer(c, m.parameters()).param_groups[0] for c, m in zip(cfgs, models)])
+    gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]  # each member's data order, as fit
+    widest = max(net.widths[1:])
+    train_chunks = _chunks(K, widest * bs * 4, chunk_bytes, device)
+    eval_chunks = _chunks(K, widest * min(EVAL_COLUMNS, n) * 4, chunk_bytes, device)
+    grads = [torch.empty_like(p) for p in net.params]
+    tr = torch.full((total, 2, K), float("nan"), device=device)  # per step: loss, acc of each member
+    held_recs: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+    active = torch.ones(K, dtype=torch.bool, device=device)
+    step, t0 = 0, time.perf_counter()
+    while step < total:
+        order = None if full_batch else torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)
+        for b in range(per_epoch):
+            if step >= total:
+                break
+            idx = None if order is None else order[:, b * bs:(b + 1) * bs]  # (K, B)
+            if held and step % eval_every == 0:
+                held_recs.append((step, *evaluate_members(net, cfg, HX, HY, C, eval_chunks)))
+            for lo, hi in train_chunks:
+                xb, yb = X[lo:hi], Y[lo:hi]
+                if idx is not None:
+                    i = idx[lo:hi]
+                    xb, yb = xb.gather(2, i[:, None, :].expand(-1, xb.shape[1], -1)), yb.gather(1, i)
+                params = [p[lo:hi] for p in net.params]
+                z = net.forward(params, xb)  # (k, C, B)
+                tr[step, 1, lo:hi] = member_accuracy(z, yb)
+                tr[step, 0, lo:hi], dz = loss_and_grad(cfg, z, yb, C)
+                net.backward(params, xb, dz, [g[lo:hi] for g in grads])
+            active &= torch.isfinite(tr[step, 0])  # before the update: a diverging member is frozen
+            if cfg.grad_clip:
+                clip_members(grads, cfg.grad_clip)
+            opt.step(grads, active)
+            step += 1
+            if step % 50 == 0 and not bool(active.any()):
+                total = step  # every member diverged: nothing left to train
+            if log and step % max(1, total // 10) == 0:
+                log(f"  {K} models ({cfg.model}, {cfg.optimizer}): step {step}/{total} "
+                    f"{time.perf_counter() - t0:.1f} s")
+    seconds = (time.perf_counter() - t0) / K
+    finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks) for s in d0.splits()}
+    return [_member_result(k, tr[:step, :, k].cpu(), held, held_recs, finals, seconds)
+            for k in range(K)], net
+
+
+def _member_result(k: int, tr: torch.Tensor, held, held_recs, finals, seconds: float) -> FitResult:
+    """Member k's records and final numbers, cut at its divergence like fit's."""
+    bad = (~torch.isfinite(tr[:, 0])).nonzero()
+    last = int(bad[0]) if len(bad) else len(tr) - 1  # last recorded train step
+    rows = tr[:last + 1].tolist()
+    records = []
+    held_at = {s: (hl[k].item(), ha[k].item()) for s, hl, ha in held_recs if s <= last}
+    for s, (lv, av) in enumerate(rows):
+        if s in held_at:
+            records += [(s, held, "loss", held_at[s][0]), (s, held, "acc", held_at[s][1])]
+        records += [(s, "train", "loss", lv), (s, "train", "acc", av)]
+    if len(bad):
+        return FitResult("diverged", {}, records, last, seconds, str(Diverged(last, rows[last][0])))
+    steps = len(tr)
+    final = {}
+    for split, (fl, fa) in finals.items():
+        final[f"{split}_loss"], final[f"{split}_acc"] = fl[k].item(), fa[k].item()
+        records += [(steps, split, "loss", final[f"{split}_loss"]), (steps, split, "acc", final[f"{split}_acc"])]
+    return FitResult("complete", final, records, steps, seconds)

@@ -1,0 +1,165 @@
+"""The batched trainer against the solo one: each member of a batched group must reproduce a
+separate `train_and_evaluate` of its config.
+
+Tolerances (float32 on a CPU; worst cases measured over these tests, torch 2.14, in brackets): loss
+curves and final losses rtol 1e-4, atol 1e-5 [2.4e-7 abs, 2.5e-7 relative]; accuracies within one
+example, since a logit that differs in its last bit may flip a near-tie [identical]; final weights
+atol 1e-5 [5.2e-7].
+The differences come from summation order only: the stacked matmuls fold the bias into the product
+and run over (K, features, B) instead of (B, features).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nnstudy.batched import plan_groups, train_many, why_solo
+from nnstudy.config import TrainConfig
+from nnstudy.experiment import load_run_model, train_and_evaluate
+from nnstudy.models import build_model
+from nnstudy.store import Store
+
+RTOL, ATOL, W_ATOL = 1e-4, 1e-5, 1e-5
+BASE = dict(dataset="spiral", n_per_class=40, width=16, steps=60, device="cpu", threads=1)
+MINI = dict(steps=0, epochs=5, batch_size=40)  # 96 training points: batches of 40, 40, 16
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def curves(res) -> dict:
+    out: dict = {}
+    for step, split, name, value in res.records:
+        out.setdefault((split, name), []).append((step, value))
+    return out
+
+
+def assert_same_run(b, s, n_examples: int = 96) -> None:
+    """b (batched) reproduces s (solo): status, steps, every curve, final numbers, weights."""
+    assert (b.status, b.steps) == (s.status, s.steps)
+    cb, cs = curves(b), curves(s)
+    assert cb.keys() == cs.keys()
+    for key in cs:
+        steps_b, vals_b = zip(*cb[key])
+        steps_s, vals_s = zip(*cs[key])
+        assert steps_b == steps_s, key
+        if key[1] == "acc":
+            assert max(abs(x - y) for x, y in zip(vals_b, vals_s)) <= 1 / n_examples + 1e-6, key
+        else:
+            torch.testing.assert_close(torch.tensor(vals_b), torch.tensor(vals_s), rtol=RTOL, atol=ATOL)
+    assert b.final.keys() == s.final.keys()
+    wb, ws = b.model.state_dict(), s.model.state_dict()
+    assert wb.keys() == ws.keys()
+    for k in ws:
+        assert (wb[k] - ws[k]).abs().max().item() <= W_ATOL, k
+
+
+def check_group(cfgs: list[TrainConfig]) -> list:
+    assert plan_groups(cfgs) == [(list(range(len(cfgs))), True)], "expected one batched group"
+    batched = train_many(cfgs)
+    for cfg, b in zip(cfgs, batched):
+        assert b.config == cfg
+        assert_same_run(b, train_and_evaluate(cfg))
+    return batched
+
+
+OPTIMIZERS = {
+    "sgd": [dict(optimizer="sgd", lr=0.1), dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-3),
+            dict(optimizer="sgd", lr=0.2, momentum=0.5)],
+    "nesterov": [dict(optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True),
+                 dict(optimizer="sgd", lr=0.1, momentum=0.8, nesterov=True, weight_decay=1e-3)],
+    "adam": [dict(optimizer="adam", lr=1e-2), dict(optimizer="adam", lr=3e-2, weight_decay=1e-3),
+             dict(optimizer="adam", lr=1e-3)],
+    "adamw": [dict(optimizer="adamw", lr=1e-2, weight_decay=1e-2), dict(optimizer="adamw", lr=3e-2, weight_decay=0.1)],
+}
+
+
+@pytest.mark.parametrize("batching", ["full", "mini"])
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+def test_members_match_their_solo_runs(opt, batching):
+    extra = MINI if batching == "mini" else {}
+    cfgs = [TrainConfig(**{**BASE, **extra, **o}, seed=seed) for seed, o in enumerate(OPTIMIZERS[opt])]
+    check_group(cfgs)
+
+
+@pytest.mark.parametrize("shape", [
+    dict(depth=2, activation="tanh", init="xavier", loss="mse", optimizer="sgd", lr=0.05),
+    dict(activation="gelu", init="kaiming", loss="bce", optimizer="adam", lr=1e-2, val_frac=0.2),
+    dict(activation="leaky_relu", label_smoothing=0.1, optimizer="adam", lr=1e-2, grad_clip=0.5),
+    dict(depth=3, activation="sigmoid", optimizer="sgd", lr=0.5, momentum=0.9),
+    dict(activation="none", optimizer="adamw", lr=1e-2, weight_decay=0.01),
+    dict(model="linear", optimizer="sgd", lr=0.1),
+    dict(model="logistic", optimizer="adam", lr=1e-2),
+])
+def test_shapes_losses_and_own_data_draws(shape):
+    """Members differ in seed and data_seed (each its own spiral), the shape varies per case."""
+    cfgs = [TrainConfig(**{**BASE, "steps": 40, **shape}, seed=s, data_seed=10 + s) for s in range(2)]
+    check_group(cfgs)
+
+
+def test_a_diverging_member_is_frozen_and_the_others_match():
+    cfgs = [TrainConfig(**BASE, optimizer="sgd", loss="mse", lr=lr, seed=s)
+            for s, lr in enumerate((0.05, 1e3, 0.1))]
+    batched = train_many(cfgs)
+    assert [r.status for r in batched] == ["complete", "diverged", "complete"]
+    for i in (0, 2):
+        assert_same_run(batched[i], train_and_evaluate(cfgs[i]))
+    bad, solo = batched[1], train_and_evaluate(cfgs[1])
+    assert solo.status == "diverged" and bad.steps == solo.steps < cfgs[1].steps
+    assert bad.final == {} and "diverged" in bad.error
+    last = max(step for step, *_ in bad.records)
+    assert last == bad.steps  # records stop at the step whose loss was not finite
+    loss = [v for step, split, name, v in bad.records if split == "train" and name == "loss"]
+    assert len(loss) == bad.steps + 1 and not math.isfinite(loss[-1]) and all(map(math.isfinite, loss[:-1]))
+    assert all(torch.isfinite(v).all() for v in bad.model.state_dict().values())  # frozen before the bad update
+
+
+def test_every_member_stored_as_if_trained_alone(tmp_path):
+    store = Store(tmp_path / "runs")
+    cfgs = [TrainConfig(**BASE, optimizer="adam", lr=1e-2, seed=s) for s in range(3)]
+    batched = train_many(cfgs, store, study="t", names=[f"seed {s}" for s in range(3)])
+    solo_store = Store(tmp_path / "solo")
+    solo = train_and_evaluate(cfgs[0], solo_store, study="t")
+    assert len(store.runs(study="t", kind="train")) == 3
+    for cfg, r in zip(cfgs, batched):
+        row = store.get(r.run_id)
+        assert row["status"] == "complete" and row["config"] == cfg.to_dict() and row["digest"] == cfg.digest()
+        assert row["seed"] == cfg.seed and row["name"] == f"seed {cfg.seed}"
+        assert set(solo_store.get(solo.run_id)["summary"]) <= set(row["summary"])
+        assert row["summary"]["batched"]["models"] == 3
+        assert len(store.metrics(r.run_id)) == len(solo_store.metrics(solo.run_id))
+        model, _, _ = load_run_model(store, r.run_id)  # model.pt loads into the solo model, strictly
+        for k, v in r.model.state_dict().items():
+            assert torch.equal(model.state_dict()[k], v)
+    state = torch.load(store.run_dir(batched[0].run_id) / "model.pt", weights_only=True)
+    fresh = build_model(cfgs[0], (2,), 3)
+    fresh.load_state_dict(state)
+    assert state.keys() == solo.model.state_dict().keys()
+
+
+def test_unbatchable_configs_fall_back_to_solo_in_input_order():
+    cfgs = [TrainConfig(**BASE, seed=0), TrainConfig(**BASE, dropout=0.1, seed=1),
+            TrainConfig(**BASE, optimizer="rmsprop", seed=2), TrainConfig(**BASE, seed=3),
+            TrainConfig(**BASE, schedule="cosine", seed=4)]
+    assert [why_solo(c) is None for c in cfgs] == [True, False, False, True, False]
+    assert plan_groups(cfgs) == [([0, 3], True), ([1], False), ([2], False), ([4], False)]
+    results = train_many(cfgs)
+    assert [r.config for r in results] == cfgs
+    for i in (1, 2, 4):  # solo configs run the solo code: identical numbers
+        assert results[i].records == train_and_evaluate(cfgs[i]).records
+
+
+def test_groups_split_on_every_field_but_the_batch_fields():
+    a = TrainConfig(**BASE)
+    same = [a.replace(seed=1), a.replace(data_seed=3), a.replace(lr=0.5), a.replace(weight_decay=0.1),
+            a.replace(momentum=0.9), a.replace(extra={"x": 1})]
+    other = [a.replace(width=8), a.replace(optimizer="sgd"), a.replace(steps=10), a.replace(batch_size=8)]
+    assert plan_groups([a] + same) == [(list(range(7)), True)]
+    assert len(plan_groups([a] + other)) == 5
