@@ -114,6 +114,14 @@ def build_parser() -> Parser:
     s = sub.add_parser("report", help="rebuild the HTML + Markdown report from the store")
     s.add_argument("--report-dir", metavar="DIR", default=None, help="where to write (default: STORE/report)")
     add_common(s, device=False)
+
+    s = sub.add_parser("sweep", help="a grid of training runs, same-shaped ones batched (--FIELD GRID)")
+    from nnstudy.sweep import add_grid_flags
+
+    add_grid_flags(s)  # --FIELD 1,2,3 | a..b | LO:HI:N for every TrainConfig field; --seeds
+    s.add_argument("--jobs", type=int, default=1, help="worker processes for groups of different shapes")
+    s.add_argument("--name", default="sweep", help="study label of the runs (default: sweep)")
+    add_common(s, device=False)
     return p
 
 
@@ -274,9 +282,22 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from nnstudy.studies import format_table
+    from nnstudy.sweep import grid_from_args, run_sweep
+
+    cfgs = grid_from_args(args)
+    store = open_store(args)
+    summary = run_sweep(cfgs, store.home, study=args.name, jobs=args.jobs, log=log)
+    text = (f"{format_table(summary['table'])}\n\n{summary['runs']} runs ({args.name!r}) in {summary['seconds']} s; "
+            f"store {store.home}")
+    emit(args, summary, text)
+    return 0
+
+
 COMMANDS = {"list": cmd_list, "models": cmd_models, "run": cmd_run, "train": cmd_train, "runs": cmd_runs,
             "recipes": cmd_recipes, "show-model": cmd_show_model,
-            "show": cmd_show, "all": cmd_all, "report": cmd_report}
+            "show": cmd_show, "all": cmd_all, "report": cmd_report, "sweep": cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

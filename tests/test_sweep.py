@@ -1,0 +1,102 @@
+"""`nnstudy sweep`: grid syntax and its errors, the product of configs, one stored run per config,
+the summary table and --json, and groups of different shapes in worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+
+import pytest
+import torch
+
+from nnstudy.cli import main
+from nnstudy.errors import UsageError
+from nnstudy.store import Store
+from nnstudy.sweep import expand_grid, parse_values, run_sweep
+
+TINY = ["--dataset", "spiral", "--n-per-class", "30", "--width", "8", "--device", "cpu", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_lists_ranges_and_log_ranges():
+    assert parse_values("lr", "1e-3,1e-2") == ["1e-3", "1e-2"]
+    assert parse_values("seed", "0..3") == [0, 1, 2, 3]
+    assert parse_values("seed", "7") == ["7"]
+    assert parse_values("lr", "1e-4:1e-1:4") == [1e-4, 1e-3, 1e-2, 1e-1]
+    assert parse_values("lr", "1e-4:1e-2:3, 0.5") == [1e-4, 1e-3, 1e-2, "0.5"]
+    assert parse_values("lr", "0.1:0.1:1") == [0.1]
+    assert parse_values("width", "16:256:5") == [16, 32, 64, 128, 256]
+    assert parse_values("dataset", "npz:/data/a.npz") == ["npz:/data/a.npz"]  # a colon in a string stays
+    assert parse_values("nesterov", "true,false") == ["true", "false"]
+
+
+def test_the_product_is_validated_and_ordered():
+    cfgs = expand_grid({"seed": "0..2", "lr": "0.1,0.01", "optimizer": "sgd", "steps": "5"})
+    assert [(c.seed, c.lr) for c in cfgs] == [(s, lr) for s in range(3) for lr in (0.1, 0.01)]
+    assert all(c.optimizer == "sgd" and c.steps == 5 for c in cfgs)
+    assert len(expand_grid({"lr": "0.1,0.1,1e-1"})) == 1  # the same config once
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--wdith", "8"], "unrecognized arguments: --wdith"),
+    (["--seeds", "5..3"], "empty range"),
+    (["--lr", "1e-4:1e-1:0"], "empty range"),
+    (["--lr", "abc"], "lr='abc' is not a float"),
+    (["--lr", "-1"], "lr=-1.0 must be > 0"),
+    (["--optimizer", "adam,sgdd"], "optimizer='sgdd' is not valid"),
+    (["--width", "1..x"], "two integers"),
+    (["--lr", "0:1:3"], "LO > 0"),
+    (["--lr", "1,,2"], "empty value"),
+    (["--seeds", "0..1", "--seed", "3"], "not both"),
+    (["--jobs", "0"], "at least 1 worker"),
+])
+def test_bad_grids_are_one_line_errors_with_exit_2(argv, says, capsys, tmp_path):
+    rc = main(["sweep", *TINY, "--steps", "2", *argv, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert says in err and err.startswith("nnstudy: error:") and err.count("\n") == 1, err
+
+
+def test_unknown_field_through_the_library():
+    with pytest.raises(UsageError, match=r"unknown field 'wdith' \(did you mean 'width'\?\)"):
+        expand_grid({"wdith": "1,2"})
+
+
+def test_one_run_per_config_a_table_and_one_json_object(tmp_path, capsys):
+    rc = main(["sweep", *TINY, "--steps", "20", "--seeds", "0..2", "--lr", "1e-2,1e-1", "--optimizer", "sgd,adam",
+               "--json", "--out", str(tmp_path), "--name", "grid"])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)  # stdout is exactly one JSON object
+    assert rc == 0 and summary["runs"] == 12 and "12/12 runs done" in captured.err
+    assert sorted(g["size"] for g in summary["groups"]) == [6, 6] and all(g["batched"] for g in summary["groups"])
+    store = Store(tmp_path)
+    rows = store.runs(study="grid", kind="train")
+    assert len(rows) == 12 and {r["status"] for r in rows} == {"complete"}
+    assert len({r["digest"] for r in rows}) == 12 and sorted(r["id"] for r in rows) == sorted(summary["run_ids"])
+    assert summary["varying"] == ["optimizer", "lr", "seed"]
+    assert len(summary["table"]) == 4
+    for row in summary["table"]:
+        mine = [r["summary"]["final"]["test_acc"] for r in rows
+                if r["config"]["optimizer"] == row["optimizer"] and r["config"]["lr"] == row["lr"]]
+        assert row["n"] == 3 and row["diverged"] == 0
+        assert row["test acc"]["mean"] == pytest.approx(statistics.fmean(mine))
+        assert row["test acc"]["std"] == pytest.approx(statistics.stdev(mine))
+
+
+def test_groups_of_different_shapes_run_in_worker_processes(tmp_path):
+    cfgs = expand_grid({"dataset": "spiral", "n_per_class": "30", "width": "8,16", "steps": "15", "seed": "0..1",
+                        "device": "cpu", "threads": "1"})
+    pooled = run_sweep(cfgs, tmp_path / "pool", study="pool", jobs=2, log=None)
+    alone = run_sweep(cfgs, tmp_path / "alone", study="alone", jobs=1, log=None)
+    assert len(pooled["groups"]) == 2
+    runs = Store(tmp_path / "pool").runs(study="pool", kind="train")
+    assert len(runs) == 4 and {r["status"] for r in runs} == {"complete"}
+    assert {r["pid"] for r in runs}.isdisjoint({os.getpid()})  # trained by the workers
+    assert pooled["table"] == alone["table"]  # the same numbers, whichever process trained them
