@@ -132,3 +132,17 @@ def test_quick_study_claims(quick):
     assert shallow["modern"]["test_err"]["mean"] == min(shallow[m]["test_err"]["mean"] for m in shallow)
     # Fine-tuning barely moves the lower layers of the stuck random-init net, and does move the pretrained ones.
     assert deep["default"]["moved"][0]["mean"] < 0.05 < deep["pretrained"]["moved"][0]["mean"]
+
+
+def test_report_section_every_number_is_evidence(quick):
+    from nnstudy.report import write_report
+    from test_report import check_all_numbers, parse
+
+    store, _ = quick
+    html_text = open(write_report(store)["html"]).read()
+    assert check_all_numbers(store, html_text) > 40  # each number and direction word recomputed from the store
+    paras = parse(html_text)[0].paras["study-pretraining"]
+    assert len(paras) >= 6
+    for text in paras:
+        assert not any(ch.isdigit() for ch in text), text  # every digit sits in an evidence span
+    assert "faster without pretraining" in html_text  # quick: 90% -> chance at depth 6 from default init

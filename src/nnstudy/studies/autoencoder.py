@@ -108,18 +108,19 @@ def train_one(ctx, cfg: TrainConfig, name: str, x, x_test, y, y_test) -> tuple[s
     return record_run(ctx, cfg, name, work)
 
 
-def pca_baselines(x: torch.Tensor, x_test: torch.Tensor, codes) -> dict:
-    """Test squared error per pixel of PCA (fitted on the training images) with k components."""
+def pca_baselines(x: torch.Tensor, x_test: torch.Tensor, ks) -> dict:
+    """Test squared error per pixel of the mean training image and of PCA (fitted on the training
+    images) with k components: {"mean_image": e, "pca": {k: e}}."""
     mu = x.mean(0)
     _, _, v = torch.linalg.svd(x - mu, full_matrices=False)  # v: (min(N, 784), 784), rows = components
-    out = {"mean_image": ((x_test - mu) ** 2).mean().item()}
-    for k in codes:
+    pca = {}
+    for k in ks:
         if k >= min(v.shape):
-            out[str(k)] = 0.0  # k >= 784 components span every image: PCA reconstructs exactly
+            pca[k] = 0.0  # k >= 784 components span every image: PCA reconstructs exactly
             continue
         p = v[:k]  # (k, 784)
-        out[str(k)] = (((x_test - mu) @ p.T @ p + mu - x_test) ** 2).mean().item()
-    return out
+        pca[k] = (((x_test - mu) @ p.T @ p + mu - x_test) ** 2).mean().item()
+    return {"mean_image": ((x_test - mu) ** 2).mean().item(), "pca": pca}
 
 
 def variant_name(code: int, noise: str) -> str:
@@ -146,7 +147,7 @@ class AutoencoderStudy(Study):
             data = load_dataset(ae_config(p, p["codes"][0], "none", seed, p["steps"]))
             x, y = pixels(data, "train"), data.y_train
             x_test, y_test = pixels(data, "test", p["n_test"]), data.y_test[:p["n_test"]]
-            pca.append(pca_baselines(x, x_test, p["codes"]))
+            pca.append(pca_baselines(x, x_test, (2, *p["codes"])))  # 2: beside the 2-unit code
             pixel_probe.append(probe_accuracy(x, y, x_test, y_test, seed, ctx.device))
             for v in variants:
                 ctx.log(f"autoencoder: {v['name']}, seed {seed}")
@@ -161,9 +162,11 @@ class AutoencoderStudy(Study):
         ctx.log("autoencoder: a 2-unit code for the map")
         map_cfg = ae_config(p, 2, "none", ctx.seeds[0], p["map_steps"], widths=[256, 64, 2], code_act="none")
         map_run, map_summary = train_one(ctx, map_cfg, "2-D code (784-256-64-2)", x, x_test, y, y_test)
-        baselines = {"pca": {k: mean_std(b[k] for b in pca) for k in pca[0]},
+        baselines = {"mean_image": mean_std(b["mean_image"] for b in pca),
+                     "pca": [{"k": k, "test_mse": mean_std(b["pca"][k] for b in pca)} for k in pca[0]["pca"]],
                      "pixel_probe_acc": mean_std(pixel_probe)}
-        return {"variants": variants, "baselines": baselines, "map": {"run": map_run, **map_summary["final"]},
+        return {"variants": variants, "baselines": baselines,
+                "map": {"run": map_run, "widths": map_cfg.extra["autoencoder"]["widths"], **map_summary["final"]},
                 "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, **AE_OPT,
                              "mask": MASK, "gauss": GAUSS, "probe": PROBE},
                 "table": table(variants, baselines)}
@@ -173,14 +176,19 @@ class AutoencoderStudy(Study):
 
         return draw_autoencoder(store, run, folder)
 
+    def section(self, store, run):
+        from nnstudy.studies.autoencoder_report import autoencoder_section
+
+        return autoencoder_section(store, run)
+
 
 def table(variants: list[dict], baselines: dict) -> list[dict]:
     rows = [{"code": v["name"], "test mse (clean)": fmt_ms(v["test_mse"], 4),
              "test mse (masked in)": fmt_ms(v["test_mse_mask"], 4),
              "test mse (noisy in)": fmt_ms(v["test_mse_gauss"], 4),
              "probe acc": fmt_ms(v["probe_acc"]), "n": v["test_mse"]["n"]} for v in variants]
-    for k, d in baselines["pca"].items():
-        label = "mean image (no code)" if k == "mean_image" else f"PCA, {k} components"
+    for label, d in [("mean image (no code)", baselines["mean_image"])] + [
+            (f"PCA, {b['k']} components", b["test_mse"]) for b in baselines["pca"]]:
         rows.append({"code": label, "test mse (clean)": fmt_ms(d, 4), "test mse (masked in)": "",
                      "test mse (noisy in)": "", "probe acc": "", "n": d["n"]})
     rows.append({"code": "raw pixels (no code)", "test mse (clean)": "", "test mse (masked in)": "",

@@ -189,6 +189,11 @@ class PretrainingStudy(Study):
 
         return draw_pretraining(store, run, folder)
 
+    def section(self, store, run):
+        from nnstudy.studies.pretraining_report import pretraining_section
+
+        return pretraining_section(store, run)
+
 
 def summarise(runs: dict, act: str, n: int, depth: int, n_train: int) -> dict:
     cell = {"activation": act, "n_train": n_train, "depth": depth, "methods": {}}
