@@ -39,6 +39,8 @@ class TrainConfig:
     test_frac: float = 0.2  # toy sets: fraction held out as the test split
     val_frac: float = 0.0  # fraction of the training split carved out for validation (model selection)
     train_subset: int = 0  # keep only this many training examples (0: all), drawn with data_seed
+    test_subset: int = 0  # evaluate on only this many test examples (0: all): one fixed draw, the same for every run
+    permute_pixels: bool = False  # images: shuffle pixel positions by one fixed permutation drawn with data_seed
     data_seed: int = 0  # seed of the data draw and split (toy generation, validation carve-out, subset)
     data_dir: str = ""  # where image sets live ("" : NNSTUDY_DATA, ~/.cache/nnstudy, system places)
     download: bool = False  # image sets: download when missing (needs the internet)
@@ -127,7 +129,7 @@ class TrainConfig:
         positive("classes", self.classes)
         for name in ("momentum", "weight_decay", "noise", "label_smoothing", "grad_clip"):
             nonneg(name, getattr(self, name))
-        for name in ("steps", "epochs", "batch_size", "eval_every", "train_subset", "threads"):
+        for name in ("steps", "epochs", "batch_size", "eval_every", "train_subset", "test_subset", "threads"):
             nonneg(name, getattr(self, name))
         for name in ("test_frac", "val_frac", "dropout"):
             v = getattr(self, name)

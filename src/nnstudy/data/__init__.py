@@ -104,7 +104,26 @@ def finish_splits(data: Dataset, cfg) -> Dataset:
         data.x_val, data.y_val = x[perm[:n_val]], y[perm[:n_val]]
         x, y = x[perm[n_val:]], y[perm[n_val:]]
     data.x_train, data.y_train = x, y
+    if cfg.test_subset and cfg.test_subset < len(data.x_test):
+        # A fixed draw, not data_seed's: every run, whatever its seeds, is scored on the same examples.
+        idx = torch.randperm(len(data.x_test), generator=torch.Generator().manual_seed(104729))[: cfg.test_subset]
+        data.x_test, data.y_test = data.x_test[idx], data.y_test[idx]
+    if cfg.permute_pixels:
+        permute_pixels(data, torch.Generator().manual_seed(cfg.data_seed + 31337))
     return data
+
+
+def permute_pixels(data: Dataset, g: torch.Generator) -> None:
+    """Shuffle pixel positions by one permutation, the same for every image, split and channel:
+    nothing is lost for a fully connected net, the neighbourhoods a convolution relies on are."""
+    if not data.is_image:
+        raise UsageError(f"permute_pixels needs an image dataset; {data.name!r} is not one (drop --permute-pixels)")
+    perm = torch.randperm(data.x_train.shape[2] * data.x_train.shape[3], generator=g)  # (H*W,)
+    for k in ("x_train", "x_val", "x_test"):
+        x = getattr(data, k)
+        if x is not None:  # (N, C, H, W) -> positions shuffled, a new tensor (the cached one is shared)
+            setattr(data, k, x.flatten(2)[:, :, perm].reshape(x.shape))
+    data.meta = {**data.meta, "permuted_pixels": True}
 
 
 def check_labels(y: torch.Tensor, num_classes: int, where: str) -> None:
