@@ -16,6 +16,7 @@ Registered names, what they read from cfg:
   vgg11..vgg19    Simonyan & Zisserman 2014, CIFAR head (512 -> classes); batch norm from cfg.batch_norm
   vgg11-bn..      the same with batch norm always (vgg16-bn is kuangliu/pytorch-cifar's VGG16)
   convnet-small   a ~130K-parameter conv-BN-ReLU net meant for Fashion-MNIST on a CPU
+  convnet-tiny    Atcold's 06-convnet CNN: 6,422 parameters, the size of mlp --width 8 --depth 2 (6,442)
   airbench        Keller Jordan's cifar10-airbench94 network (64/256/256, BN, GELU), for a GPU
 """
 
@@ -179,6 +180,21 @@ class ConvNetSmall(ConvNet):
         super().__init__(features, nn.Sequential(nn.Linear(c, num_classes)))
 
 
+class TinyCNN(ConvNet):
+    """Atcold's 06-convnet CNN: conv5x5(n) -> act -> max pool 2 -> conv5x5(n) -> act -> max pool 2
+    -> fc 50 -> act -> fc, no padding (28 -> 24 -> 12 -> 8 -> 4 px). With n = 6 on 1x28x28 and 10
+    classes it has 6,422 parameters, as many as the fully connected 784-8-8-10 net (6,442)."""
+
+    def __init__(self, in_shape=(1, 28, 28), num_classes: int = 10, channels: int = 6, hidden: int = 50,
+                 activation: str = "relu"):
+        features = nn.Sequential(
+            nn.Conv2d(in_shape[0], channels, 5), make_activation(activation), nn.MaxPool2d(2),
+            nn.Conv2d(channels, channels, 5), make_activation(activation), nn.MaxPool2d(2))  # (B, n, 4, 4)
+        head = nn.Sequential(nn.Linear(feature_size(features, in_shape), hidden), make_activation(activation),
+                             nn.Linear(hidden, num_classes))
+        super().__init__(features, head)
+
+
 class AirBench(ConvNet):
     """cifar10-airbench94's network: a 2x2 'whitening' conv (2*C*4 channels, pad 0) and GELU, then
     three groups conv3x3 -> max pool 2 -> BN -> GELU -> conv3x3 -> BN -> GELU of widths 64/256/256,
@@ -276,6 +292,12 @@ for _name, _layers in VGG.items():
 @register_model("convnet-small", "fast conv-BN net for Fashion-MNIST on a CPU (~131K params); --activation")
 def convnet_small(in_shape, num_classes, cfg):
     return init_weights(ConvNetSmall(in_shape, num_classes, activation=cfg.activation), cfg.init, cfg.activation)
+
+
+@register_model("convnet-tiny", "Atcold's 06-convnet CNN (6,422 params on 28 px), as big as mlp --width 8 "
+                "--depth 2; --activation")
+def convnet_tiny(in_shape, num_classes, cfg):
+    return init_weights(TinyCNN(in_shape, num_classes, activation=cfg.activation), cfg.init, cfg.activation)
 
 
 @register_model("airbench", "cifar10-airbench94's net (64/256/256, BN, GELU) for a GPU")
