@@ -2,12 +2,16 @@
 specific claims at the quick profile (each study runs once per module), plus the pure helpers."""
 
 import math
+import re
+from html import unescape
 
 import pytest
 import torch
 
+from nnstudy.evidence import OPS, lookup, render_html
+from nnstudy.references import REFERENCES
 from nnstudy.store import Store
-from nnstudy.studies import run_study
+from nnstudy.studies import STUDIES, run_study
 
 
 def quick(tmp_path_factory, name):
@@ -17,6 +21,40 @@ def quick(tmp_path_factory, name):
 
 def rows_by_activation(rows):
     return {r["activation"]: r for r in rows}
+
+
+def stored(store, r):
+    """The value an evidence record claims, recomputed from the store or the references."""
+    if "op" in r:
+        return OPS[r["op"]](*(stored(store, a) for a in r["args"]))
+    if "ref" in r:
+        return REFERENCES[r["ref"]].value
+    return lookup(store.get(r["run"])["summary"], r["key"][len("summary."):])
+
+
+def check_section(store, row):
+    """Every number of the study's report section is the stored value, shown as its format says;
+    every direction word follows from the two stored numbers; no digit in a sentence is typed."""
+    section = STUDIES.get(row["study"])().section(store, row)
+    rec = []
+    paragraphs = [render_html(p, rec) for p in section.paragraphs]
+    for table in section.tables:
+        for cells in table["rows"]:
+            for cell in cells:
+                render_html(cell, rec)
+    for r in rec:
+        if "dir" in r:
+            a, b = stored(store, r["a"]), stored(store, r["b"])
+            more, less, same = r["words"]
+            assert r["dir"] == (more if a - b > r["tol"] else less if b - a > r["tol"] else same), r
+        else:
+            assert stored(store, r) == pytest.approx(r["value"], rel=1e-12), r
+            assert format(r["value"], r["fmt"]) == r["shown"], r
+    for html in paragraphs:
+        text = unescape(re.sub(r"<[^>]+>", "", re.sub(r'<span class="num[^"]*"[^>]*>[^<]*</span>', "", html)))
+        assert not re.search(r"\d", text), text
+    assert all(path.is_file() for path, _ in section.figures)
+    return len(rec)
 
 
 # -- activations -----------------------------------------------------------------------------------
@@ -46,6 +84,10 @@ def test_without_an_activation_the_spiral_stays_near_chance(activations):
         assert sp[act]["test_acc"]["mean"] > sp["none"]["test_acc"]["mean"] + 0.25, act
         assert sp[act]["to_target"]["reached"] == len(row["summary"]["seeds"]), act
     assert sp["none"]["to_target"]["reached"] == 0 and sp["none"]["to_target"]["steps"]["mean"] is None
+
+
+def test_activations_section_is_built_from_the_store(activations):
+    assert check_section(*activations) > 100
 
 
 def test_derivative_curves_are_the_textbook_ones(activations):
@@ -96,7 +138,7 @@ def test_naive_softmax_overflows_where_log_sum_exp_does_not():
 
     o = overflow_demo()
     assert o["first_inf"] == 89 and o["max_exp_arg"] == pytest.approx(88.7228, abs=1e-3)
-    assert o["exp"][0] == "inf" and math.isfinite(o["exp_88"]) and o["exp_88"] > 1e38
+    assert o["exp"][0] == "inf" and o["below_arg"] == 88 and math.isfinite(o["exp_below"]) and o["exp_below"] > 1e38
     assert o["naive"][0] == "nan" and o["naive_ce"] == ["nan"] and o["naive_has_nan"]
     assert o["stable"][0] == pytest.approx(1.0) and sum(o["stable"]) == pytest.approx(1.0)
     assert o["stable_ce"][0] == pytest.approx(math.log(1 + math.exp(-89) + math.exp(-90)), abs=1e-6)
@@ -154,6 +196,10 @@ def test_softmax_study_stores_predictions_and_ece_matches_them(softmax_run):
             assert sum(eces) / len(eces) == pytest.approx(r["ece"]["mean"], abs=1e-9)
 
 
+def test_softmax_section_is_built_from_the_store(softmax_run):
+    assert check_section(*softmax_run) > 100
+
+
 def test_softmax_is_better_calibrated_than_mse_and_temperature_does_not_hurt(softmax_run):
     _, row = softmax_run
     fm = {r["loss"]: r for r in row["summary"]["fashion"]}
@@ -191,6 +237,10 @@ def test_descend_groups_match_one_optimizer_each():
 @pytest.fixture(scope="module")
 def optimizers_run(tmp_path_factory):
     return quick(tmp_path_factory, "optimizers")
+
+
+def test_optimizers_section_is_built_from_the_store(optimizers_run):
+    assert check_section(*optimizers_run) > 150
 
 
 def test_optimizer_state_memory_is_measured(optimizers_run):

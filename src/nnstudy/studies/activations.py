@@ -176,3 +176,8 @@ class ActivationsStudy(Study):
         from nnstudy.studies.activations_figures import draw_activations
 
         return draw_activations(store, run, folder)
+
+    def section(self, store, run):
+        from nnstudy.studies.activations_report import activations_section
+
+        return activations_section(store, run)

@@ -38,10 +38,11 @@ VARIANTS = {  # name -> TrainConfig fields
 NET = {"spiral": dict(width=100, depth=1), "fashion": dict(width=128, depth=2)}
 LRS = {  # learning-rate grids (log spaced) per profile and dataset
     "quick": {"spiral": (1e-2, 1e-1, 1.0), "fashion": (1e-3, 1e-1)},
-    "default": {"spiral": (1e-4, 1e-3, 1e-2, 1e-1, 1.0), "fashion": (1e-4, 1e-3, 1e-2, 1e-1)},
+    "default": {"spiral": (1e-4, 1e-3, 1e-2, 1e-1, 1.0), "fashion": (1e-4, 1e-3, 1e-2, 1e-1, 1.0)},
     "full": {"spiral": tuple(10 ** (k / 4) for k in range(-16, 3)),
              "fashion": tuple(10 ** (k / 2) for k in range(-8, 1))},
 }
+NEAR_BEST = 0.02  # validation accuracy: learning rates this close to an optimizer's best count as "good"
 SURFACE_STEPS = {"quick": 200, "default": 500, "full": 2000}
 SURFACE_LRS = tuple(10 ** (k / 2) for k in range(-8, 1))  # 1e-4 .. 1, half decades
 TRAJECTORIES = "trajectories.json"
@@ -59,7 +60,13 @@ def run_grid(ctx: StudyContext, key: str) -> dict:
         row.update(optimizer=list(VARIANTS)[i // len(lrs)], lr=lrs[i % len(lrs)],
                    gap=mean_std(r.final["train_acc"] - r.final["test_acc"] for r in ok),
                    seconds=mean_std(r.seconds for r in ok))
-    best = [dict(best_by([r for r in rows if r["optimizer"] == opt], "val_acc")) for opt in VARIANTS]
+    best = []
+    for opt in VARIANTS:
+        mine = [r for r in rows if r["optimizer"] == opt]
+        top = dict(best_by(mine, "val_acc"))
+        near = [r["lr"] for r in mine if r["val_acc"]["mean"] is not None and top["val_acc"]["mean"] is not None
+                and r["val_acc"]["mean"] >= top["val_acc"]["mean"] - NEAR_BEST]
+        best.append({**top, "near_best": len(near), "of": len(mine), "near_best_lrs": near})
     return {"grid": rows, "best": best}
 
 
@@ -141,13 +148,14 @@ def run_surfaces(ctx: StudyContext) -> tuple[dict, dict]:
             best = min(ok, key=lambda i: finals[SURFACE_LRS[i]]) if ok else 0
             path, vals, _ = runs[best]
             lr = SURFACE_LRS[best]
-            below = next((i for i, v in enumerate(vals) if v < 1e-3), None)
+            below = next((i for i, v in enumerate(vals) if v < 1e-3), None)  # steps to f < 1e-3
             summary[sname]["optimizers"][name] = {
                 "lr": lr, "final": vals[-1], "distance": math.dist(path[-1], minimum), "steps_to_1e-3": below,
                 "grid": [{"lr": k, "final": v} for k, v in finals.items()]}
             paths[sname][name] = {"lr": lr, "path": path, "values": vals}
     atomic_write(ctx.folder / TRAJECTORIES, to_json({"steps": steps, "surfaces": paths}))
-    return summary, {"file": TRAJECTORIES, "steps": steps, "lrs": list(SURFACE_LRS)}
+    return summary, {"file": TRAJECTORIES, "steps": steps, "lrs": list(SURFACE_LRS), "kappa": KAPPA,
+                     "angle_deg": math.degrees(ANGLE), "good": 1e-3}
 
 
 @register_study("optimizers", "Q6: SGD, momentum, Nesterov, RMSprop, Adam, AdamW: lr sensitivity, gap, memory, paths")
@@ -171,7 +179,7 @@ class OptimizersStudy(Study):
                   "rosenbrock final f": f"{surfaces['rosenbrock']['optimizers'][b['optimizer']]['final']:.2g}"}
                  for ds, res in (("spiral", spiral), ("fashion-mnist", fashion)) for b in res["best"]]
         return {"spiral": spiral, "fashion": fashion, "memory": memory, "surfaces": surfaces,
-                "variants": VARIANTS, "lrs": LRS[ctx.profile],
+                "variants": VARIANTS, "lrs": LRS[ctx.profile], "near_best": NEAR_BEST,
                 "settings": {"spiral": spiral_config(ctx.profile, 0, **NET["spiral"]).to_dict(),
                              "fashion": fashion_config(ctx.profile, 0, **NET["fashion"]).to_dict(),
                              "surfaces": surface_settings},
@@ -181,3 +189,8 @@ class OptimizersStudy(Study):
         from nnstudy.studies.optimizers_figures import draw_optimizers
 
         return draw_optimizers(store, run, folder)
+
+    def section(self, store, run):
+        from nnstudy.studies.optimizers_report import optimizers_section
+
+        return optimizers_section(store, run)

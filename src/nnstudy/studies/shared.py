@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from nnstudy.config import TrainConfig
+from nnstudy.evidence import lookup, ms, num, sentence
 from nnstudy.store import Store, atomic_write
 
 # Per profile: spiral points per class and full-batch steps; Fashion-MNIST training subset
@@ -78,3 +79,38 @@ def best_by(rows: list[dict], key: str) -> dict:
     """The row with the highest mean of `key` (a mean_std dict); rows without one are skipped."""
     ok = [r for r in rows if r[key]["mean"] is not None]
     return max(ok, key=lambda r: r[key]["mean"]) if ok else rows[0]
+
+
+# -- report helpers: numbers that carry their evidence, or plain text where the store has none -----
+def ms_or(run: dict, key: str, fmt: str = ".3f", missing: str = "n/a"):
+    """evidence.ms for a stored mean ± std, or the text `missing` where the mean is None (a
+    target never reached, no complete run): the report checks numbers, and None is not one."""
+    return ms(run, key, fmt) if lookup(run["summary"], key).get("mean") is not None else missing
+
+
+def num_or(run: dict, key: str, fmt: str = ".3f", missing: str = "n/a"):
+    return num(run, key, fmt) if lookup(run["summary"], key) is not None else missing
+
+
+def steps_phrase(run: dict, key: str, k: int, named: bool = True):
+    """'ReLU 90 ± 17 steps (3 of 3 seeds)' or 'sigmoid never (0 of 3 seeds)' (named=False: no name)."""
+    base = f"{key}.{k}.to_target"
+    name = run["summary"][key][k]["name"] if named else ""
+    count = sentence("{r} of {o} seeds", r=num(run, f"{base}.reached", "d"), o=num(run, f"{base}.of", "d"))
+    steps = ms_or(run, f"{base}.steps", ".0f", missing="")
+    if steps == "":
+        return sentence("{a}never ({c})", a=name and name + " ", c=count)
+    return sentence("{a}{s} steps ({c})", a=name and name + " ", s=steps, c=count)
+
+
+def figure_list(store: Store, run: dict, captions: dict) -> list[tuple]:
+    """[(path, caption)] in the captions' order, then any other figure in the run folder."""
+    folder = store.run_dir(run["id"])
+    out = [(folder / name, cap) for name, cap in captions.items()]
+    return out + [(p, "") for p in sorted(folder.glob("*.png")) if p.name not in captions]
+
+
+def mean_of(run: dict, key: str) -> float:
+    """The stored mean at `key` for ranking (missing: -inf), never shown as a number itself."""
+    m = lookup(run["summary"], key).get("mean")
+    return float("-inf") if m is None else m

@@ -97,7 +97,8 @@ def overflow_demo() -> dict:
     return {"logits": z.tolist(), "exp": shown(exp), "naive": shown(naive), "stable": shown(stable),
             "naive_ce": shown(-naive[:1].log()), "stable_ce": shown(torch.logsumexp(z, 0)[None] - z[:1]),
             "low_logits": low.tolist(), "naive_low": shown(naive_low), "stable_low": shown(torch.softmax(low, 0)),
-            "exp_88": float(torch.exp(torch.tensor(88.0))), "first_inf": first_inf,
+            "below_arg": float(first_inf - 1), "exp_below": float(torch.exp(torch.tensor(first_inf - 1.0))),
+            "first_inf": first_inf,
             "max_exp_arg": math.log(torch.finfo(torch.float32).max),
             "naive_has_nan": bool(naive.isnan().any()), "stable_is_finite": bool(stable.isfinite().all()),
             "sweep": {"a": a.tolist(), "naive": (ea[:, 0] / ea.sum(1)).tolist(),
@@ -170,3 +171,8 @@ class SoftmaxStudy(Study):
         from nnstudy.studies.softmax_figures import draw_softmax
 
         return draw_softmax(store, run, folder)
+
+    def section(self, store, run):
+        from nnstudy.studies.softmax_report import softmax_section
+
+        return softmax_section(store, run)
