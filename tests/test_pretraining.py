@@ -146,3 +146,39 @@ def test_report_section_every_number_is_evidence(quick):
     for text in paras:
         assert not any(ch.isdigit() for ch in text), text  # every digit sits in an evidence span
     assert "faster without pretraining" in html_text  # quick: 90% -> chance at depth 6 from default init
+
+
+def synthetic_run(store, errs: dict) -> dict:
+    """A pretraining study run whose summary holds the given test errors: {(n, depth): (default, xavier,
+    pretrained, modern)} for sigmoid cells."""
+    ms_ = lambda m, s=0.5: {"mean": m, "std": s, "n": 3}
+    cells = []
+    for (n, depth), values in errs.items():
+        methods = {m: {"test_err": ms_(v), "train_err": ms_(v / 2), "moved": [ms_(0.3, 0.01)] * depth,
+                       "moved_mean": ms_(0.3, 0.01), "diverged": 0, "runs": []}
+                   for m, v in zip(("default", "xavier", "pretrained", "modern"), values)}
+        cells.append({"activation": "sigmoid", "n_train": n, "depth": depth, "methods": methods})
+    settings = {"width": 128, "steps": 1000, "pre_steps": 300, "finetune": {"lr": 0.05, "momentum": 0.9,
+                "batch_size": 64}, "pretrain": {"level": 0.25}}
+    run_id = store.create_run("study", {"study": "pretraining"}, study="pretraining", name="pretraining")
+    store.finish(run_id, "complete", {"cells": cells, "stacks": [], "settings": settings, "table": []})
+    return store.get(run_id)
+
+
+@pytest.mark.parametrize("errs, expect", [
+    ({(1000, 3): (30, 25, 24, 20), (1000, 6): (90, 90, 40, 21), (20000, 3): (20, 16, 16, 14),
+      (20000, 6): (90, 90, 70, 15)},
+     ["faster without pretraining, as Erhan et al. found", "larger with fewer examples, as Erhan et al. found",
+      "helps in sigmoid depth 3 with 1000 examples (-6.0)"]),
+    ({(1000, 3): (20, 20, 30, 18), (1000, 6): (22, 22, 45, 18), (20000, 3): (15, 15, 15.5, 14),
+      (20000, 6): (15, 15, 40, 13)},
+     ["faster with pretraining, unlike", "larger with more examples", "hurts in sigmoid depth 3 with 1000 examples",
+      "makes no clear difference in sigmoid depth 3 with 20000 examples (+0.5)"]),
+])
+def test_section_verdicts_follow_the_numbers(tmp_path, errs, expect):
+    from nnstudy.studies.pretraining_report import pretraining_section
+
+    store = Store(tmp_path / "runs")
+    text = " ".join(str(p) for p in pretraining_section(store, synthetic_run(store, errs)).paragraphs)
+    for phrase in expect:
+        assert phrase in text

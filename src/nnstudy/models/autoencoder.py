@@ -241,6 +241,6 @@ def copy_encoder(layers: list[nn.Linear], model: MLP) -> MLP:
 def autoencoder(in_shape, num_classes, cfg):
     spec = cfg.extra.get("autoencoder")
     if not spec:
-        raise UsageError("model 'autoencoder' reconstructs its input and has no class outputs: train it with "
-                         "`nnstudy run autoencoder`, not `nnstudy train`")
+        raise UsageError("model 'autoencoder' reconstructs its input and has no class outputs, and needs its "
+                         "layout in extra.autoencoder: train it with `nnstudy run autoencoder`, not `nnstudy train`")
     return autoencoder_from_spec(math.prod(in_shape), spec)

@@ -81,7 +81,8 @@ def ae_config(p: dict, code: int, noise: str, seed: int, steps: int, widths=None
     spec = {"widths": widths or [code], "activation": "sigmoid", "code_activation": code_act,
             "out_activation": "sigmoid", "tied": False, "noise": noise, "level": LEVEL[noise]}
     return TrainConfig(dataset="fashion-mnist", train_subset=p["n"], data_seed=seed, model="autoencoder",
-                       seed=seed, steps=steps, checkpoint=False, extra={"autoencoder": spec, "input": "pixels/255"},
+                       seed=seed, steps=steps, eval_every=max(1, steps // 10), checkpoint=False,
+                       extra={"autoencoder": spec, "input": "pixels/255"},
                        **AE_OPT)
 
 

@@ -114,5 +114,11 @@ def curves(store, s: dict, path: Path) -> Path:
             lines[v["name"]], bands[v["name"]] = (steps, mean), (steps, mean - std, mean + std)
     fig = plots.plot_curves(lines, "test squared error per pixel (clean input)", bands=bands, logy=True,
                             title="Reconstruction error during training, mean ± std over seeds")
+    ax = fig.axes[0]
+    for b in s["baselines"]["pca"]:
+        if 0 < b["k"] < 784 and b["test_mse"]["mean"]:
+            ax.axhline(b["test_mse"]["mean"], color="grey", ls="--", lw=0.8)
+            ax.annotate(f"PCA, {b['k']} components", (0, b["test_mse"]["mean"]), fontsize=7, color="grey",
+                        xytext=(2, 2), textcoords="offset points")
     plots.finish(fig, path, close=True)
     return path

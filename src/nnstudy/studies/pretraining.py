@@ -117,7 +117,8 @@ def pretrain_stack(ctx: StudyContext, p: dict, data, act: str, n: int, depth: in
 
 def finetune(ctx, p, data, act, n, depth, method, seed, stack) -> dict:
     """Build the net exactly as train_and_evaluate would (seeded), put the pretrained layers in,
-    train it with `fit` via ctx.train, and measure how far it moved."""
+    train it with `fit` via ctx.train, and measure how far it moved. (Not ctx.train_many: every run
+    here needs weights put in and the start hook, which the batched trainer does not take.)"""
     cfg = finetune_config(p, act, n, depth, method, seed)
     if method == "pretrained":
         cfg = cfg.replace(extra={**cfg.extra, "pretrain_run": stack["run"]})

@@ -135,14 +135,14 @@ def trends(run):
         if len(by_n) < 2:
             continue
         a, b = by_n[0], by_n[-1]
-        gain_a = diff(err(run, a, "default"), err(run, a, "pretrained"), "+.1f")
-        gain_b = diff(err(run, b, "default"), err(run, b, "pretrained"), "+.1f")
-        out.append(sentence("At sigmoid depth {d}, pretraining lowers the error below default init by {ga} points "
-                            "with {na} examples and by {gb} with {nb}: the gain is {w}.",
-                            d=num(run, f"cells.{a}.depth", "d"), ga=gain_a, gb=gain_b,
+        d_a = diff(err(run, a, "pretrained"), err(run, a, "default"), "+.1f")
+        d_b = diff(err(run, b, "pretrained"), err(run, b, "default"), "+.1f")
+        out.append(sentence("At sigmoid depth {d}, pretraining changes the test error against default init by {da} "
+                            "points with {na} examples and by {db} with {nb} (negative: pretraining lower): its "
+                            "advantage is {w}.", d=num(run, f"cells.{a}.depth", "d"), da=d_a, db=d_b,
                             na=num(run, f"cells.{a}.n_train", "d"), nb=num(run, f"cells.{b}.n_train", "d"),
-                            w=compare(gain_a, gain_b, more="larger with fewer examples, as Erhan et al. found",
-                                      less="larger with more examples, unlike Erhan et al.'s finding",
+                            w=compare(d_a, d_b, more="larger with more examples, unlike Erhan et al.'s finding",
+                                      less="larger with fewer examples, as Erhan et al. found",
                                       same="about the same at both sizes", floor=FLOOR)))
     return out
 
