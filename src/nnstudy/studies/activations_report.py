@@ -72,9 +72,15 @@ def speed_text(run: dict) -> list:
             fast = min(reached, key=lambda a: steps[a].value)
             slow = max(reached, key=lambda a: steps[a].value)
             names = {a: run["summary"][key][i[a]]["name"] for a in reached}
-            out[-1] = out[-1] + " " + sentence("Of those that got there, {f} was fastest, {r} times as fast as "
-                                               "{s}.", f=names[fast], s=names[slow],
-                                               r=ratio(steps[slow], steps[fast], ".1f"))
+            w = compare(steps[slow], steps[fast], more="needed", less="needed", same="needed")
+            if w.sign == 1:  # beyond the two runs' seed noise
+                tail = sentence("Of those that got there, {f} needed the fewest steps on average and {s} {w} {r} "
+                                "times as many.", f=names[fast], s=names[slow], w=w,
+                                r=ratio(steps[slow], steps[fast], ".1f"))
+            else:
+                tail = sentence("Of those that got there, the fastest ({f}) and the slowest ({s}) differ by less "
+                                "than their seed noise: no ranking.", f=names[fast], s=names[slow])
+            out[-1] = out[-1] + " " + tail
     return out
 
 
