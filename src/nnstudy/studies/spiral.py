@@ -72,7 +72,8 @@ def spiral_config(model: str, optimizer: str, seed: int, n: int, steps: int, lr:
 
 
 def over_seeds(ctx: StudyContext, make_cfg, name: str) -> dict:
-    runs = [ctx.train(make_cfg(s), f"{name} seed {s}") for s in ctx.seeds]
+    # One batched computation for all seeds (nnstudy.batched); each seed still stored as its own run.
+    runs = ctx.train_many([make_cfg(s) for s in ctx.seeds], [f"{name} seed {s}" for s in ctx.seeds])
     ok = [r for r in runs if r.status == "complete"]
     return {"name": name, "train_acc": mean_std(r.final["train_acc"] for r in ok),
             "test_acc": mean_std(r.final["test_acc"] for r in ok),
