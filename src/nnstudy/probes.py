@@ -179,10 +179,17 @@ def log_steps(total: int, per_decade: int = 4) -> list[int]:
 def jacobian_singular_values(block: nn.Module, x: torch.Tensor, n: int = 32) -> torch.Tensor:
     """Singular values of d block(x_b) / d x_b for the first `n` examples of x: (n, min(out, in)),
     computed as the square roots of the eigenvalues of J J^T (or J^T J), in float64: batched SVD
-    is many times slower on a CPU, and the mean singular value does not need the tiny ones exactly."""
-    J = block_jacobians(block, x, n).double()  # (n, out, in)
-    G = J @ J.transpose(1, 2) if J.shape[1] <= J.shape[2] else J.transpose(1, 2) @ J
-    return torch.linalg.eigvalsh(G).clamp_min(0).sqrt().flip(-1).float()  # (n, k), largest first
+    is several times slower on a CPU, and squaring in float64 only blurs singular values below
+    ~1e-8 of the largest. NaN where the Jacobian is not finite (an exploding net)."""
+    J = block_jacobians(block, x, n)  # (n, out, in)
+    if not torch.isfinite(J).all():
+        return torch.full((J.shape[0], min(J.shape[1:])), float("nan"), dtype=J.dtype)
+    G = (J @ J.transpose(1, 2) if J.shape[1] <= J.shape[2] else J.transpose(1, 2) @ J).double()
+    try:
+        ev = torch.linalg.eigvalsh(G)
+    except torch.linalg.LinAlgError:  # LAPACK gives up on some near-singular inputs: take the slow road
+        return torch.linalg.svdvals(J.double()).to(J.dtype)
+    return ev.clamp_min(0).sqrt().flip(-1).to(J.dtype)  # (n, k), largest first
 
 
 def block_jacobians(block: nn.Module, x: torch.Tensor, n: int = 32) -> torch.Tensor:
