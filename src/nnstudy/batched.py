@@ -47,7 +47,8 @@ from nnstudy.store import Store, atomic_write
 from nnstudy.train import FitResult, plan_steps
 
 BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
-CHUNK_BYTES = 4 << 20  # members per chunk: keep one (k, width, B) activation near this size, in cache
+CHUNK_BYTES = 4 << 20  # members per chunk: keep a chunk's workspace near this size, in cache (measured best
+# at 2-4 MiB for the spiral MLPs on a 2-core EPYC: 1 MiB L2 per core; larger chunks fall out of cache)
 EVAL_COLUMNS = 2048  # examples per evaluation chunk, as train.evaluate
 
 
@@ -212,19 +213,19 @@ def _chunks(K: int, per_member_bytes: int, budget: int, device) -> list[tuple[in
 
 @torch.no_grad()
 def evaluate_members(net: StackedNet, cfg, x: torch.Tensor, y: torch.Tensor, num_classes: int,
-                     chunks) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean loss and accuracy of every member on its x (K, D + 1, N), y (K, N): (K,), (K,).
+                     chunks) -> torch.Tensor:
+    """Mean loss and accuracy of every member on its x (K, D + 1, N), y (K, N): (K, 2), on the device.
     Examples go in chunks of EVAL_COLUMNS and the loss is summed in double, as train.evaluate does."""
     K, n = y.shape
-    loss, correct = torch.zeros(K, dtype=torch.float64), torch.zeros(K, dtype=torch.float64)
+    out = torch.zeros(K, 2, dtype=torch.float64, device=y.device)  # loss sum, hits
     for lo, hi in chunks:
         params = [p[lo:hi] for p in net.params]
         for c in range(0, n, EVAL_COLUMNS):
             xb, yb = x[lo:hi, :, c:c + EVAL_COLUMNS], y[lo:hi, c:c + EVAL_COLUMNS]
             z = net.forward(params, xb)  # (k, C, b)
-            loss[lo:hi] += member_losses(cfg, z, yb, num_classes).double().cpu() * yb.shape[1]
-            correct[lo:hi] += (predict(z) == yb).sum(1).double().cpu()
-    return loss / max(1, n), correct / max(1, n)
+            out[lo:hi, 0].add_(member_losses(cfg, z, yb, num_classes).double() * yb.shape[1])
+            out[lo:hi, 1].add_((predict(z) == yb).sum(1))
+    return out / max(1, n)
 
 
 def clip_members(grads: list[torch.Tensor], max_norm: float) -> None:
@@ -256,12 +257,12 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
     opt = StackedOptimizer(cfg.optimizer, net.params,
                            [make_optimizer(c, m.parameters()).param_groups[0] for c, m in zip(cfgs, models)])
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]  # each member's data order, as fit
-    widest = max(net.widths[1:])
-    train_chunks = _chunks(K, widest * bs * 4, chunk_bytes, device)
-    eval_chunks = _chunks(K, widest * min(EVAL_COLUMNS, n) * 4, chunk_bytes, device)
+    floats = 2 * sum(net.widths[1:-1]) + net.widths[0] + net.widths[-1]  # per example: workspace + input
+    train_chunks = _chunks(K, floats * bs * 4, chunk_bytes, device)
+    eval_chunks = _chunks(K, floats * min(EVAL_COLUMNS, n) * 4, chunk_bytes, device)
     grads = [torch.empty_like(p) for p in net.params]
     tr = torch.full((total, 2, K), float("nan"), device=device)  # per step: loss, acc of each member
-    held_recs: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+    held_steps, held_vals = [], []  # steps evaluated, (K, 2) loss and accuracy at each
     active = torch.ones(K, dtype=torch.bool, device=device)
     step, t0 = 0, time.perf_counter()
     while step < total:
@@ -271,7 +272,8 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                 break
             idx = None if order is None else order[:, b * bs:(b + 1) * bs]  # (K, B)
             if held and step % eval_every == 0:
-                held_recs.append((step, *evaluate_members(net, cfg, HX, HY, C, eval_chunks)))
+                held_steps.append(step)
+                held_vals.append(evaluate_members(net, cfg, HX, HY, C, eval_chunks))
             for lo, hi in train_chunks:
                 xb, yb = X[lo:hi], Y[lo:hi]
                 if idx is not None:
@@ -294,17 +296,19 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                     f"{time.perf_counter() - t0:.1f} s")
     seconds = (time.perf_counter() - t0) / K
     finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks) for s in d0.splits()}
-    return [_member_result(k, tr[:step, :, k].cpu(), held, held_recs, finals, seconds)
+    held_all = torch.stack(held_vals).cpu() if held_vals else None  # (evals, K, 2)
+    finals = {s: v.cpu() for s, v in finals.items()}
+    return [_member_result(k, tr[:step, :, k].cpu(), held, held_steps, held_all, finals, seconds)
             for k in range(K)], net
 
 
-def _member_result(k: int, tr: torch.Tensor, held, held_recs, finals, seconds: float) -> FitResult:
+def _member_result(k: int, tr: torch.Tensor, held, held_steps, held_all, finals, seconds: float) -> FitResult:
     """Member k's records and final numbers, cut at its divergence like fit's."""
     bad = (~torch.isfinite(tr[:, 0])).nonzero()
     last = int(bad[0]) if len(bad) else len(tr) - 1  # last recorded train step
     rows = tr[:last + 1].tolist()
     records = []
-    held_at = {s: (hl[k].item(), ha[k].item()) for s, hl, ha in held_recs if s <= last}
+    held_at = {s: held_all[e, k].tolist() for e, s in enumerate(held_steps) if s <= last}
     for s, (lv, av) in enumerate(rows):
         if s in held_at:
             records += [(s, held, "loss", held_at[s][0]), (s, held, "acc", held_at[s][1])]
@@ -313,7 +317,7 @@ def _member_result(k: int, tr: torch.Tensor, held, held_recs, finals, seconds: f
         return FitResult("diverged", {}, records, last, seconds, str(Diverged(last, rows[last][0])))
     steps = len(tr)
     final = {}
-    for split, (fl, fa) in finals.items():
-        final[f"{split}_loss"], final[f"{split}_acc"] = fl[k].item(), fa[k].item()
+    for split, v in finals.items():  # v (K, 2)
+        final[f"{split}_loss"], final[f"{split}_acc"] = v[k].tolist()
         records += [(steps, split, "loss", final[f"{split}_loss"]), (steps, split, "acc", final[f"{split}_acc"])]
     return FitResult("complete", final, records, steps, seconds)

@@ -102,7 +102,11 @@ class StackedNet:
         ws = self.space(x.shape[0], x.shape[2])
         for i in range(len(params) - 1, -1, -1):
             a = x if i == 0 else ws.a[i]  # layer i's input, (k, in + 1, B)
-            torch.bmm(dz, a.transpose(1, 2), out=grads[i])  # (k, out, in + 1)
+            if dz.shape[1] > a.shape[1]:  # a narrow input (the 2-D spiral): the transposed product
+                # with the long side as output columns is ~1.5x faster, and the copy is tiny
+                grads[i].copy_(torch.bmm(a, dz.transpose(1, 2)).transpose(1, 2))
+            else:
+                torch.bmm(dz, a.transpose(1, 2), out=grads[i])  # (k, out, in + 1)
             if i == 0:
                 break
             n_in = a.shape[1] - 1
