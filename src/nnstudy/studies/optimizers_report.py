@@ -119,7 +119,7 @@ def surface_text(run: dict) -> list:
 
 def steps_word(run: dict, key: str):
     n = num_or(run, key, "d", missing="")
-    return "never" if n == "" else sentence("after {n} steps", n=n)
+    return "never" if n == "" else sentence("first after {n} steps", n=n)
 
 
 def best_table(run: dict) -> dict:
