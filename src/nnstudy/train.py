@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from nnstudy import distributed
-from nnstudy.data import Dataset
+from nnstudy.data import Dataset, validate_tensors
 from nnstudy.errors import Diverged, UsageError
 from nnstudy.optim import make_loss, make_optimizer, make_scheduler, resolve_device
 
@@ -92,6 +92,7 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     if image and device.type == "cuda" and cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     data = data.to(device)
+    validate_tensors(data, model)  # bad shapes, labels or NaN: one clear line, before any step
     net = distributed.wrap(model, device)  # DDP under torchrun; the model itself otherwise
     net = torch.compile(net) if cfg.compile else net
     ddp = distributed.active()

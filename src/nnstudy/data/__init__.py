@@ -88,7 +88,9 @@ def load_dataset(cfg) -> Dataset:
     else:
         raise UsageError(f"unknown dataset {name!r}; valid: {', '.join(TOY_SETS + IMAGE_SETS)}, "
                          "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y)")
-    return finish_splits(data, cfg)
+    data = finish_splits(data, cfg)
+    validate_tensors(data)
+    return data
 
 
 def finish_splits(data: Dataset, cfg) -> Dataset:
@@ -135,3 +137,48 @@ def check_labels(y: torch.Tensor, num_classes: int, where: str) -> None:
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise DataError(f"{where}: labels range over [{int(y.min())}, {int(y.max())}], "
                         f"outside the {num_classes} classes [0, {num_classes - 1}]")
+
+
+def validate_tensors(data: Dataset, model=None) -> None:
+    """One clear DataError for data no training step could use: splits whose examples differ in
+    shape, labels that are not integer class indices in [0, num_classes) or do not match the inputs
+    one to one, NaN or inf in floating-point inputs; with `model`, a model that cannot take these
+    inputs or does not give one output per class (a trial forward pass of two examples, eval mode)."""
+    from nnstudy.errors import DataError
+
+    shape = tuple(data.x_train.shape[1:])
+    for split, (x, y) in data.splits().items():
+        where = f"dataset {data.name!r}, {split} split"
+        if x.dim() < 2 or tuple(x.shape[1:]) != shape:
+            raise DataError(f"{where}: inputs have shape {tuple(x.shape)}, i.e. examples of shape "
+                            f"{tuple(x.shape[1:])}; the training split's are {shape}: every split needs the same")
+        if y.dim() != 1 or len(y) != len(x):
+            raise DataError(f"{where}: {len(x)} inputs but labels of shape {tuple(y.shape)}; "
+                            f"expected ({len(x)},), one class index per input")
+        check_labels(y, data.num_classes, where)
+        if x.is_floating_point() and len(x) and not torch.isfinite(x).all():
+            bad = (~torch.isfinite(x)).flatten(1).any(1)  # (N,) examples holding a NaN or inf
+            raise DataError(f"{where}: {int(bad.sum())} of {len(x)} inputs hold NaN or inf (first: example "
+                            f"{int(bad.nonzero()[0, 0])}); drop or repair them before training")
+    if model is not None and len(data.x_train):
+        check_model_input(model, data)
+
+
+def check_model_input(model, data: Dataset) -> None:
+    """A trial forward pass of two training examples (eval mode, no gradients, mode restored)."""
+    x = data.prepare(data.x_train[:2])
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except (RuntimeError, ValueError, IndexError) as e:  # torch's shape mismatches raise RuntimeError
+        raise UsageError(f"model {type(model).__name__} cannot take dataset {data.name!r}'s inputs of shape "
+                         f"{tuple(x.shape[1:])} per example ({str(e).splitlines()[0]}); build the model for "
+                         f"this input shape") from None
+    finally:
+        model.train(was_training)
+    if out.dim() != 2 or out.shape[1] != data.num_classes:
+        raise UsageError(f"model {type(model).__name__} gives outputs of shape {tuple(out.shape[1:])} per example "
+                         f"but dataset {data.name!r} has {data.num_classes} classes; build the model with "
+                         f"num_classes={data.num_classes}")

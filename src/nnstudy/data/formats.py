@@ -170,6 +170,10 @@ def to_nchw(x: np.ndarray, where: str) -> np.ndarray:
         raise DataError(f"{where}: images have shape {x.shape}; expected (N, H, W), (N, H, W, C) or "
                         "(N, C, H, W) with C <= 4 channels")
     if x.dtype != np.uint8:
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            bad = ~np.isfinite(x.reshape(len(x), -1)).all(1)  # (N,) images holding a NaN or inf
+            raise DataError(f"{where}: {int(bad.sum())} of {len(x)} images hold NaN or inf pixel values (first: "
+                            f"image {int(np.argmax(bad))}); drop or repair them")
         if not np.issubdtype(x.dtype, np.integer) or (x.size and (x.min() < 0 or x.max() > 255)):
             raise DataError(f"{where}: images are {x.dtype}; expected uint8 pixels in 0..255 "
                             "(from floats in [0, 1]: (x * 255).round().astype(np.uint8))")
