@@ -37,7 +37,8 @@ VAL_FRAC = 0.1  # carved from round(n / 0.9) examples, so exactly n remain for t
 PROFILES = {  # hidden width, fine-tuning steps, pretraining steps per layer, cells as (activations, sizes, depths)
     "quick": dict(width=64, steps=400, pre_steps=150, grid=[(("sigmoid",), (1000,), (3, 6))]),
     "default": dict(width=128, steps=1000, pre_steps=300,
-                    grid=[(("sigmoid",), (1000, 5000, 20000), (3, 6)), (("tanh",), (1000,), (3, 6))]),
+                    grid=[(("sigmoid",), (1000,), (3, 4, 5, 6)), (("sigmoid",), (5000, 20000), (3, 6)),
+                          (("tanh",), (1000,), (3, 6))]),
     "full": dict(width=500, steps=10000, pre_steps=3000,
                  grid=[(("sigmoid", "tanh"), (1000, 5000, 0), (3, 4, 5, 6, 8))]),  # 0: all 54,000
 }
@@ -181,7 +182,8 @@ class PretrainingStudy(Study):
                         modern_done.add(depth)
         summary_cells = [summarise(runs, a, n, d, n_actual[n]) for a, n, d in grid]
         checks = [r["started_as_given"] for rs in runs.values() for r in rs]
-        return {"cells": summary_cells, "stacks": stacks, "settings": settings(p),
+        chance = 100 * (1 - 1 / data.num_classes)  # test error % of guessing: a net that never trained
+        return {"cells": summary_cells, "stacks": stacks, "settings": {**settings(p), "chance_err": chance},
                 "checks": {"runs": len(checks), "started_as_given": sum(bool(c) for c in checks)},
                 "table": table(summary_cells)}
 
