@@ -158,3 +158,12 @@ def test_report_section_every_number_is_evidence(quick):
     assert len(paras) >= 5
     for text in paras:
         assert not any(ch.isdigit() for ch in text), text  # every digit sits in an evidence span
+
+
+def test_divergence_is_reported_not_raised():
+    torch.manual_seed(0)
+    x = torch.randn(64, 20) * 100
+    model = Autoencoder(20, [5], "sigmoid", out_activation="none")
+    res = train_autoencoder(model, x, TrainConfig(optimizer="sgd", lr=1e6, steps=50, batch_size=16, device="cpu"))
+    assert res.status == "diverged" and "diverged" in res.error and res.final == {}
+    assert res.steps < 50

@@ -109,9 +109,10 @@ def reconstruction_error(model: Autoencoder, x: torch.Tensor, noise: str = "none
     was = model.training
     model.eval()
     g = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
     total, n = 0.0, 0
     for i in range(0, len(x), chunk):
-        xb = x[i:i + chunk].flatten(1)
+        xb = x[i:i + chunk].flatten(1).to(device)
         total += F.mse_loss(model(corrupt(xb, noise, level, g)), xb, reduction="sum").item()
         n += xb.numel()
     model.train(was)
@@ -141,6 +142,7 @@ def train_autoencoder(model: Autoencoder, x: torch.Tensor, cfg, *, noise: str = 
     device = resolve_device(cfg.device)
     model.to(device)
     x = x.flatten(1).to(device)
+    x_val = x_val.flatten(1).to(device) if x_val is not None else None
     n = len(x)
     if n == 0:
         raise UsageError("train_autoencoder: no training examples")
@@ -152,6 +154,7 @@ def train_autoencoder(model: Autoencoder, x: torch.Tensor, cfg, *, noise: str = 
     sched = make_scheduler(cfg, opt, total)
     g = torch.Generator().manual_seed(cfg.seed)  # batch order and corruption
     name = f"{layer}mse"
+    check_every = 1 if device.type == "cpu" else 50  # .item() syncs a GPU: check rarely there (as fit does)
     records, losses, step = [], [], 0
     model.train()
     t0 = time.perf_counter()
@@ -173,14 +176,18 @@ def train_autoencoder(model: Autoencoder, x: torch.Tensor, cfg, *, noise: str = 
                 if sched is not None:
                     sched.step()
                 losses.append(loss.detach())
-                if not math.isfinite(losses[-1].item()):
+                if step % check_every == 0 and not math.isfinite(losses[-1].item()):
                     raise Diverged(step, losses[-1].item())
                 step += 1
     except Diverged as e:
         records += [(i, "train", name, v) for i, v in enumerate(torch.stack(losses).tolist())]
         return AEResult("diverged", {}, records, step, time.perf_counter() - t0, str(e))
     seconds = time.perf_counter() - t0
-    records += [(i, "train", name, v) for i, v in enumerate(torch.stack(losses).tolist())]
+    vals = torch.stack(losses).tolist()
+    records += [(i, "train", name, v) for i, v in enumerate(vals)]
+    bad = next((i for i, v in enumerate(vals) if not math.isfinite(v)), None)  # between GPU checks
+    if bad is not None:
+        return AEResult("diverged", {}, records, step, seconds, str(Diverged(bad, vals[bad])))
     final = {"train_mse": reconstruction_error(model, x)}
     if x_val is not None:
         final["val_mse"] = reconstruction_error(model, x_val)

@@ -95,6 +95,10 @@ def train_one(ctx, cfg: TrainConfig, name: str, x, x_test, y, y_test) -> tuple[s
         model = Autoencoder(784, spec["widths"], spec["activation"], spec["code_activation"], spec["out_activation"])
         res = train_autoencoder(model, x, cfg.replace(device=ctx.device), noise=spec["noise"],
                                 level=spec["level"], x_val=x_test[:CURVE_IMAGES])
+        # The curve is scored on the first CURVE_IMAGES test images: stored under split "test".
+        records = [(s, "test" if sp == "val" else sp, n, v) for s, sp, n, v in res.records]
+        if res.status != "complete":  # diverged: nothing to score; mean ± std then counts it out (n)
+            return res.status, {"final": {}, "steps": res.steps}, records, None, res.error
         model.cpu().eval()
         with torch.no_grad():
             c_train, c_test = model.encode(x), model.encode(x_test)
@@ -104,7 +108,6 @@ def train_one(ctx, cfg: TrainConfig, name: str, x, x_test, y, y_test) -> tuple[s
                  "probe_acc": probe_accuracy(c_train, y, c_test, y_test, cfg.seed, ctx.device)}
         summary = {"final": final, "steps": res.steps, "train_seconds": round(res.seconds, 3), "n_train": len(x),
                    "n_test": len(x_test), "status": res.status}
-        records = [(s, "test" if sp == "val" else sp, n, v) for s, sp, n, v in res.records]
         return res.status, summary, records, model.state_dict(), res.error
     return record_run(ctx, cfg, name, work)
 
