@@ -1,6 +1,8 @@
 """Q4 (width-depth) and Q1 (lenet-alexnet): the data options they added, the equal-parameter pair,
 and each study's claims at the quick profile (each study runs once per module)."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
 from nnstudy.errors import UsageError
 from nnstudy.models import build_model, count_params
+from nnstudy.report import write_report
 from nnstudy.store import Store
 from nnstudy.studies import StudyContext, run_study
 from nnstudy.studies.width_depth import mlp_params, width_for
@@ -128,7 +131,10 @@ def test_permutation_costs_the_cnn_not_the_mlp(width_depth):
     fc_drop = acc[("mlp", False)] - acc[("mlp", True)]
     cnn_drop = acc[("convnet-tiny", False)] - acc[("convnet-tiny", True)]
     assert abs(fc_drop) < 0.08  # a fixed permutation only relabels a fully connected net's inputs
-    assert cnn_drop > fc_drop + 0.05  # it breaks the neighbourhoods convolutions rely on
+    # Early in training (quick: ~190 SGD steps) it slows the CNN, whose filters rely on neighbourhoods.
+    # After Atcold's full epoch (default profile) the CNN has nearly caught up on Fashion-MNIST: the
+    # report says so from the numbers; this test holds the early-training effect only.
+    assert cnn_drop > fc_drop + 0.05
     assert all(r["atcold_acc"] for r in pair.values())
 
 
@@ -202,3 +208,21 @@ def test_lenet_alexnet_trains_on_cifar10_when_present(tmp_path, monkeypatch):
     assert all(r["n"] == 1 and 0 <= r["test_acc"]["mean"] <= 1 for r in rows)
     assert rows[2]["params"] != 380042  # 3 input channels at 32 px: another first conv and head
     cache.clear_memory_cache()
+
+
+# -- report sections ------------------------------------------------------------------------------
+@pytest.mark.parametrize("fixture, article, min_numbers", [("width_depth", "study-width-depth", 80),
+                                                           ("lenet_alexnet", "study-lenet-alexnet", 80)])
+def test_report_section_numbers_and_directions_come_from_the_store(fixture, article, min_numbers, request,
+                                                                    tmp_path):
+    from test_report import check_all_numbers, parse, read
+
+    store, row = request.getfixturevalue(fixture)
+    html_text, md = read(write_report(store, tmp_path / "report"))
+    assert check_all_numbers(store, html_text) >= min_numbers  # each recomputed from the store
+    spans, _ = parse(html_text)
+    paras = spans.paras[article]
+    assert len(paras) >= 6
+    for text in paras:
+        assert not re.search(r"\d", text), text  # every digit sits in an evidence span
+    assert "section could not be built" not in md

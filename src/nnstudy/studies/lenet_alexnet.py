@@ -4,7 +4,7 @@ The week's answer names three ideas: depth, ReLU (cheap, easier to train) and dr
 overfitting). This study trains LeNet-5 as published (sigmoid, average pooling), LeNet-5 with
 modern parts (ReLU, max pooling, batch norm) and AlexNet scaled to 28 px on Fashion-MNIST (and on
 CIFAR-10 when it is present), all with the same optimizer, batch size and budget of images, then
-takes AlexNet's ideas away one at a time: ReLU -> sigmoid, ReLU -> tanh, dropout off, 5 -> 3 conv
+takes AlexNet's ideas away one at a time: ReLU → sigmoid, ReLU → tanh, dropout off, 5 → 3 conv
 layers. For each: held-out accuracy (mean ± std over seeds), the train-test gap, training and
 inference throughput (images/s, measured side by side in one process), multiply-adds per image,
 and images and seconds until the validation accuracy first reaches a target.
@@ -32,8 +32,8 @@ VARIANTS = [
     ("lenet5", "LeNet-5 (sigmoid, avg pool)", "lenet5", "sigmoid"),
     ("lenet5-modern", "LeNet-5 modern (ReLU, max pool, BN)", "lenet5-modern", "relu"),
     ("alexnet", "AlexNet (ReLU, dropout, 5 convs)", "alexnet", "relu"),
-    ("alexnet-sigmoid", "AlexNet, ReLU -> sigmoid", "alexnet", "sigmoid"),
-    ("alexnet-tanh", "AlexNet, ReLU -> tanh", "alexnet", "tanh"),
+    ("alexnet-sigmoid", "AlexNet, ReLU → sigmoid", "alexnet", "sigmoid"),
+    ("alexnet-tanh", "AlexNet, ReLU → tanh", "alexnet", "tanh"),
     ("alexnet-nodrop", "AlexNet, dropout off", "alexnet-nodrop", "relu"),
     ("alexnet-shallow", "AlexNet, 3 convs instead of 5", "alexnet-shallow", "relu"),
 ]
@@ -116,11 +116,13 @@ def train_variants(ctx: StudyContext, p: dict, dataset: str, variants: list[tupl
     rows = []
     for key, label, model, act in variants:
         runs = [ctx.train(config(p, dataset, model, act, s), f"{dataset} {key} seed {s}") for s in ctx.seeds]
+        stored = ctx.store.get(runs[0].run_id)["summary"]  # n_train, n_test: what the subsets left
         ok = [r for r in runs if r.status == "complete"]
         hits = [(first_val_step(r.records, p["target"]), r) for r in ok]
         reached = [(h, r) for h, r in hits if h is not None]
         rows.append({
             "key": key, "label": label, "model": model, "activation": act, "params": runs[0].params,
+            "images": {k: stored.get(f"n_{k}") for k in ("train", "test")},
             "train_acc": mean_std(r.final["train_acc"] for r in ok),
             "test_acc": mean_std(r.final["test_acc"] for r in ok),
             "gap": mean_std(r.final["train_acc"] - r.final["test_acc"] for r in ok),
@@ -191,3 +193,8 @@ class LeNetAlexNetStudy(Study):
         from nnstudy.studies.lenet_alexnet_figures import draw_lenet_alexnet
 
         return draw_lenet_alexnet(store, run, folder)
+
+    def section(self, store, run):
+        from nnstudy.studies.lenet_alexnet_report import lenet_alexnet_section
+
+        return lenet_alexnet_section(store, run)

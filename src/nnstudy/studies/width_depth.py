@@ -39,6 +39,8 @@ PROFILES = {
                  fashion_budgets=(10_000, 30_000, 100_000, 300_000, 1_000_000), fashion_depths=(1, 2, 3, 4, 6),
                  pair_subset=0, pair_epochs=1, pair_test=0, threads=0),
 }
+RECIPE = {"spiral_lr": 1e-2, "fashion_lr": 1e-3, "fashion_batch": 128,  # Adam for the grids
+          "pair_lr": 0.01, "pair_momentum": 0.5, "pair_batch": 64}  # Atcold's SGD for the pair
 TARGETS = {"spiral": 0.95, "fashion": 0.85}  # validation accuracy a run must reach (at any check) to count
 SHAPES = {"spiral": (2, 3), "fashion": (784, 10)}  # (inputs, classes)
 PAIR = [("FC 784-8-8-10", "mlp"), ("CNN conv6-conv6-fc50", "convnet-tiny")]
@@ -67,17 +69,18 @@ def width_for(budget: int, depth: int, n_in: int, n_out: int) -> int:
 def spiral_config(p: dict, width: int, depth: int, seed: int) -> TrainConfig:
     """A fresh spiral per seed: 20% test, 20% of the rest validation; full-batch Adam."""
     return TrainConfig(dataset="spiral", n_per_class=p["spiral_n"], test_frac=0.2, val_frac=0.2, data_seed=seed,
-                       seed=seed, width=width, depth=depth, activation="relu", optimizer="adam", lr=1e-2,
+                       seed=seed, width=width, depth=depth, activation="relu", optimizer="adam", lr=RECIPE["spiral_lr"],
                        steps=p["spiral_steps"], eval_every=10, threads=p["threads"], checkpoint=False)
 
 
 def fashion_config(p: dict, width: int, depth: int, seed: int) -> TrainConfig:
     """One fixed training subset (data_seed 0: batched members share it), 10% validation; seeds vary
     initialisation and batch order. Validation about 8 times an epoch."""
-    n = (p["fashion_subset"] or 60_000) * 0.9
+    n, bs = (p["fashion_subset"] or 60_000) * 0.9, RECIPE["fashion_batch"]
     return TrainConfig(dataset="fashion-mnist", train_subset=p["fashion_subset"], val_frac=0.1, data_seed=0,
-                       seed=seed, width=width, depth=depth, activation="relu", optimizer="adam", lr=1e-3,
-                       epochs=p["fashion_epochs"], batch_size=128, eval_every=max(1, int(n // 128) // 8),
+                       seed=seed, width=width, depth=depth, activation="relu", optimizer="adam",
+                       lr=RECIPE["fashion_lr"], epochs=p["fashion_epochs"], batch_size=bs,
+                       eval_every=max(1, int(n // bs) // 8),
                        threads=p["threads"], checkpoint=False)
 
 
@@ -86,7 +89,8 @@ def pair_config(p: dict, model: str, permute: bool, seed: int) -> TrainConfig:
     return TrainConfig(dataset="fashion-mnist", train_subset=p["pair_subset"], test_subset=p["pair_test"],
                        data_seed=0, seed=seed,
                        model=model, width=8, depth=2, activation="relu", permute_pixels=permute,
-                       optimizer="sgd", lr=0.01, momentum=0.5, batch_size=64, epochs=p["pair_epochs"],
+                       optimizer="sgd", lr=RECIPE["pair_lr"], momentum=RECIPE["pair_momentum"],
+                       batch_size=RECIPE["pair_batch"], epochs=p["pair_epochs"],
                        threads=p["threads"], checkpoint=False)
 
 
@@ -141,6 +145,7 @@ def run_pair(ctx: StudyContext, p: dict) -> list[dict]:
         runs = flat[i * k:(i + 1) * k]
         ok = [r for r in runs if r.status == "complete"]
         rows.append({"model": model, "label": label, "permuted": permute, "params": runs[0].params,
+                     "n_train": ctx.store.get(runs[0].run_id)["summary"].get("n_train"),
                      "macs": summarize(runs[0].model, (1, 28, 28)).macs,
                      "train_acc": mean_std(r.final["train_acc"] for r in ok),
                      "test_acc": mean_std(r.final["test_acc"] for r in ok),
@@ -183,10 +188,15 @@ class WidthDepthStudy(Study):
             torch.set_num_threads(threads)
         return {"grids": grids, "by_depth": {k: by_depth(v) for k, v in grids.items()}, "pair": pair,
                 "targets": TARGETS, "atcold_source": ATCOLD["source"],
-                "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()},
+                "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, **RECIPE},
                 "table": terminal_table(grids, pair)}
 
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.width_depth_figures import draw_width_depth
 
         return draw_width_depth(store, run, folder)
+
+    def section(self, store, run):
+        from nnstudy.studies.width_depth_report import width_depth_section
+
+        return width_depth_section(store, run)
