@@ -34,8 +34,8 @@ PROFILES = {
                     spiral_depths=(1, 2, 4, 8), fashion_subset=20_000, fashion_epochs=3,
                     fashion_budgets=(10_000, 50_000, 200_000), fashion_depths=(1, 2, 4),
                     pair_subset=0, pair_epochs=1, pair_test=0, threads=1),
-    "full": dict(spiral_n=1000, spiral_steps=5000, spiral_budgets=(30, 100, 300, 1000, 3000, 10_000, 30_000),
-                 spiral_depths=(1, 2, 3, 4, 6, 8), fashion_subset=0, fashion_epochs=10,
+    "full": dict(spiral_n=1000, spiral_steps=5000, spiral_budgets=(100, 300, 1000, 3000, 10_000, 30_000),
+                 spiral_depths=(1, 2, 3, 4, 8), fashion_subset=0, fashion_epochs=10,
                  fashion_budgets=(10_000, 30_000, 100_000, 300_000, 1_000_000), fashion_depths=(1, 2, 3, 4, 6),
                  pair_subset=0, pair_epochs=1, pair_test=0, threads=0),
 }
