@@ -6,6 +6,7 @@ import pytest
 
 from nnstudy.store import Store
 from nnstudy.studies import run_study
+from test_vanishing import check_section
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +88,17 @@ def test_backprop_numpy_trains_like_torch_from_the_same_weights(backprop):
     folder = store.run_dir(run["id"])
     for name in ("gradcheck.png", "curves.png", "timing.png"):
         assert (folder / name).stat().st_size > 5000, name
+
+
+def test_perceptron_section_numbers_come_from_the_store(perceptron):
+    store, run = perceptron
+    _, text, n = check_section(store, run)
+    assert n > 30 and "n/a" not in text
+    assert "the hidden layer is better" in text
+
+
+def test_backprop_section_numbers_come_from_the_store(backprop):
+    store, run = backprop
+    _, text, n = check_section(store, run)
+    assert n > 30 and "n/a" not in text
+    assert "far below the target" in text

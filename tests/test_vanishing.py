@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from nnstudy.references import ref
+from nnstudy.evidence import OPS, Part, lookup
+from nnstudy.references import REFERENCES, ref
 from nnstudy.store import Store
-from nnstudy.studies import run_study
-from nnstudy.studies.vanishing import nielsen_init, nielsen_loss
+from nnstudy.studies import STUDIES, run_study
+from nnstudy.studies.vanishing_nielsen import nielsen_init, nielsen_loss
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,51 @@ def test_probes_are_stored_over_training_and_figures_drawn(quick):
     for name in ("nielsen_gradients.png", "nielsen_training.png", "init_gradients.png", "init_grid.png",
                  "depth.png", "fixes_gradients_w30.png", "spiral_gradients.png", "accuracy.png"):
         assert (folder / name).stat().st_size > 5000, name
+
+
+# -- the report section: every number and direction word recomputed from the store ---------------------
+def evidence_value(store, r):
+    if "op" in r:
+        value = OPS[r["op"]](*(evidence_value(store, a) for a in r["args"]))
+    elif "ref" in r:
+        value = REFERENCES[r["ref"]].value
+    else:
+        value = lookup(store.get(r["run"])["summary"], r["key"][len("summary."):])
+    assert value == pytest.approx(r["value"], rel=1e-12, abs=1e-15), r
+    assert value is not None and format(value, r["fmt"]) == r["shown"], r
+    return value
+
+
+def check_section(store, run) -> tuple:
+    """The study's Section, its paragraphs as text, and how many evidence records were verified."""
+    section = STUDIES.get(run["study"])().section(store, run)
+    records = []
+    text = []
+    for p in section.paragraphs:
+        if isinstance(p, Part):
+            p.html(records)
+        text.append(str(p))
+    for t in section.tables:
+        for cells in t["rows"]:
+            for c in cells:
+                if isinstance(c, Part):
+                    c.html(records)
+    for r in records:
+        if "dir" in r:
+            a, b = evidence_value(store, r["a"]), evidence_value(store, r["b"])
+            more, less, same = r["words"]
+            assert r["dir"] == (more if a - b > r["tol"] else less if b - a > r["tol"] else same), r
+        else:
+            evidence_value(store, r)
+    assert section.figures and all(p.is_file() for p, _ in section.figures)
+    return section, " ".join(text), len(records)
+
+
+def test_section_numbers_come_from_the_store(quick):
+    store, run = quick
+    section, text, n = check_section(store, run)
+    assert n > 150 and "n/a" not in text
+    assert "shrinks" in text  # Nielsen's deepest net, computed from its layers' gradients
+    assert [t["caption"].split(":")[0] for t in section.tables][:2] == [
+        "Nielsen's nets at initialization", "At initialization"]
+    assert any(r["source"].startswith("Glorot") for r in section.references)

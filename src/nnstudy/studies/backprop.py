@@ -44,6 +44,7 @@ PROFILES = {
 }
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 H = 1e-5  # finite-difference step: ~eps^(1/3) in float64, where truncation and rounding balance
+TARGET = 1e-6  # the bound on the relative error vs autograd, float64
 TINY = 1e-5  # relative errors use max(|a| + |b|, TINY): gradients below it are judged on an absolute scale
 # name -> the net and optimizer trained by both implementations on the spiral (the week's: H=100, Adam)
 CURVES = {
@@ -184,10 +185,16 @@ class BackpropStudy(Study):
         with torch_threads(1), numpy_blas_threads(1):
             curves = run_curves(ctx, p)
         return {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, "h": H, "tiny": TINY,
+                "target": TARGET, "counts": {"arrays": len(checks)},
                 "gradcheck": checks, "max_rel_err_autograd": max(r["rel_err_autograd"] for r in checks),
                 "max_rel_err_fd": max(r["rel_err_fd"] for r in checks), "curves": curves,
                 "threads": {"torch": 1, "numpy_blas": 1 if _openblas_thread_functions() else "unchanged"},
                 "table": table(checks, curves)}
+
+    def section(self, store, run):
+        from nnstudy.studies.backprop_report import backprop_section
+
+        return backprop_section(store, run)
 
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.backprop_figures import draw_backprop

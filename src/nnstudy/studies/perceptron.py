@@ -89,7 +89,8 @@ def run_xor(ctx: StudyContext, p: dict) -> tuple[dict, dict]:
                           "final_acc": res.accuracy, "max_acc": reports[0].perceptron_max_accuracy,
                           "epoch_mistakes_last": res.epoch_mistakes[-1],
                           "shuffled_converged": sum(r.converged for r in shuffled),
-                          "shuffled_max_acc": max(r.max_accuracy for r in shuffled)},
+                          "shuffled_max_acc": max(r.max_accuracy for r in shuffled),
+                          "best_acc": max(reports[0].perceptron_max_accuracy, *(r.max_accuracy for r in shuffled))},
            "hand_net_acc": reports[0].hand_net_accuracy,
            "mlp_acc": mean_std(r.mlp_accuracy for r in reports),
            "mlp_solved": sum(r.mlp_accuracy == 1.0 for r in reports), "mlp_seeds": len(reports),
@@ -156,7 +157,15 @@ class PerceptronStudy(Study):
              "mistakes/bound": "", "held-out acc": fmt_ms(noisy["mlp"]["test_acc"]), "n": len(noisy["mlp"]["runs"])}]
         return {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()},
                 "separable": by_margin, "trials": trials, "xor": xor, "noisy_xor": noisy,
-                "all_within_bound": all(t["within_bound"] for t in trials), "table": table}
+                "all_within_bound": all(t["within_bound"] for t in trials), "table": table,
+                "counts": {"sets": len(trials), "margins": len(by_margin),
+                           "within_bound": sum(t["within_bound"] for t in trials),
+                           "converged": sum(t["converged"] for t in trials)}}
+
+    def section(self, store, run):
+        from nnstudy.studies.perceptron_report import perceptron_section
+
+        return perceptron_section(store, run)
 
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.perceptron_figures import draw_perceptron

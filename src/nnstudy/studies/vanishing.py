@@ -27,19 +27,18 @@ extra threads cost more than they give) and restores the setting afterwards.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.mlp import MLP
 from nnstudy.probes import LayerProbe, log_steps, measure
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import Study, StudyContext, mean_std, register_study
+from nnstudy.studies.vanishing_nielsen import run_nielsen
+from nnstudy.studies.vanishing_report import table
 from nnstudy.train import plan_steps
 
 PROFILES = {
@@ -71,7 +70,6 @@ ARMS = {
     "sigmoid + batch norm": ("sigmoid", "default", True, False),
     "sigmoid + residual": ("sigmoid", "default", False, True),
 }
-NIELSEN_DEPTHS = (2, 3, 4)  # hidden layers of 30
 SGD_LR = 0.1  # the depth sweep's and the spiral's one learning rate (Nielsen's eta)
 BATCH = 100  # mini-batch size of every trained run but Nielsen's (full batch)
 
@@ -84,69 +82,6 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(old)
-
-
-# -- Nielsen's recipe -------------------------------------------------------------------------------
-def nielsen_init(model: nn.Module) -> nn.Module:
-    """network2.py's default_weight_initializer: W ~ N(0, 1/n_in), b ~ N(0, 1), every layer."""
-    for m in model.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, m.in_features ** -0.5)
-            nn.init.normal_(m.bias, 0.0, 1.0)
-    return model
-
-
-def nielsen_loss(logits, y):
-    """network2.py's CrossEntropyCost: sigmoid outputs, binary cross-entropy summed over the 10
-    outputs, mean over examples (10x the house's "bce", which also averages over outputs)."""
-    return F.binary_cross_entropy_with_logits(logits, F.one_hot(y, logits.shape[1]).to(logits.dtype),
-                                              reduction="sum") / len(y)
-
-
-def nielsen_config(hidden: int, seed: int, steps: int) -> TrainConfig:
-    return TrainConfig(dataset="fashion-mnist", train_subset=1000, data_seed=0, model="mlp", width=30,
-                       depth=hidden, activation="sigmoid", optimizer="sgd", lr=1.0, loss="bce",
-                       weight_decay=5e-4, steps=max(1, steps), seed=seed, checkpoint=False,
-                       extra={"recipe": "nielsen", "init": "W ~ N(0, 1/n_in), b ~ N(0, 1)",
-                              "inputs": "pixels / 255, not standardised"})
-
-
-def nielsen_setup(cfg: TrainConfig):
-    data = load_dataset(cfg)
-    data = dataclasses.replace(data, mean=(0.0,), std=(1.0,))  # his inputs: raw pixels in [0, 1]
-    torch.manual_seed(cfg.seed)
-    return data, nielsen_init(MLP(784, 10, 30, cfg.depth, "sigmoid"))
-
-
-def run_nielsen(ctx: StudyContext, p: dict) -> dict:
-    """Per-layer ||dL/db|| at initialization for his three nets; the deepest trained and probed."""
-    seeds = list(range(max(p["init_seeds"], len(ctx.seeds))))
-    nets = []
-    for hidden in NIELSEN_DEPTHS:
-        per_seed = []
-        for s in seeds:
-            data, model = nielsen_setup(nielsen_config(hidden, s, 1))
-            rows = measure(model, data.prepare(data.x_train), data.y_train, nielsen_loss, jacobian_batch=0)
-            per_seed.append([r["grad_z"] for r in rows])
-        layers = [mean_std(v[i] for v in per_seed) for i in range(hidden)]
-        ratios = [mean_std(v[i] / v[i + 1] for v in per_seed) for i in range(hidden - 1)]
-        nets.append({"net": f"[784,{'30,' * hidden}10]", "hidden": hidden, "grad": layers, "ratio": ratios,
-                     "published": [f"vanishing.nielsen.{hidden}hidden.layer{i}" for i in range(1, hidden + 1)]})
-    trained = []
-    hidden = NIELSEN_DEPTHS[-1]
-    steps = p["nielsen_steps"]
-    for s in ctx.seeds[:p["nielsen_seeds"]]:
-        cfg = nielsen_config(hidden, s, steps)
-        data, model = nielsen_setup(cfg)
-        probe = LayerProbe(model, sorted(set(log_steps(steps)) | set(range(0, steps, max(1, steps // 20)))), 0)
-        res = ctx.train(cfg, f"nielsen {nets[-1]['net']} seed {s}", data=data, model=model, hook=probe)
-        probe.close()
-        ctx.store.log_metrics(res.run_id, probe.records)
-        trained.append(res)
-    return {"seeds": len(seeds), "images": 1000, "nets": nets,
-            "trained": {"net": nets[-1]["net"], "steps": steps, "runs": [r.run_id for r in trained],
-                        "test_acc": mean_std(r.final.get("test_acc") for r in trained),
-                        "train_acc": mean_std(r.final.get("train_acc") for r in trained)}}
 
 
 # -- the house's nets ---------------------------------------------------------------------------------
@@ -214,6 +149,11 @@ def summarize(arm: str, runs: list[dict], **extra) -> dict:
     return out
 
 
+def chance(p: dict, spiral: bool = False) -> float:
+    """Accuracy of a constant guess on balanced classes: 1 / number of classes."""
+    return 1 / load_dataset(arm_config("sigmoid", 1, 1, p, 0, spiral=spiral)).num_classes
+
+
 def run_init_grid(ctx: StudyContext, p: dict) -> dict:
     """Every activation x init x architecture at depth D, width `wide`, measured at initialization
     on one batch of training images (no training)."""
@@ -245,7 +185,7 @@ def run_depth(ctx: StudyContext, p: dict, cache: dict) -> dict:
             runs = [probed_run(ctx, arm_config(arm, depth, p["narrow"], p, s), f"depth {depth} {arm} seed {s}", cache)
                     for s in ctx.seeds]
             rows.append(summarize(arm, runs, depth=depth))
-    return {"width": p["narrow"], "lr": SGD_LR, "epochs": p["epochs"], "rows": rows}
+    return {"width": p["narrow"], "lr": SGD_LR, "epochs": p["epochs"], "rows": rows, "chance": chance(p)}
 
 
 def run_fixes(ctx: StudyContext, p: dict, width: int, cache: dict) -> dict:
@@ -260,11 +200,13 @@ def run_fixes(ctx: StudyContext, p: dict, width: int, cache: dict) -> dict:
         best = max(tried, key=lambda t: t["val_acc"] or 0)["lr"] if tried else p["lrs"][0]
         runs = [probed_run(ctx, arm_config(arm, p["depth"], width, p, s, best), f"fixes {arm} seed {s}", cache)
                 for s in ctx.seeds]
-        rows.append(summarize(arm, runs, lr=best, lr_search=tried))
+        rows.append(summarize(arm, runs, lr=best, lr_search=tried,
+                              best_val_acc=max((t["val_acc"] or 0 for t in tried), default=None)))
     base = rows[0]["test_acc"]["mean"]
     for r in rows:
         r["gain"] = None if base is None or r["test_acc"]["mean"] is None else r["test_acc"]["mean"] - base
-    return {"depth": p["depth"], "width": width, "lrs": list(p["lrs"]), "epochs": p["epochs"], "rows": rows}
+    return {"depth": p["depth"], "width": width, "lrs": list(p["lrs"]), "epochs": p["epochs"], "rows": rows,
+            "chance": chance(p)}
 
 
 def run_spiral(ctx: StudyContext, p: dict, cache: dict) -> dict:
@@ -274,7 +216,7 @@ def run_spiral(ctx: StudyContext, p: dict, cache: dict) -> dict:
                            f"spiral {arm} seed {s}", cache) for s in ctx.seeds]
         rows.append(summarize(arm, runs))
     return {"depth": p["depth"], "width": p["narrow"], "lr": SGD_LR, "steps": p["spiral_steps"],
-            "n_per_class": p["spiral_n"], "rows": rows}
+            "n_per_class": p["spiral_n"], "rows": rows, "chance": chance(p, spiral=True)}
 
 
 @register_study("vanishing", "vanishing gradients: per-layer gradients vs Nielsen, Jacobians vs Glorot, fixes")
@@ -303,30 +245,12 @@ class VanishingStudy(Study):
                 "depth": depth, "fixes": fixes, "spiral": spiral,
                 "table": table(nielsen, depth, fixes, spiral)}
 
+    def section(self, store, run):
+        from nnstudy.studies.vanishing_report import vanishing_section
+
+        return vanishing_section(store, run)
+
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.vanishing_figures import draw_vanishing
 
         return draw_vanishing(store, run, folder)
-
-
-def fmt_g(d: dict) -> str:
-    """mean ± std in significant digits (ratios span orders of magnitude)."""
-    return "n/a" if not d or d.get("mean") is None else f"{d['mean']:.3g} ± {d['std']:.2g}"
-
-
-def table(nielsen, depth, fixes, spiral) -> list[dict]:
-    rows = []
-    for n in nielsen["nets"]:
-        rows.append({"part": "nielsen (at init)", "config": n["net"], "test acc": "",
-                     "grad by layer (first->last)": ", ".join(f"{g['mean']:.3g}" for g in n["grad"]),
-                     "first/last": f"{n['grad'][0]['mean'] / n['grad'][-1]['mean']:.3g}", "jac sv": "", "lr": ""})
-
-    def row(part, r, config):
-        return {"part": part, "config": config, "test acc": fmt_ms(r["test_acc"]), "grad by layer (first->last)": "",
-                "first/last": fmt_g(r["first_over_last"]), "jac sv": fmt_ms(r["jac_mean"], 2),
-                "lr": f"{r['lr']:g}" if r.get("lr") else f"{SGD_LR:g}"}
-    rows += [row("depth", r, f"{r['arm']}, depth {r['depth']}") for r in depth["rows"]]
-    for f in fixes:
-        rows += [row(f"fixes (width {f['width']})", r, r["arm"]) for r in f["rows"]]
-    rows += [row("spiral", r, r["arm"]) for r in spiral["rows"]]
-    return rows
