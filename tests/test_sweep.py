@@ -100,3 +100,14 @@ def test_groups_of_different_shapes_run_in_worker_processes(tmp_path):
     assert len(runs) == 4 and {r["status"] for r in runs} == {"complete"}
     assert {r["pid"] for r in runs}.isdisjoint({os.getpid()})  # trained by the workers
     assert pooled["table"] == alone["table"]  # the same numbers, whichever process trained them
+
+
+def test_diverged_runs_are_counted_not_averaged(tmp_path):
+    cfgs = expand_grid({"dataset": "spiral", "n_per_class": "30", "width": "8", "steps": "20", "loss": "mse",
+                        "optimizer": "sgd", "lr": "0.05,1e3", "seed": "0..1", "device": "cpu", "threads": "1"})
+    summary = run_sweep(cfgs, tmp_path, study="div", log=None)
+    rows = {row["lr"]: row for row in summary["table"]}
+    assert rows[0.05]["n"] == 2 and rows[0.05]["diverged"] == 0 and rows[0.05]["test acc"]["mean"] is not None
+    assert rows[1000.0]["n"] == 0 and rows[1000.0]["diverged"] == 2 and rows[1000.0]["test acc"]["mean"] is None
+    statuses = sorted(r["status"] for r in Store(tmp_path).runs(study="div"))
+    assert statuses == ["complete", "complete", "diverged", "diverged"]

@@ -16,7 +16,13 @@ losses, so each member receives exactly its solo gradient. Records mean what `fi
 loss/acc at step s are the forward pass of update s+1, held-out records are evaluated before the
 update at the steps `fit` evaluates, the final evaluation of every split is at step = total.
 A member whose training loss turns NaN/inf is marked diverged at that step and frozen (its update
-and optimizer state masked); the others carry on. Batched runs write no mid-run checkpoint.
+and optimizer state masked, so its saved weights are the last finite ones); the others carry on.
+
+Stored like a solo run: one run per config (its config, digest, metrics, model.pt under the solo
+model's keys, the same summary fields plus "batched": {models, group_seconds}); train_seconds is
+the group's loop time divided by its size. Batched runs write no mid-run checkpoint (no --resume).
+Numbers match solo runs to float32 rounding (tests/test_batched.py states the tolerances); over
+long runs, rounding differences can grow as they do between any two summation orders.
 """
 
 from __future__ import annotations
@@ -35,13 +41,14 @@ from nnstudy.experiment import SAVE_WEIGHTS_MAX, RunResult, train_and_evaluate
 from nnstudy.models import build_model, count_params
 from nnstudy.optim import make_optimizer, resolve_device
 from nnstudy.stacked import (
+    EVAL_COLUMNS,
     StackedNet,
     StackedOptimizer,
+    clip_members,
+    evaluate_members,
     layer_plan,
     loss_and_grad,
     member_accuracy,
-    member_losses,
-    predict,
 )
 from nnstudy.store import Store, atomic_write
 from nnstudy.train import FitResult, plan_steps
@@ -49,7 +56,6 @@ from nnstudy.train import FitResult, plan_steps
 BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
 CHUNK_BYTES = 4 << 20  # members per chunk: keep a chunk's workspace near this size, in cache (measured best
 # at 2-4 MiB for the spiral MLPs on a 2-core EPYC: 1 MiB L2 per core; larger chunks fall out of cache)
-EVAL_COLUMNS = 2048  # examples per evaluation chunk, as train.evaluate
 
 
 def why_solo(cfg: TrainConfig) -> str | None:
@@ -187,6 +193,7 @@ def _record(store: Store, r: RunResult, data: Dataset, batched: dict) -> None:
         torch.save({k: v.detach().cpu() for k, v in r.model.state_dict().items()}, buf)
         atomic_write(store.run_dir(r.run_id) / "model.pt", buf.getvalue())
     store.finish(r.run_id, r.status, {**r.summary(), "dataset": data.name, "n_train": len(data.x_train),
+                                      "n_val": 0 if data.x_val is None else len(data.x_val),
                                       "n_test": len(data.x_test), "batched": batched}, error=r.error)
 
 
@@ -209,32 +216,6 @@ def _chunks(K: int, per_member_bytes: int, budget: int, device) -> list[tuple[in
     """Member ranges [lo, hi). On a GPU one chunk; on the CPU as many members as fit the budget."""
     k = K if device.type != "cpu" else max(1, min(K, budget // max(1, per_member_bytes)))
     return [(lo, min(K, lo + k)) for lo in range(0, K, k)]
-
-
-@torch.no_grad()
-def evaluate_members(net: StackedNet, cfg, x: torch.Tensor, y: torch.Tensor, num_classes: int,
-                     chunks) -> torch.Tensor:
-    """Mean loss and accuracy of every member on its x (K, D + 1, N), y (K, N): (K, 2), on the device.
-    Examples go in chunks of EVAL_COLUMNS and the loss is summed in double, as train.evaluate does."""
-    K, n = y.shape
-    out = torch.zeros(K, 2, dtype=torch.float64, device=y.device)  # loss sum, hits
-    for lo, hi in chunks:
-        params = [p[lo:hi] for p in net.params]
-        for c in range(0, n, EVAL_COLUMNS):
-            xb, yb = x[lo:hi, :, c:c + EVAL_COLUMNS], y[lo:hi, c:c + EVAL_COLUMNS]
-            z = net.forward(params, xb)  # (k, C, b)
-            out[lo:hi, 0].add_(member_losses(cfg, z, yb, num_classes).double() * yb.shape[1])
-            out[lo:hi, 1].add_((predict(z) == yb).sum(1))
-    return out / max(1, n)
-
-
-def clip_members(grads: list[torch.Tensor], max_norm: float) -> None:
-    """nn.utils.clip_grad_norm_ per member: scale each member's gradients so that their global
-    norm (over all its parameters) is at most max_norm."""
-    total = torch.linalg.vector_norm(torch.stack([g.flatten(1).norm(dim=1) for g in grads], 1), dim=1)  # (K,)
-    coef = (max_norm / (total + 1e-6)).clamp(max=1.0).view(-1, 1, 1)
-    for g in grads:
-        g.mul_(coef)
 
 
 def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan, *, log=None,
@@ -292,8 +273,8 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
             if step % 50 == 0 and not bool(active.any()):
                 total = step  # every member diverged: nothing left to train
             if log and step % max(1, total // 10) == 0:
-                log(f"  {K} models ({cfg.model}, {cfg.optimizer}): step {step}/{total} "
-                    f"{time.perf_counter() - t0:.1f} s")
+                log(f"  {K} x {cfg.model} (width {cfg.width}, depth {cfg.depth}, {cfg.optimizer}): "
+                    f"step {step}/{total} {time.perf_counter() - t0:.1f} s")
     seconds = (time.perf_counter() - t0) / K
     finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks) for s in d0.splits()}
     held_all = torch.stack(held_vals).cpu() if held_vals else None  # (evals, K, 2)

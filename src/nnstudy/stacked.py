@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from nnstudy.models.mlp import MLP, LinearNet
 
 aten = torch.ops.aten
+EVAL_COLUMNS = 2048  # examples per evaluation chunk, as train.evaluate does
 
 # In place on the pre-activation buffer, and the backward autograd would run for each (same aten
 # ops, so the same numbers), computed in place on the incoming gradient g from the output y
@@ -252,3 +253,29 @@ class StackedOptimizer:
             v.copy_(torch.where(on, v_new, v))
             denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
             p.add_(step_size * m / denom)  # addcdiv's order: (value * m) / denom
+
+
+@torch.no_grad()
+def evaluate_members(net: StackedNet, cfg, x: torch.Tensor, y: torch.Tensor, num_classes: int,
+                     chunks) -> torch.Tensor:
+    """Mean loss and accuracy of every member on its x (K, D + 1, N), y (K, N): (K, 2), on the device.
+    Examples go in chunks of EVAL_COLUMNS and the loss is summed in double, as train.evaluate does."""
+    K, n = y.shape
+    out = torch.zeros(K, 2, dtype=torch.float64, device=y.device)  # loss sum, hits
+    for lo, hi in chunks:
+        params = [p[lo:hi] for p in net.params]
+        for c in range(0, n, EVAL_COLUMNS):
+            xb, yb = x[lo:hi, :, c:c + EVAL_COLUMNS], y[lo:hi, c:c + EVAL_COLUMNS]
+            z = net.forward(params, xb)  # (k, C, b)
+            out[lo:hi, 0].add_(member_losses(cfg, z, yb, num_classes).double() * yb.shape[1])
+            out[lo:hi, 1].add_((predict(z) == yb).sum(1))
+    return out / max(1, n)
+
+
+def clip_members(grads: list[torch.Tensor], max_norm: float) -> None:
+    """nn.utils.clip_grad_norm_ per member: scale each member's gradients so that their global
+    norm (over all its parameters) is at most max_norm."""
+    total = torch.linalg.vector_norm(torch.stack([g.flatten(1).norm(dim=1) for g in grads], 1), dim=1)  # (K,)
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0).view(-1, 1, 1)
+    for g in grads:
+        g.mul_(coef)

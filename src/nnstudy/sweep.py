@@ -206,14 +206,14 @@ def summarize(cfgs, results, study: str, fields: list[str], groups, seconds: flo
     cells: dict[tuple, list[int]] = {}
     for i, cfg in enumerate(cfgs):
         cells.setdefault(tuple(getattr(cfg, f) for f in keys), []).append(i)
+    splits = ["train"] + (["val"] if any(c.val_frac > 0 for c in cfgs) else []) + ["test"]
     table = []
     for key, idx in cells.items():
         ok = [results[i] for i in idx if results[i]["status"] == "complete"]
         row = dict(zip(keys, key))
         row.update(n=len(ok), diverged=sum(results[i]["status"] == "diverged" for i in idx))
-        for split in ("train", "val", "test"):
-            if ok and f"{split}_acc" in ok[0]["final"]:
-                row[f"{split} acc"] = mean_std(r["final"][f"{split}_acc"] for r in ok)
+        for split in splits:  # every row has every column, "n/a" where no run completed
+            row[f"{split} acc"] = mean_std(r["final"].get(f"{split}_acc") for r in ok)
         table.append(row)
     return {"study": study, "runs": len(cfgs), "groups": [{"size": len(i), "batched": b} for i, b in groups],
             "seconds": round(seconds, 2), "varying": fields, "table": table,
