@@ -183,7 +183,7 @@ def jacobian_singular_values(block: nn.Module, x: torch.Tensor, n: int = 32) -> 
     ~1e-8 of the largest. NaN where the Jacobian is not finite (an exploding net)."""
     J = block_jacobians(block, x, n)  # (n, out, in)
     if not torch.isfinite(J).all():
-        return torch.full((J.shape[0], min(J.shape[1:])), float("nan"), dtype=J.dtype)
+        return torch.full((J.shape[0], min(J.shape[1:])), float("nan"), dtype=J.dtype, device=J.device)
     G = (J @ J.transpose(1, 2) if J.shape[1] <= J.shape[2] else J.transpose(1, 2) @ J).double()
     try:
         ev = torch.linalg.eigvalsh(G)
@@ -223,7 +223,7 @@ def _mlp_block_jacobians(block, x: torch.Tensor, n: int) -> torch.Tensor:
     W = block.linear.weight.detach()  # (out, in)
     with torch.no_grad():
         u = block.linear(x)  # (B, out): the whole batch, for batch-norm statistics
-        scale = torch.ones(u.shape[1], dtype=u.dtype)
+        scale = torch.ones(u.shape[1], dtype=u.dtype, device=u.device)
         if isinstance(block.norm, nn.BatchNorm1d):
             bn = block.norm
             mean, var = (u.mean(0), u.var(0, unbiased=False)) if bn.training or not bn.track_running_stats \
@@ -237,7 +237,7 @@ def _mlp_block_jacobians(block, x: torch.Tensor, n: int) -> torch.Tensor:
         d = torch.autograd.grad(block.act(z).sum(), z)[0]  # (n, out): act'(z), elementwise
     J = (d * scale)[:, :, None] * W[None]  # (n, out, in)
     if getattr(block, "residual", False):
-        J = J + torch.eye(W.shape[0], W.shape[1], dtype=J.dtype)
+        J = J + torch.eye(W.shape[0], W.shape[1], dtype=J.dtype, device=J.device)
     return J
 
 

@@ -17,11 +17,8 @@ PyTorch training loop.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,7 +29,7 @@ from nnstudy.data.toy import make_spiral
 from nnstudy.models import build_model
 from nnstudy.scratch import MLP, SGD, Adam, gradcheck
 from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
-from nnstudy.studies.vanishing import torch_threads
+from nnstudy.studies.threads import numpy_blas_threads, openblas_thread_functions, torch_threads
 
 PROFILES = {
     "quick": dict(depths=(1, 2), check_width=8, check_points=20, n_per_class=200, steps=100,
@@ -52,37 +49,6 @@ CURVES = {
     "deep tanh": dict(width=50, depth=3, activation="tanh", optimizer="sgd", lr=0.1, weight_decay=1e-4,
                       momentum=0.9),
 }
-
-
-@contextlib.contextmanager
-def numpy_blas_threads(n: int):
-    """Run NumPy's OpenBLAS on `n` threads inside the block, then restore it. Small matrix products
-    on a shared CPU run many times faster on one thread (measured 10x on a loaded 2-core machine).
-    Best effort: a no-op where NumPy links another BLAS."""
-    fns = _openblas_thread_functions()
-    if fns is None:
-        yield
-        return
-    set_threads, get_threads = fns
-    old = get_threads()
-    set_threads(n)
-    try:
-        yield
-    finally:
-        set_threads(old)
-
-
-def _openblas_thread_functions():
-    libs = sorted((Path(np.__file__).parent.parent / "numpy.libs").glob("lib*openblas*.so*"))
-    for path in libs:
-        lib = ctypes.CDLL(str(path))  # the copy NumPy already loaded: dlopen returns the same handle
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                s, g = (getattr(lib, f"{prefix}_{k}_num_threads{suffix}", None) for k in ("set", "get"))
-                if s is not None and g is not None:
-                    s.argtypes, g.restype = [ctypes.c_int], ctypes.c_int
-                    return s, g
-    return None
 
 
 def check_points(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +154,7 @@ class BackpropStudy(Study):
                 "target": TARGET, "counts": {"arrays": len(checks)},
                 "gradcheck": checks, "max_rel_err_autograd": max(r["rel_err_autograd"] for r in checks),
                 "max_rel_err_fd": max(r["rel_err_fd"] for r in checks), "curves": curves,
-                "threads": {"torch": 1, "numpy_blas": 1 if _openblas_thread_functions() else "unchanged"},
+                "threads": {"torch": 1, "numpy_blas": 1 if openblas_thread_functions() else "unchanged"},
                 "table": table(checks, curves)}
 
     def section(self, store, run):

@@ -25,6 +25,7 @@ from nnstudy.scratch.perceptron import max_margin_separator
 from nnstudy.scratch.xor import HAND_XOR, train_xor_mlp
 from nnstudy.store import atomic_write
 from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies.threads import torch_threads
 
 PROFILES = {  # training points per set, held-out points, margins, epoch caps, noisy-XOR budget
     "quick": dict(n=60, n_test=200, margins=(0.05, 0.2), max_epochs=200, xor_epochs=50, mlp_steps=300,
@@ -117,7 +118,8 @@ def run_noisy_xor(ctx: StudyContext, p: dict) -> dict:
         perceptron.append({"train_acc": res.accuracy,
                            "test_acc": accuracy(res.w, res.b, data.x_test.double().numpy(), pm(data.y_test))})
         cfgs.append(cfg)
-    runs = ctx.train_many(cfgs, [f"noisy xor MLP 2-8-2 seed {c.seed}" for c in cfgs])
+    with torch_threads(1):  # tiny nets: on a shared CPU a second thread costs more than it gives
+        runs = ctx.train_many(cfgs, [f"noisy xor MLP 2-8-2 seed {c.seed}" for c in cfgs])
     return {"n_per_class": p["xor_n"], "noise": 0.2,
             "perceptron": {k: mean_std(r[k] for r in perceptron) for k in ("train_acc", "test_acc")},
             "mlp": {"train_acc": mean_std(r.final.get("train_acc") for r in runs),

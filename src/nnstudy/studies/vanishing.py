@@ -26,7 +26,6 @@ extra threads cost more than they give) and restores the setting afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -37,6 +36,7 @@ from nnstudy.models import build_model
 from nnstudy.models.mlp import MLP
 from nnstudy.probes import LayerProbe, log_steps, measure
 from nnstudy.studies import Study, StudyContext, mean_std, register_study
+from nnstudy.studies.threads import torch_threads
 from nnstudy.studies.vanishing_nielsen import run_nielsen
 from nnstudy.studies.vanishing_report import table
 from nnstudy.train import plan_steps
@@ -72,16 +72,6 @@ ARMS = {
 }
 SGD_LR = 0.1  # the depth sweep's and the spiral's one learning rate (Nielsen's eta)
 BATCH = 100  # mini-batch size of every trained run but Nielsen's (full batch)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 # -- the house's nets ---------------------------------------------------------------------------------
