@@ -88,6 +88,7 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
             atomic_write(store.run_dir(run_id) / "model.pt", buf.getvalue())
         store.finish(run_id, res.status, {**out.summary(), "dataset": data.name, "n_train": len(data.x_train),
+                                          "n_val": 0 if data.x_val is None else len(data.x_val),
                                           "n_test": len(data.x_test)}, error=res.error)
     return out
 

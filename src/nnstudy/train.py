@@ -233,7 +233,8 @@ def _epoch_log(log, epoch: int, epochs: int, records: list, since: int, seconds:
     tr = [r[3] for r in new if r[1] == "train" and r[2] == "acc"]
     tl = [r[3] for r in new if r[1] == "train" and r[2] == "loss"]
     msg = f"epoch {epoch}/{epochs}  train loss {sum(tl) / len(tl):.4f} acc {sum(tr) / len(tr):.4f}"
-    val = [r for r in new if r[1] == "val" and r[2] == "acc"]
+    end = max((r[0] for r in new if r[1] == "train"), default=-2) + 1  # the step after this epoch's last update
+    val = [r for r in new if r[1] == "val" and r[2] == "acc" and r[0] == end]  # evaluated at this epoch's end
     if val:
         msg += f"  val acc {val[-1][3]:.4f}"
     log(msg + f"  {seconds:.1f}s")

@@ -78,18 +78,21 @@ def predict(model, data, cfg, chunk: int = 1024) -> np.ndarray:
 
 
 def draw_curves(store, run_id: str, path: Path) -> Path:
-    """Loss and accuracy: per epoch (training batches' mean, validation value) for epoch runs,
-    per step for step-counted runs."""
-    epochs = store.get(run_id)["config"].get("epochs") or 0
+    """Loss and accuracy against epochs (steps for step-counted runs): the training batches' values
+    as a running mean over a fifth of an epoch, the validation (or test) values as evaluated."""
+    run = store.get(run_id)
+    epochs, total = run["config"].get("epochs") or 0, run["summary"].get("steps")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric in zip(axes, ("loss", "acc")):
         curves = {}
         steps, vals = store.series(run_id, "train", metric)
+        if total is not None:  # the batches only; the record at `total` is the final whole-set evaluation
+            steps, vals = steps[:total], vals[:total]
         per_epoch = max(1, round((len(steps) - 1) / epochs)) if epochs and len(steps) > 1 else 1
-        if steps and epochs:
-            curves["train (batch mean per epoch)"] = epoch_means(vals, per_epoch)
-        elif steps:
-            curves["train"] = (steps, vals)
+        if steps:
+            window = max(1, per_epoch // 5) if epochs else 1
+            x, m = running_mean(steps, vals, window)
+            curves["train (batches, running mean)" if window > 1 else "train"] = ([k / per_epoch for k in x], m)
         for split in ("val", "test"):
             s, v = store.series(run_id, split, metric)
             if len(s) > 1:
@@ -99,13 +102,13 @@ def draw_curves(store, run_id: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def epoch_means(vals, per_epoch: int):
-    """Mean of each epoch's per-step values, placed at the epoch's end (x in epochs)."""
+def running_mean(steps, vals, window: int):
+    """Mean of each `window` consecutive values, placed at the window's last step."""
     v = np.asarray([np.nan if a is None else a for a in vals], dtype=float)
-    n = len(v) // per_epoch
-    if n == 0:
-        return [len(v) / per_epoch], [float(np.nanmean(v))]
-    return list(range(1, n + 1)), np.nanmean(v[: n * per_epoch].reshape(n, per_epoch), axis=1).tolist()
+    if window <= 1 or len(v) < window:
+        return list(steps), v.tolist()
+    c = np.nancumsum(np.insert(v, 0, 0.0))
+    return list(steps[window - 1:]), ((c[window:] - c[:-window]) / window).tolist()
 
 
 def confusion_matrix(pred: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
@@ -142,7 +145,7 @@ def draw_confident_errors(probs: np.ndarray, y: np.ndarray, data, path: Path, n:
     worst = wrong[np.argsort(-conf[wrong])][:n]
     cols = min(8, len(worst))
     rows = (len(worst) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 2.2 * rows + 0.3), squeeze=False)
     for ax, i in zip(axes.flat, worst):
         img = data.x_test[i].permute(1, 2, 0).numpy()  # (H, W, C) uint8
         ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray" if img.shape[2] == 1 else None)
@@ -150,7 +153,7 @@ def draw_confident_errors(probs: np.ndarray, y: np.ndarray, data, path: Path, n:
     for ax in axes.flat:
         ax.axis("off")
     fig.suptitle("most confidently wrong test images: predicted, confidence (true class)", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.2)
     return _save(fig, path)
 
 
@@ -190,3 +193,36 @@ def draw_filters(model, path: Path, n: int = 32) -> Path | None:
 def _save(fig, path: Path) -> Path:
     plots.finish(fig, save=path, close=True)
     return Path(path)
+
+
+def draw_study(store, run: dict, folder: Path) -> list[Path]:
+    """The images study: test accuracy per rung beside the published values, validation curves
+    (mean over seeds), and the fast net's confusion matrix, worst errors and filters (first seed)."""
+    rows = run["summary"]["rows"]
+    folder = Path(folder)
+    fig = plots.plot_bars([r["label"] for r in rows], [r["test_acc"]["mean"] for r in rows],
+                          [r["test_acc"]["std"] for r in rows], ylabel="test accuracy",
+                          title="Fashion-MNIST: nnstudy (mean ± std over seeds) and published",
+                          reference={r["label"]: r["published"]["value"] for r in rows if "published" in r})
+    paths = [_save(fig, folder / "accuracy.png")]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    curves, bands = {}, {}
+    for r in rows:
+        series = [store.series(rid, "val", "acc") for rid in r["runs"]]
+        series = [s for s in series if len(s[0]) > 1]
+        if series:
+            steps, mean, std = plots.curve_band(series)
+            x = steps / max(1, steps[-1])  # fraction of the run: the rungs take different step counts
+            curves[r["label"]], bands[r["label"]] = (x, mean), (x, mean - std, mean + std)
+    plots.plot_curves(curves, ylabel="validation accuracy", xlabel="fraction of training", ax=ax, bands=bands)
+    paths.append(_save(fig, folder / "val_curves.png"))
+    fast = next((r for r in rows if r["key"] == "fast"), None)
+    loaded = load_final_model(store, fast["runs"][0]) if fast else None
+    if loaded is not None:
+        model, cfg, data = loaded
+        probs = predict(model, data, cfg)
+        y = data.y_test.numpy()
+        paths.append(draw_confusion(probs.argmax(1), y, data.classes, folder / "fast_confusion.png"))
+        paths.append(draw_confident_errors(probs, y, data, folder / "fast_confident_errors.png"))
+        paths.append(draw_filters(model, folder / "fast_filters.png"))
+    return [p for p in paths if p is not None]
