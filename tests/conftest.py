@@ -3,6 +3,13 @@ import subprocess
 import sys
 
 import pytest
+import torch
+
+# Tests check behaviour, not speed, on tiny models: one CPU thread, here and in subprocesses. On a
+# shared 2-core machine a second OpenMP thread cost 7-80x per step under load (measured in several
+# studies' development); on an idle machine it gains little for nets this small.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ from nnstudy import distributed
 from nnstudy.data import Dataset, validate_tensors
 from nnstudy.errors import Diverged, UsageError
 from nnstudy.optim import make_loss, make_optimizer, make_scheduler, resolve_device
+from nnstudy.threads import torch_threads
 
 FULL_BATCH_FLUSH = 100  # steps: a store transaction per full-batch step costs more than the step (ms)
 
@@ -75,9 +76,16 @@ def plan_steps(cfg, n_train: int) -> tuple[int, int]:
     return total, per_epoch
 
 
-def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
-        log: Callable[[str], None] | None = None, checkpoint: Path | None = None,
-        resume: dict | None = None, flush: Callable[[list], None] | None = None) -> FitResult:
+def fit(model: nn.Module, data: Dataset, cfg, **kw) -> FitResult:
+    """Train `model` on `data` as `cfg` says (see `_fit`), on cfg.threads CPU threads when set:
+    the caller's thread count is restored afterwards."""
+    with torch_threads(cfg.threads):
+        return _fit(model, data, cfg, **kw)
+
+
+def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
+         log: Callable[[str], None] | None = None, checkpoint: Path | None = None,
+         resume: dict | None = None, flush: Callable[[list], None] | None = None) -> FitResult:
     """Train `model` on `data` as `cfg` says and return the records and final numbers.
 
     hook(step, model) runs after backward and before the update (gradients are in .grad).
@@ -85,8 +93,6 @@ def fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     checkpoint to continue from. flush(records) receives each epoch's new records (full batch:
     every FULL_BATCH_FLUSH steps, and at the end)."""
     device = resolve_device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     image = data.is_image
     model.to(device)
     if image and device.type == "cuda" and cfg.channels_last:

@@ -29,7 +29,7 @@ from nnstudy.data.toy import make_spiral
 from nnstudy.models import build_model
 from nnstudy.scratch import MLP, SGD, Adam, gradcheck
 from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
-from nnstudy.studies.threads import numpy_blas_threads, openblas_thread_functions, torch_threads
+from nnstudy.threads import numpy_blas_threads, openblas_thread_functions, torch_threads
 
 PROFILES = {
     "quick": dict(depths=(1, 2), check_width=8, check_points=20, n_per_class=200, steps=100,

@@ -26,6 +26,7 @@ from nnstudy.errors import DataError
 from nnstudy.models import build_model
 from nnstudy.models.summary import summarize
 from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.threads import torch_threads
 
 # (key, label, model, activation): the first three are the comparison, the rest AlexNet's ablations.
 VARIANTS = [
@@ -167,10 +168,7 @@ class LeNetAlexNetStudy(Study):
 
     def run(self, ctx: StudyContext) -> dict:
         p = PROFILES[ctx.profile]
-        threads = torch.get_num_threads()  # fit sets cfg.threads process-wide: give the caller its own back
-        try:
-            if p["threads"]:
-                torch.set_num_threads(p["threads"])  # the probe measures what the runs will get
+        with torch_threads(p["threads"]):  # the speed probe measures what the runs will get
             ctx.log("lenet-alexnet (1/3): throughput of each model, side by side")
             speed = probe_speed(VARIANTS, (1, 28, 28), p["batch"], p["probe"])
             ctx.log("lenet-alexnet (2/3): LeNet-5, LeNet-5 modern, AlexNet and its ablations on Fashion-MNIST")
@@ -182,8 +180,6 @@ class LeNetAlexNetStudy(Study):
                 cifar = train_variants(ctx, p, "cifar10", [v for v in VARIANTS if v[0] in MAIN])
             else:
                 ctx.log(f"lenet-alexnet (3/3): CIFAR-10 skipped: {missing}")
-        finally:
-            torch.set_num_threads(threads)
         table = terminal_table(fashion, speed, "Fashion-MNIST") + terminal_table(cifar, {}, "CIFAR-10")
         return {"fashion": fashion, "cifar": cifar, "cifar_skipped": missing, "speed": speed,
                 "ablations": ablation_effects(fashion, speed), "target": p["target"],

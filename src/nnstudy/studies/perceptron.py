@@ -25,7 +25,7 @@ from nnstudy.scratch.perceptron import max_margin_separator
 from nnstudy.scratch.xor import HAND_XOR, train_xor_mlp
 from nnstudy.store import atomic_write
 from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
-from nnstudy.studies.threads import torch_threads
+from nnstudy.threads import torch_threads
 
 PROFILES = {  # training points per set, held-out points, margins, epoch caps, noisy-XOR budget
     "quick": dict(n=60, n_test=200, margins=(0.05, 0.2), max_epochs=200, xor_epochs=50, mlp_steps=300,

@@ -36,9 +36,9 @@ from nnstudy.models import build_model
 from nnstudy.models.mlp import MLP
 from nnstudy.probes import LayerProbe, log_steps, measure
 from nnstudy.studies import Study, StudyContext, mean_std, register_study
-from nnstudy.studies.threads import torch_threads
 from nnstudy.studies.vanishing_nielsen import run_nielsen
 from nnstudy.studies.vanishing_report import table
+from nnstudy.threads import torch_threads
 from nnstudy.train import plan_steps
 
 PROFILES = {

@@ -14,11 +14,10 @@ relabels inputs) and everything a convolution assumes (neighbouring pixels belon
 
 from __future__ import annotations
 
-import torch
-
 from nnstudy.config import TrainConfig
 from nnstudy.models.summary import summarize
 from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.threads import torch_threads
 
 PROFILES = {
     # spiral: points per class, full-batch Adam steps, parameter budgets, depths;
@@ -176,16 +175,13 @@ class WidthDepthStudy(Study):
 
     def run(self, ctx: StudyContext) -> dict:
         p = PROFILES[ctx.profile]
-        threads = torch.get_num_threads()  # fit sets cfg.threads process-wide: give the caller its own back
-        try:
+        with torch_threads(p["threads"]):
             ctx.log("width-depth (1/3): parameter-matched MLPs on the spiral")
             grids = {"spiral": run_grid(ctx, "spiral", p)}
             ctx.log("width-depth (2/3): parameter-matched MLPs on Fashion-MNIST")
             grids["fashion"] = run_grid(ctx, "fashion", p)
             ctx.log("width-depth (3/3): MLP vs CNN at equal parameters, original and pixel-permuted")
             pair = run_pair(ctx, p)
-        finally:
-            torch.set_num_threads(threads)
         return {"grids": grids, "by_depth": {k: by_depth(v) for k, v in grids.items()}, "pair": pair,
                 "targets": TARGETS, "atcold_source": ATCOLD["source"],
                 "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, **RECIPE},

@@ -18,7 +18,10 @@ import torch
 
 @contextlib.contextmanager
 def torch_threads(n: int):
-    """torch on `n` CPU threads inside the block."""
+    """torch on `n` CPU threads inside the block (0: leave the count alone)."""
+    if not n:
+        yield
+        return
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
