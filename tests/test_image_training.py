@@ -212,3 +212,20 @@ def test_images_section_is_built_from_stored_numbers(images_study):
     assert f"{fast:.3f}" in text and "0.925" in text  # ours and the published 2-conv net, side by side
     assert len(sec.tables[0]["rows"]) == 4 and len(sec.figures) >= 4
     assert any(r["value"] == "0.939" and "flips" in r["setup"] for r in sec.references)
+
+
+@pytest.mark.parametrize("total", range(1, 9))
+def test_onecycle_survives_runs_of_a_few_steps(total):
+    """A recipe's quick profile can leave 2 steps (1,800 images in batches of 1,024): one-cycle must
+    still warm up and anneal instead of dividing by a zero-length phase."""
+    from nnstudy.optim import make_scheduler
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = make_scheduler(TrainConfig(schedule="onecycle", lr=1.0), opt, total)
+    lrs = []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert all(0 <= lr <= 1.0 for lr in lrs) and (total < 3 or max(lrs) > 0.7)

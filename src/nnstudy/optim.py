@@ -30,8 +30,8 @@ def make_scheduler(cfg, opt, total_steps: int):
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(2, total_steps),
-                                                   pct_start=0.25)
+        n = max(2, total_steps)  # below ~6 steps a 25% warm-up is under one step: torch divides by zero
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=n, pct_start=max(0.25, 1.5 / n))
     raise AssertionError(cfg.schedule)
 
 
