@@ -69,21 +69,28 @@ def conventional(root: Path, cfg: TrainConfig, n: int, mean: float, std: float) 
     """pytorch/examples mnist's pipeline on n images; returns seconds for one pass."""
     from torchvision import datasets, transforms
 
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
     ds = torch.utils.data.Subset(datasets.FashionMNIST(str(root), train=True, download=False, transform=tf),
                                  range(n))
-    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True)
+    device = torch.device(cfg.device)
+    cuda = dict(num_workers=1, pin_memory=True) if device.type == "cuda" else {}  # pytorch/examples' settings
+    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, **cuda)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, (1, 28, 28), 10)
+    model = build_model(cfg, (1, 28, 28), 10).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9) if cfg.optimizer == "sgd" \
         else torch.optim.Adam(model.parameters(), lr=cfg.lr)
     model.train()
     t0 = time.perf_counter()
     for data, target in loader:
+        data, target = data.to(device), target.to(device)
         opt.zero_grad()
         loss = F.cross_entropy(model(data), target)
         loss.backward()
         opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - t0
 
 
@@ -94,14 +101,14 @@ def ours(cfg: TrainConfig, data) -> float:
     return fit(model, data, cfg).seconds
 
 
-def throughput(repeats: int, n: int) -> dict:
+def throughput(repeats: int, n: int, threads: int, device: str = "cpu") -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(Path(tmp))
         for label, recipe in MODELS.items():
-            base = resolve(recipe, flags=dict(epochs=1, train_subset=n, val_frac=0.0, augment=False, tta=False,
-                                              schedule="constant", label_smoothing=0.0, checkpoint=False,
-                                              device="cpu"))
+            base = resolve(recipe, flags=dict(epochs=1, train_subset=n, test_subset=100, val_frac=0.0, augment=False,
+                                              tta=False, schedule="constant", label_smoothing=0.0, checkpoint=False,
+                                              threads=threads, device=device, amp="off"))
             data = load_dataset(base)
             m, s = data.mean[0], data.std[0]
             rows = {"nnstudy": [], "conventional": []}
@@ -110,12 +117,13 @@ def throughput(repeats: int, n: int) -> dict:
                 rows["conventional"].append(n / conventional(root, base, n, m, s))
             med = {k: statistics.median(v) for k, v in rows.items()}
             out[label] = {"batch": base.batch_size, "images": n, "repeats": repeats, "model": base.model,
+                          "threads": threads,
                           "nnstudy_img_s": med["nnstudy"], "conventional_img_s": med["conventional"],
                           "ratio": med["nnstudy"] / med["conventional"], "all": rows}
             print(f"{label:<9} nnstudy {med['nnstudy']:8.0f} img/s   conventional {med['conventional']:8.0f} img/s"
                   f"   ratio {med['nnstudy'] / med['conventional']:.2f}x", flush=True)
-        fast = resolve("fmnist-fast", flags=dict(epochs=1, train_subset=n, val_frac=0.0, checkpoint=False,
-                                                 device="cpu"))
+        fast = resolve("fmnist-fast", flags=dict(epochs=1, train_subset=n, test_subset=100, val_frac=0.0,
+                                                 checkpoint=False, device=device))
         data = load_dataset(fast)
         per = {1: [], 2: []}
         for _ in range(repeats):
@@ -165,18 +173,19 @@ def render(res: dict) -> str:
     lines = ["# Fashion-MNIST on the CPU (benchmarks/images.py)", "",
              "Numbers from a shared 2-core machine: see each part's load average; on an idle machine wall "
              "times are shorter (CPU seconds / 2 is a floor for 2 threads).", ""]
-    if "throughput" in res:
-        t = res["throughput"]
+    for key in [k for k in res if k.startswith("throughput")]:
+        t = res[key]
         c = t["conditions"]
-        lines += ["## Training throughput (images/s, median of interleaved repeats)", "",
+        where = "" if key == "throughput" else f", {key.split('_', 1)[1]}"
+        lines += [f"## Training throughput{where} (images/s, median of interleaved repeats)", "",
                   f"`{c['command']}` at {c['when']}, load average {c['load_avg']}, {c['cpus']} CPUs, "
                   f"torch {c['torch']}.", "",
-                  "| model | batch | nnstudy | conventional (torchvision + DataLoader) | ratio |",
-                  "|---|---|---|---|---|"]
+                  "| model | batch | threads | nnstudy | conventional (torchvision + DataLoader) | ratio |",
+                  "|---|---|---|---|---|---|"]
         for label in MODELS:
             r = t[label]
-            lines.append(f"| {label} ({r['model']}) | {r['batch']} | {r['nnstudy_img_s']:.0f} | "
-                         f"{r['conventional_img_s']:.0f} | {r['ratio']:.2f}x |")
+            lines.append(f"| {label} ({r['model']}) | {r['batch']} | {r.get('threads', '')} | "
+                         f"{r['nnstudy_img_s']:.0f} | {r['conventional_img_s']:.0f} | {r['ratio']:.2f}x |")
         lines += ["", f"fast net, recipe as trained (augmented): 1 thread {t['threads']['1']:.0f} img/s, "
                   f"2 threads {t['threads']['2']:.0f} img/s.", ""]
     if "accuracy" in res:
@@ -202,6 +211,8 @@ def main() -> None:
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--images", type=int, default=6000, help="images per throughput pass")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for both pipelines (0: torch's default)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (gpu.sh): both pipelines on it, no autocast")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--recipes", default="fmnist-lenet5,fmnist-fast")
     args = ap.parse_args()
@@ -209,7 +220,8 @@ def main() -> None:
     path = RESULTS / "images.json"
     res = json.loads(path.read_text()) if path.exists() else {}
     if args.throughput:
-        res["throughput"] = {**throughput(args.repeats, args.images), "conditions": conditions()}
+        key = "throughput" if args.device == "cpu" else f"throughput_{args.device}"
+        res[key] = {**throughput(args.repeats, args.images, args.threads, args.device), "conditions": conditions()}
     if args.accuracy:
         res.setdefault("accuracy", {}).update(accuracy(args.seeds, args.recipes.split(",")))
     path.write_text(json.dumps(res, indent=2))
