@@ -1,5 +1,6 @@
 """The loop and the store: schedules, optimizers, divergence, crash safety, resume."""
 
+import math
 import signal
 import subprocess
 import sys
@@ -53,6 +54,9 @@ def test_nan_loss_stops_with_diverged():
     cfg = TrainConfig(dataset="moons", optimizer="sgd", lr=1e6, loss="mse", steps=500, device="cpu")
     res = train_and_evaluate(cfg)
     assert res.status == "diverged" and res.steps < 500 and "diverged" in res.error
+    steps = [s for s, sp, n, _ in res.records if sp == "train" and n == "loss"]
+    assert steps == list(range(len(steps)))  # one record per step, the non-finite one last
+    assert not math.isfinite(res.records[-2][3] if res.records[-1][2] == "acc" else res.records[-1][3])
 
 
 def _interrupt_at(step_to_fail):

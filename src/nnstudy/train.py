@@ -202,7 +202,8 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                     flush(records[flushed:])
                 flushed = len(records)
     except Diverged as e:
-        records += _drain(losses, accs, step)
+        # Raised inside the loop after step `step`'s loss was buffered but before `step += 1`.
+        records += _drain(losses, accs, step + 1 if losses else step)
         if flush:
             flush(records[flushed:])
         return FitResult("diverged", {}, records, step, time.perf_counter() - t0, str(e))
