@@ -27,7 +27,6 @@ long runs, rounding differences can grow as they do between any two summation or
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Callable
@@ -37,7 +36,7 @@ import torch
 from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset, load_dataset
 from nnstudy.errors import Diverged
-from nnstudy.experiment import SAVE_WEIGHTS_MAX, RunResult, train_and_evaluate
+from nnstudy.experiment import RunResult, finish_run, train_and_evaluate
 from nnstudy.models import build_model, count_params
 from nnstudy.optim import make_optimizer, resolve_device
 from nnstudy.stacked import (
@@ -50,7 +49,7 @@ from nnstudy.stacked import (
     loss_and_grad,
     member_accuracy,
 )
-from nnstudy.store import Store, atomic_write
+from nnstudy.store import Store
 from nnstudy.train import FitResult, plan_steps
 
 BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
@@ -186,15 +185,9 @@ def train_group(cfgs: list[TrainConfig], store: Store | None = None, *, study=No
 
 
 def _record(store: Store, r: RunResult, data: Dataset, batched: dict) -> None:
-    """Metrics, model.pt and the summary, as train_and_evaluate writes them for a solo run."""
+    """Metrics, then model.pt and the summary exactly as a solo run stores them."""
     store.log_metrics(r.run_id, r.records)
-    if r.params <= SAVE_WEIGHTS_MAX:
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in r.model.state_dict().items()}, buf)
-        atomic_write(store.run_dir(r.run_id) / "model.pt", buf.getvalue())
-    store.finish(r.run_id, r.status, {**r.summary(), "dataset": data.name, "n_train": len(data.x_train),
-                                      "n_val": 0 if data.x_val is None else len(data.x_val),
-                                      "n_test": len(data.x_test), "batched": batched}, error=r.error)
+    finish_run(store, r, data, batched=batched)
 
 
 # -- the loop ------------------------------------------------------------------------------------

@@ -81,16 +81,21 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
     out = RunResult(run_id, res.status, res.final, cfg, res.steps, res.seconds, count_params(model),
                     res.error, res.records, model)
     if store is not None:
-        if out.params <= SAVE_WEIGHTS_MAX:
-            import io
-
-            buf = io.BytesIO()
-            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-            atomic_write(store.run_dir(run_id) / "model.pt", buf.getvalue())
-        store.finish(run_id, res.status, {**out.summary(), "dataset": data.name, "n_train": len(data.x_train),
-                                          "n_val": 0 if data.x_val is None else len(data.x_val),
-                                          "n_test": len(data.x_test)}, error=res.error)
+        finish_run(store, out, data)
     return out
+
+
+def finish_run(store: Store, r: RunResult, data: Dataset, **extra) -> None:
+    """Final weights (small models) and the summary: how every finished run is stored, solo or batched."""
+    if r.params <= SAVE_WEIGHTS_MAX:
+        import io
+
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in r.model.state_dict().items()}, buf)
+        atomic_write(store.run_dir(r.run_id) / "model.pt", buf.getvalue())
+    store.finish(r.run_id, r.status, {**r.summary(), "dataset": data.name, "n_train": len(data.x_train),
+                                      "n_val": 0 if data.x_val is None else len(data.x_val),
+                                      "n_test": len(data.x_test), **extra}, error=r.error)
 
 
 def load_run_model(store: Store, run_id: str) -> tuple[torch.nn.Module, TrainConfig, Dataset]:
