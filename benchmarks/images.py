@@ -137,10 +137,10 @@ def throughput(repeats: int, n: int, threads: int, device: str = "cpu") -> dict:
 
 
 # -- accuracy ----------------------------------------------------------------------------------------
-def run_recipe(recipe: str, seed: int, out: Path) -> dict:
+def run_recipe(recipe: str, seed: int, out: Path, threads: int) -> dict:
     """One `nnstudy train` in a child process: its summary plus the child's CPU time and peak RSS."""
     cmd = [sys.executable, "-m", "nnstudy", "train", "--recipe", recipe, "--seed", str(seed), "--json",
-           "--no-figures", "--out", str(out)]
+           "--no-figures", "--out", str(out)] + (["--threads", str(threads)] if threads else [])
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
     stdout = p.stdout.read()
@@ -157,11 +157,11 @@ def run_recipe(recipe: str, seed: int, out: Path) -> dict:
     return row
 
 
-def accuracy(seeds: int, recipes: list[str]) -> dict:
+def accuracy(seeds: int, recipes: list[str], threads: int) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for recipe in recipes:
-            rows = [run_recipe(recipe, s, Path(tmp)) for s in range(seeds)]
+            rows = [run_recipe(recipe, s, Path(tmp), threads) for s in range(seeds)]
             med = {k: statistics.median(r[k] for r in rows) for k in
                    ("test_acc", "train_seconds", "cpu_seconds", "peak_rss_mb")}
             out[recipe] = {"runs": rows, "median": med, "target": RECIPES[recipe].target, "conditions": conditions()}
@@ -211,7 +211,8 @@ def main() -> None:
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--images", type=int, default=6000, help="images per throughput pass")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for both pipelines (0: torch's default)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for both pipelines and for the recipe runs (0: torch's default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (gpu.sh): both pipelines on it, no autocast")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--recipes", default="fmnist-lenet5,fmnist-fast")
@@ -223,7 +224,7 @@ def main() -> None:
         key = "throughput" if args.device == "cpu" else f"throughput_{args.device}"
         res[key] = {**throughput(args.repeats, args.images, args.threads, args.device), "conditions": conditions()}
     if args.accuracy:
-        res.setdefault("accuracy", {}).update(accuracy(args.seeds, args.recipes.split(",")))
+        res.setdefault("accuracy", {}).update(accuracy(args.seeds, args.recipes.split(","), args.threads))
     path.write_text(json.dumps(res, indent=2))
     md = render(res)
     (RESULTS / "images.md").write_text(md)

@@ -40,20 +40,24 @@ IMAGE = dict(val_frac=0.1, data_seed=0)  # every image run: 10% of train for val
 SGD = dict(optimizer="sgd", momentum=0.9, nesterov=True)
 
 RECIPES = {r.name: r for r in [
-    Recipe("fmnist-lenet5", "LeNet-5 (tanh, average pooling) on Fashion-MNIST, Adam + one-cycle",
+    # LeNet-5's layers with batch norm, ReLU and max pooling: the classic tanh/average-pool form reached
+    # 0.895 test with this schedule (0.882 with flips + crops: too small a net to afford augmentation).
+    Recipe("fmnist-lenet5", "LeNet-5 layers (batch norm, ReLU, max pooling) on Fashion-MNIST, Adam + one-cycle",
            ">= 90% test on a 2-core CPU (benchmarks/results/images.md)",
-           dict(IMAGE, dataset="fashion-mnist", model="lenet5", activation="tanh", optimizer="adam", lr=3e-3,
-                schedule="onecycle", batch_size=128, epochs=12),
+           dict(IMAGE, dataset="fashion-mnist", model="lenet5-modern", activation="relu", optimizer="adam", lr=3e-3,
+                schedule="onecycle", batch_size=128, epochs=15),
            full=dict(epochs=30)),
-    Recipe("fmnist-fast", "the fastest route to 93% on Fashion-MNIST on a CPU: fmnist-fast net, "
-           "SGD+nesterov, one-cycle, label smoothing, flips + crops",
+    # convnet-small (global max pool) with this schedule: 0.918 test after 6 epochs at lr 0.1, train 0.931:
+    # too little capacity. convnet-fast (a second conv at 7x7, flattened 3x3 head): 0.931 after 8.
+    Recipe("fmnist-fast", "the fastest route to 93% on Fashion-MNIST on a CPU: convnet-fast, "
+           "SGD+nesterov, one-cycle, label smoothing, flips + crops, flip-averaged test",
            ">= 93% test in <= 5 min of training on a 2-core CPU (benchmarks/results/images.md)",
-           dict(IMAGE, **SGD, dataset="fashion-mnist", model="convnet-small", lr=0.2, weight_decay=5e-4,
+           dict(IMAGE, **SGD, dataset="fashion-mnist", model="convnet-fast", lr=0.2, weight_decay=5e-4,
                 schedule="onecycle", label_smoothing=0.1, augment=True, batch_size=256, epochs=8, tta=True),
            full=dict(epochs=30)),
-    Recipe("mnist-lenet5", "LeNet-5 (tanh, average pooling) on MNIST, Adam + one-cycle",
-           "~99% test expected (pytorch/examples reaches 99.2% with a larger net)",
-           dict(IMAGE, dataset="mnist", model="lenet5", activation="tanh", optimizer="adam", lr=3e-3,
+    Recipe("mnist-lenet5", "LeNet-5 layers (batch norm, ReLU, max pooling) on MNIST, Adam + one-cycle",
+           "~99% test expected (pytorch/examples reaches 99.2% with a larger net; MNIST is not on this machine)",
+           dict(IMAGE, dataset="mnist", model="lenet5-modern", activation="relu", optimizer="adam", lr=3e-3,
                 schedule="onecycle", batch_size=128, epochs=10),
            full=dict(epochs=30)),
     Recipe("cifar10-vgg16", "VGG16 with batch norm on CIFAR-10 (kuangliu's net), SGD+nesterov, "
