@@ -180,8 +180,8 @@ def test_images_study_quick_records_every_rung(images_study):
 def test_images_study_quick_every_rung_learns(images_study):
     _, row = images_study
     acc = {r["key"]: r["test_acc"]["mean"] for r in row["summary"]["rows"]}
-    # One epoch on 1,350 images, scored on 500: measured 0.70 (softmax), 0.73 (MLP), 0.62 (LeNet-5, tanh:
-    # a slow starter) and 0.73 (the fast net). Chance is 0.10.
+    # One epoch on 1,350 images, scored on 500: measured 0.70 (softmax), 0.73 (MLP), 0.68 (LeNet-5) and
+    # 0.72 (the fast net): too short for the conv nets to pull ahead (default and full do). Chance is 0.10.
     assert all(a > 0.5 for a in acc.values()), acc
 
 
@@ -229,3 +229,9 @@ def test_onecycle_survives_runs_of_a_few_steps(total):
         opt.step()
         sched.step()
     assert all(0 <= lr <= 1.0 for lr in lrs) and (total < 3 or max(lrs) > 0.7)
+
+
+def test_named_image_sets_validate_by_default():
+    assert resolve(None, flags={"dataset": "fashion-mnist", "model": "lenet5"}).val_frac == pytest.approx(0.1)
+    assert resolve(None, flags={"dataset": "fashion-mnist", "val_frac": 0.0}).val_frac == 0.0  # unless told
+    assert resolve(None, flags={"dataset": "spiral"}).val_frac == 0.0  # toy sets keep their default

@@ -12,8 +12,9 @@ Profiles on `nnstudy train` (with or without a recipe):
   default  the recipe as written
   full     the recipe's `full` overrides (longer schedules), meant for a GPU
 
-Every image recipe carves 10% of the training set out for validation (curves, model selection);
-the test set is evaluated once, at the end.
+Every image recipe carves 10% of the training set out for validation (curves, model selection),
+and so does any run on a named image set (mnist, fashion-mnist, cifar10) that does not set
+val_frac itself; the test set is evaluated once, at the end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nnstudy.config import PROFILES, TrainConfig
+from nnstudy.data import IMAGE_SETS
 from nnstudy.errors import UsageError
 
 QUICK_SUBSET = 2000  # training images kept by --profile quick
@@ -114,6 +116,8 @@ def resolve(recipe: str | None = None, profile: str = "default", flags: dict | N
     d.update(file or {})
     d = scale_for_profile(d, profile)
     d.update(flags or {})
+    if "val_frac" not in d and d.get("dataset") in IMAGE_SETS:
+        d["val_frac"] = IMAGE["val_frac"]  # image runs validate (curves, selection); the test is for the end
     return TrainConfig.from_dict(d, where=f"recipe {recipe}" if recipe and not flags else where)
 
 
