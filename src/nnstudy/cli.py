@@ -196,7 +196,10 @@ def cmd_train(args) -> int:
         matplotlib.use("Agg")  # files only; plots.py leaves notebooks' backends alone
         from nnstudy.studies.images_figures import draw_run
 
-        figures = [str(p) for p in draw_run(store, res.run_id)]
+        try:
+            figures = [str(p) for p in draw_run(store, res.run_id)]
+        except Exception as e:  # the run is stored and complete: a drawing failure must not hide it
+            log(f"nnstudy: figures not drawn ({type(e).__name__}: {e}); the run is complete")
     text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items())
             + f"; {res.steps} steps in {res.seconds:.2f} s")
     emit(args, {**res.summary(), "config": cfg.to_dict(), "figures": figures},
