@@ -70,7 +70,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--study", action="store_true", help="also time `nnstudy run spiral --profile default`")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads for both sides (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(12345)
     X, Y = make_spiral(1000, 3, 0.2)
     Xh, Yh = make_spiral(200, 3, 0.2, generator=torch.Generator().manual_seed(2024))
