@@ -37,7 +37,7 @@ ARCH = ("model", "activation", "width", "depth", "batch_norm", "dropout")  # wha
 RUNGS = [  # (key, label, recipe or None, fields)
     ("logistic", "softmax regression", None, dict(model="logistic")),
     ("mlp", "MLP 256-256 (ReLU)", None, dict(model="mlp", width=256, depth=2)),
-    ("lenet5", "LeNet-5", "fmnist-lenet5", {}),
+    ("lenet5", "LeNet-5 (BN, ReLU, max pool)", "fmnist-lenet5", {}),
     ("fast", "fast conv net", "fmnist-fast", {}),
 ]
 PUBLISHED = {  # anchors.md, Fashion-MNIST table: (source, setup, test accuracy)
