@@ -22,12 +22,12 @@ from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_stud
 PROFILES = {
     # train: training images drawn per seed (10% of them validate), 0 = all 60,000; test: test images
     # scored (one fixed draw), 0 = all 10,000; epochs: passes of the SHORT setting (None: the recipes as
-    # written); batch: its batch size (small subsets need small batches to take enough steps); threads:
-    # torch CPU threads, 0 = torch's default. One thread on small CPU budgets: on a shared 2-core
-    # machine two OpenMP threads spin-waiting for each other were measured 5-20x slower than one.
-    "quick": dict(train=1500, test=500, epochs=1, batch=32, threads=1),
-    "default": dict(train=6000, test=5000, epochs=2, batch=64, threads=1),
-    "full": dict(train=0, test=0, epochs=None, batch=0, threads=0),
+    # written); batch: its batch size (small subsets need small batches to take enough steps). Threads:
+    # the house's (studies.study_threads: one on a CPU, where 2 spin-waiting OpenMP threads on a shared
+    # 2-core machine were measured 4-20x slower on these nets).
+    "quick": dict(train=1500, test=500, epochs=1, batch=32),
+    "default": dict(train=6000, test=5000, epochs=2, batch=64),
+    "full": dict(train=0, test=0, epochs=None, batch=0),
 }
 # quick/default: one short-budget setting for every model (constant lr: the MLPs are batchable)
 SHORT = dict(optimizer="adam", lr=2e-3, momentum=0.0, nesterov=False, weight_decay=0.0, schedule="constant",
@@ -61,8 +61,8 @@ def rung_config(rung: tuple, profile: str, seed: int) -> TrainConfig:
         arch = {k: v for k, v in RECIPES[recipe].fields.items() if k in ARCH} if recipe else {}
         d = {**SHORT, **arch, **fields, "epochs": p["epochs"], "batch_size": p["batch"] or SHORT["batch_size"]}
     d = {**d, "dataset": "fashion-mnist", "val_frac": 0.1}
-    return TrainConfig.from_dict({**d, "train_subset": p["train"], "test_subset": p["test"], "threads": p["threads"],
-                                  "seed": seed, "data_seed": seed}, where=f"images study ({rung[0]})")
+    return TrainConfig.from_dict({**d, "train_subset": p["train"], "test_subset": p["test"], "seed": seed,
+                                  "data_seed": seed}, where=f"images study ({rung[0]})")
 
 
 def aggregate(rung: tuple, results: list, store) -> dict:
