@@ -42,12 +42,14 @@ def test_full_batch_draws_nothing_from_the_global_stream():
 
 
 def test_records_follow_the_documented_step_convention():
-    cfg = TrainConfig(dataset="moons", n_per_class=50, steps=5, device="cpu")
+    cfg = TrainConfig(dataset="moons", n_per_class=50, steps=25, device="cpu")
     res = train_and_evaluate(cfg)
     train_steps = [s for s, sp, n, _ in res.records if sp == "train" and n == "loss"]
     test_steps = [s for s, sp, n, _ in res.records if sp == "test" and n == "acc"]
-    assert train_steps == [0, 1, 2, 3, 4, 5]  # forward passes 0..4, then the final eval at 5
-    assert test_steps == [0, 1, 2, 3, 4, 5]
+    assert train_steps == list(range(26))  # forward passes 0..24, then the final eval at 25
+    assert test_steps == [0, 10, 20, 25]  # full batch: held out every 10 steps by default, and at the end
+    res = train_and_evaluate(cfg.replace(eval_every=1))
+    assert [s for s, sp, n, _ in res.records if sp == "test" and n == "acc"] == list(range(26))
 
 
 def test_nan_loss_stops_with_diverged():

@@ -50,7 +50,7 @@ from nnstudy.stacked import (
     member_accuracy,
 )
 from nnstudy.store import Store
-from nnstudy.train import FitResult, plan_steps
+from nnstudy.train import FULL_BATCH_EVAL, FitResult, plan_steps
 
 BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
 CHUNK_BYTES = 4 << 20  # members per chunk: keep a chunk's workspace near this size, in cache (measured best
@@ -226,7 +226,7 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
     total, per_epoch = plan_steps(cfg, n)
     full_batch = cfg.batch_size == 0 or cfg.batch_size >= n
     bs = n if full_batch else cfg.batch_size
-    eval_every = cfg.eval_every or (1 if full_batch else per_epoch)
+    eval_every = cfg.eval_every or (FULL_BATCH_EVAL if full_batch else per_epoch)
     net = StackedNet(models, plan, device)
     opt = StackedOptimizer(cfg.optimizer, net.params,
                            [make_optimizer(c, m.parameters()).param_groups[0] for c, m in zip(cfgs, models)])

@@ -67,7 +67,7 @@ class TrainConfig:
     steps: int = 1000  # optimizer steps, used when epochs == 0
     epochs: int = 0  # passes over the training split (overrides steps when > 0)
     batch_size: int = 0  # examples per step (0: the whole training split, full batch)
-    eval_every: int = 0  # steps between held-out evaluations (0: every step full-batch, each epoch else)
+    eval_every: int = 0  # steps between held-out evaluations (0: every 10 steps full-batch, each epoch else)
     seed: int = 0  # seed of initialisation, data order and augmentation
     # execution
     device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
