@@ -184,13 +184,15 @@ def run_study(name: str, store: Store, profile: str = "default", seeds: int | No
         if done:
             return done
     config = {"study": name, "profile": profile, "seeds": seed_list, "device": device}
-    run_id = store.create_run("study", config, study=name, name=name, seed=None, digest=digest, device=device)
+    threads = study_threads(device)
+    with torch_threads(threads):  # the run's recorded environment names the threads it trains on
+        run_id = store.create_run("study", config, study=name, name=name, seed=None, digest=digest, device=device)
     ctx = StudyContext(name, profile, seed_list, device, store, run_id)
     if log:
         ctx.log = log
     t0 = time.perf_counter()
     try:
-        with torch_threads(study_threads(device)):
+        with torch_threads(threads):
             summary = study.run(ctx)
     except BaseException as e:
         store.finish(run_id, "failed", error=f"{type(e).__name__}: {e}")
