@@ -58,7 +58,7 @@ def load_final_model(store, run_id: str):
 
 
 @torch.no_grad()
-def predict(model, data, cfg, chunk: int = 1024) -> np.ndarray:
+def predict(model, data, cfg, chunk: int = 512) -> np.ndarray:
     """Softmax probabilities on the test set, (N, classes), on the run's device when it is here."""
     from nnstudy.optim import resolve_device
 
