@@ -189,7 +189,7 @@ def render(res: dict) -> str:
         lines += ["", f"fast net, recipe as trained (augmented): 1 thread {t['threads']['1']:.0f} img/s, "
                   f"2 threads {t['threads']['2']:.0f} img/s.", ""]
     if "accuracy" in res:
-        lines += ["## Recipes over seeds (medians)", "",
+        lines += ["## Recipes over seeds (medians; --threads 1, the script's default, unless the command says)", "",
                   "| recipe | seeds | test acc (median) | per seed | training wall s | CPU s | peak RSS MB | target |",
                   "|---|---|---|---|---|---|---|---|"]
         for recipe, r in res["accuracy"].items():
@@ -197,9 +197,11 @@ def render(res: dict) -> str:
             per = ", ".join(f"{x['test_acc']:.4f}" for x in r["runs"])
             lines.append(f"| {recipe} | {len(r['runs'])} | {m['test_acc']:.4f} | {per} | {m['train_seconds']:.0f} | "
                          f"{m['cpu_seconds']:.0f} | {m['peak_rss_mb']:.0f} | {r['target']} |")
-        lines += [""] + [f"- {k}: `{r['conditions']['command']}` at {r['conditions']['when']}, load average "
-                         f"{r['conditions']['load_avg']}" for k, r in res["accuracy"].items()] + [""]
-    lines += ["Published (anchors.md): zalandoresearch benchmark 2 conv layers <100K params 0.925, 2 conv + 2 FC "
+        lines += [""] + [f"- {k}: `{r['conditions']['command']}`, finished {r['conditions']['when']}, load average "
+                         f"then {r['conditions']['load_avg']}" for k, r in res["accuracy"].items()] + [""]
+    for note in res.get("notes", []):  # single measurements added by hand, each with its command and conditions
+        lines += [f"- {note}"]
+    lines += ["", "Published (anchors.md): zalandoresearch benchmark 2 conv layers <100K params 0.925, 2 conv + 2 FC "
               "with flips 0.939, ResNet18 0.949; d2l LeNet (sigmoid) 10 epochs 0.779.", ""]
     return "\n".join(lines)
 

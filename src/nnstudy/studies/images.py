@@ -26,7 +26,7 @@ PROFILES = {
     # the house's (studies.study_threads: one on a CPU, where 2 spin-waiting OpenMP threads on a shared
     # 2-core machine were measured 4-20x slower on these nets).
     "quick": dict(train=1500, test=500, epochs=1, batch=32),
-    "default": dict(train=6000, test=5000, epochs=2, batch=64),
+    "default": dict(train=6000, test=5000, epochs=3, batch=64),
     "full": dict(train=0, test=0, epochs=None, batch=0),
 }
 # quick/default: one short-budget setting for every model (constant lr: the MLPs are batchable)
