@@ -31,14 +31,6 @@ def test_the_family_is_registered():
             "vgg19-bn", "convnet-small", "airbench"} <= set(CNNS)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Batches of 2 gain nothing from threads, and on a shared 2-core machine threads contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize("in_shape", [(1, 28, 28), (3, 32, 32)], ids=["28x28x1", "32x32x3"])
 @pytest.mark.parametrize("name", CNNS)

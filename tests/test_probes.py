@@ -22,15 +22,6 @@ from nnstudy.probes import (
 )
 from nnstudy.train import fit
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # A 2 -> 3 -> 2 sigmoid net with hand-set weights: unit 0 saturates on some inputs (large weights).
 W1 = np.array([[4.0, -3.0], [0.5, 0.2], [-1.0, 1.0]])  # (out, in), as nn.Linear stores it
 B1 = np.array([0.5, -0.1, 0.0])

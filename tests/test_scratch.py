@@ -26,16 +26,6 @@ from nnstudy.scratch import (
 )
 from nnstudy.scratch.perceptron import augment
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These tensors are tiny: threads only add overhead on a shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 DEPTHS_ACTS = [(d, a) for d in (1, 2, 4) for a in ("sigmoid", "tanh", "relu")]
 
 
