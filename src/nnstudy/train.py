@@ -28,7 +28,9 @@ from nnstudy.threads import torch_threads
 
 FULL_BATCH_EVAL = 10  # full-batch runs: held-out evaluation every 10 steps unless cfg.eval_every says (a
 # per-step evaluation cost ~9% of a spiral run's loop; 100 points draw a 1000-step curve well)
-FULL_BATCH_FLUSH = 100  # steps: a store transaction per full-batch step costs more than the step (ms)
+FULL_BATCH_FLUSH = 100  # full-batch steps between drains of the step buffers and store flushes: a store
+# transaction per step costs more than the step, and draining every step cost ~2% of a spiral run
+STEP_BUFFER_LOGITS = 1 << 22  # the step buffer holds at most 4M logits (16 MB in float32), drained when full
 
 
 @dataclass
@@ -109,6 +111,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     chunk = 512 if any(isinstance(m, nn.Conv2d) for m in model.modules()) else 2048
     loss_fn = make_loss(cfg, data.num_classes)
     opt = make_optimizer(cfg, model.parameters())
+    params = [p for group in opt.param_groups for p in group["params"]]
     n = len(data.x_train)
     if n == 0:
         raise UsageError(f"dataset {data.name!r} has no training examples after the split and subset")
@@ -133,9 +136,14 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
         g.set_state(resume["gen"])
         torch.set_rng_state(resume["rng"])
         step, start_epoch, records = resume["step"], resume["epoch"], [tuple(r) for r in resume["records"]]
-    check_every = 1 if device.type == "cpu" else 50  # .item() forces a GPU sync: do it rarely there
+    # The latest loss is read (.item(): a sync) every check_every steps to stop a diverged run early; every
+    # buffered loss is checked when the buffer is drained, and the records are cut at the first bad one.
+    check_every = 10 if device.type == "cpu" else 50
     x_full = data.prepare(data.x_train) if full_batch and not cfg.augment else None
-    losses, accs, flushed = [], [], len(records)
+    batch = n if full_batch else cfg.batch_size  # the most labels one step sees (DDP: each rank fewer)
+    capacity = max(1, min(FULL_BATCH_FLUSH if full_batch else per_epoch, STEP_BUFFER_LOGITS // (batch * data.num_classes)))
+    buf = _StepBuffer(capacity, batch, device, data.y_train if full_batch and not ddp else None)
+    flushed = len(records)
     last_eval = max((r[0] for r in records if r[1] == held), default=-1)  # a resumed run has evaluated here
 
     def held_out(at: int) -> list[tuple]:
@@ -170,7 +178,8 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                     loss = loss_fn(out if out.dtype == torch.float32 else out.float(), yb)
                     if ddp:  # DDP averages gradients over ranks: weight by the slice's share
                         loss = loss * weight
-                opt.zero_grad(set_to_none=True)
+                for p in params:  # opt.zero_grad(set_to_none=True) without its profiler scope: ~5 us a step
+                    p.grad = None
                 loss.backward()
                 if hook is not None:
                     hook(step, model)
@@ -179,39 +188,42 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                 opt.step()
                 if sched is not None:
                     sched.step()
-                losses.append(loss.detach())
-                accs.append((out.detach().argmax(1) == yb).float().mean() * (weight if ddp else 1))
+                buf.add(loss, out, yb, weight if ddp else 1.0)
                 if step % check_every == 0:
-                    lv = losses[-1].item()
+                    lv = buf.last_loss()
                     if distributed.any_rank(not math.isfinite(lv), device):
                         raise Diverged(step, lv)
                 step += 1
+                if buf.full():  # big batches: drained before an epoch's (or 100 steps') logits fill memory
+                    records += buf.drain(step)
                 if bar is not None:
                     bar.update(b + 1, epoch + 1, total // per_epoch)
             if bar is not None:
                 bar.clear()
             epoch += 1
-            records += _drain(losses, accs, step)
+            if full_batch and step % FULL_BATCH_FLUSH and step < total:
+                continue  # full batch: an epoch is one step; drain and flush every FULL_BATCH_FLUSH steps
+            records[flushed:] = _in_step_order(records[flushed:] + buf.drain(step))
+            if (bad := _first_bad(records, flushed)) is not None:
+                raise Diverged(*bad)
             if held and not full_batch and step % eval_every == 0 and step < total:
                 records += held_out(step)  # at the epoch's end, so its log line shows it
                 last_eval = step
             if not full_batch:
-                for bad in (r for r in records[flushed:] if r[1] == "train" and r[2] == "loss"):
-                    if bad[3] is None or not math.isfinite(bad[3]):
-                        raise Diverged(bad[0], bad[3])
                 _epoch_log(log, epoch, total // per_epoch, records, flushed, time.perf_counter() - t0)
                 if checkpoint is not None and cfg.checkpoint:
                     save_checkpoint(checkpoint, model, opt, sched, g, step, epoch, records)
-            if not full_batch or step % FULL_BATCH_FLUSH == 0:  # full batch: an epoch is one step
-                if flush:
-                    flush(records[flushed:])
-                flushed = len(records)
+            if flush:
+                flush(records[flushed:])
+            flushed = len(records)
     except Diverged as e:
-        # Raised inside the loop after step `step`'s loss was buffered but before `step += 1`.
-        records += _drain(losses, accs, step + 1 if losses else step)
+        # Raised in the loop after step `step`'s loss was buffered but before `step += 1`, or after a drain.
+        records[flushed:] = _in_step_order(records[flushed:] + buf.drain(step + 1 if len(buf) else step))
+        at, lv = _first_bad(records, flushed) or (e.step, e.loss)
+        records = [r for r in records if r[0] <= at]  # nothing after the first non-finite loss
         if flush:
             flush(records[flushed:])
-        return FitResult("diverged", {}, records, step, time.perf_counter() - t0, str(e))
+        return FitResult("diverged", {}, records, at, time.perf_counter() - t0, str(Diverged(at, lv)))
     seconds = time.perf_counter() - t0
     distributed.sync_buffers(model)  # every rank evaluates with rank 0's batch-norm statistics
     final = {}
@@ -224,18 +236,78 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     return FitResult("complete", final, records, step, seconds)
 
 
-def _drain(losses: list, accs: list, step: int) -> list[tuple]:
-    """Turn the buffered per-step tensors into records (one device sync for the whole batch)."""
-    if not losses:
-        return []
-    both = distributed.reduce_mean(torch.stack([torch.stack(losses), torch.stack(accs)]).float())  # (2, steps)
-    ls, acs = both[0].tolist(), both[1].tolist()
-    first = step - len(ls)
-    out = [r for i, (lv, av) in enumerate(zip(ls, acs))
-           for r in ((first + i, "train", "loss", lv), (first + i, "train", "acc", av))]
-    losses.clear()
-    accs.clear()
-    return out
+class _StepBuffer:
+    """Each step's training loss and logits, copied into preallocated tensors and turned into records
+    in one go when drained (at each epoch's end; every FULL_BATCH_FLUSH full-batch steps; when full).
+
+    Why not per step: reducing a step's logits to an accuracy on the spot costs four small tensor ops,
+    and keeping each step's detached loss and logits alive until a drain costs more still (the freshly
+    allocated tensors defeat the allocator's reuse): 5-10% of a spiral run each, against ~1-2% for two
+    copies into buffers allocated once (measured with 1000-step spiral Adam runs, benchmarks/spiral.py)."""
+
+    def __init__(self, capacity: int, batch: int, device, fixed_y: torch.Tensor | None = None):
+        self.capacity, self.batch, self.device = capacity, batch, device
+        self.loss = torch.empty(capacity, device=device)
+        self.logits: torch.Tensor | None = None  # (capacity, batch, C) in the model's output dtype, at the first add
+        self.fixed_y = fixed_y  # full batch: every step's labels are this one tensor
+        self.y = None if fixed_y is not None else torch.empty(capacity, batch, dtype=torch.long, device=device)
+        self.sizes: list[int] = []
+        self.weights: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    @torch.no_grad()
+    def add(self, loss, out, y, weight: float = 1.0) -> None:
+        """weight: under DDP the rank's loss weight (the rank-mean of weighted values is the global mean)."""
+        i, b = len(self.sizes), len(y)
+        if self.logits is None:
+            self.logits = torch.empty(self.capacity, self.batch, out.shape[1], dtype=out.dtype, device=self.device)
+        self.loss[i] = loss
+        self.logits[i, :b] = out
+        if self.y is not None:
+            self.y[i, :b] = y
+        self.sizes.append(b)
+        self.weights.append(weight)
+
+    def last_loss(self) -> float:
+        return self.loss[len(self.sizes) - 1].item()
+
+    def full(self) -> bool:
+        return len(self.sizes) == self.capacity
+
+    @torch.no_grad()
+    def drain(self, step: int) -> list[tuple]:
+        """Records of the buffered steps, the last of which is step - 1; empties the buffer."""
+        k = len(self.sizes)
+        if not k:
+            return []
+        sizes = torch.tensor(self.sizes, device=self.device)
+        y = self.fixed_y.expand(k, -1) if self.fixed_y is not None else self.y[:k]
+        hits = self.logits[:k].argmax(-1) == y  # (k, batch); a short last batch leaves padding
+        if min(self.sizes) < self.batch:
+            hits &= torch.arange(self.batch, device=self.device) < sizes[:, None]
+        accs = hits.sum(1).float() / sizes  # the same float32 value as the per-step mean of 0/1 floats
+        if any(w != 1.0 for w in self.weights):
+            accs = accs * torch.tensor(self.weights, device=self.device)
+        both = distributed.reduce_mean(torch.stack([self.loss[:k], accs]))  # (2, k)
+        ls, acs = both[0].tolist(), both[1].tolist()
+        self.sizes, self.weights = [], []
+        first = step - k
+        return [r for i, (lv, av) in enumerate(zip(ls, acs))
+                for r in ((first + i, "train", "loss", lv), (first + i, "train", "acc", av))]
+
+
+def _first_bad(records: list[tuple], since: int = 0) -> tuple[int, float] | None:
+    """(step, value) of the first non-finite training loss in records[since:], if any."""
+    bad = [(r[0], r[3]) for r in records[since:] if r[1] == "train" and r[2] == "loss"
+           and (r[3] is None or not math.isfinite(r[3]))]
+    return min(bad) if bad else None
+
+
+def _in_step_order(records: list[tuple]) -> list[tuple]:
+    """Records by step, held-out before train at the same step (evaluated before that update)."""
+    return sorted(records, key=lambda r: (r[0], r[1] == "train"))
 
 
 def _epoch_log(log, epoch: int, epochs: int, records: list, since: int, seconds: float) -> None:
