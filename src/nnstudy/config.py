@@ -73,7 +73,7 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
     threads: int = 0  # torch CPU threads (0: leave torch's default)
     amp: str = "auto"  # auto (bf16 on CUDA) | off | bf16
-    channels_last: bool = True  # CUDA: channels_last memory format for conv nets
+    channels_last: bool = True  # channels_last memory format for conv nets where it pays (train.channels_last_pays)
     compile: bool = False  # torch.compile the model (opt-in)
     tta: bool = False  # test-time augmentation: average logits with the flipped image
     checkpoint: bool = True  # write a checkpoint after every epoch (mini-batch runs with a store)
