@@ -9,11 +9,14 @@
    1000 full-batch Adam steps, lr 1e-3, weight decay 1e-5, seeds 0..31, each its own spiral draw)
    trained by `batched.train_many` vs `experiment.train_and_evaluate` one after another (no store
    for either). Both do the same work: train loss/accuracy recorded every step and the 600-point
-   held-out split evaluated every step (what `fit` does for a full-batch run), final evaluation
+   held-out split evaluated every 10 steps (what `fit` does for a full-batch run), final evaluation
    of both splits. Wall time, CPU time, the ratio, and the largest difference between the two in
    any final accuracy or loss, next to a control: solo against solo with the training rows in
    another order (mathematically the same full-batch run; only the rounding differs), which shows
    how far 1000 Adam steps carry rounding-level differences.
+   Ceiling: the batched step's tensor work alone for one cache-sized chunk, timed in a tight loop,
+   per member-step, against a solo run's time per step: the largest speed-up any batching of these
+   kernels could show on this machine.
 3. Scaling: K = 1, 2, 4, ..., 256 batched models, each K in its own subprocess so its peak
    resident memory (getrusage ru_maxrss of that process) is its own: wall time, model-steps per
    second. The peak includes the returned per-step records of every member (Python tuples).
@@ -115,6 +118,48 @@ def max_diff(a: list, b: list) -> dict:
     return {key: max(abs(x.final[key] - y.final[key]) for x, y in zip(a, b)) for key in b[0].final}
 
 
+def kernel_floor(n: int, threads: int, k: int = 3, repeats: int = 200) -> dict:
+    """The batched step's own tensor work for one chunk of k members (forward, loss and gradient,
+    backward, Adam), timed in a tight loop with nothing else: per member-step, the most any scheduling
+    of these kernels can gain. Next to it, solo's step for one model (nnstudy's fit, same shapes)."""
+    from nnstudy.batched import _stack
+    from nnstudy.models import build_model
+    from nnstudy.stacked import StackedNet, StackedOptimizer, layer_plan, loss_and_grad, member_accuracy
+
+    torch.set_num_threads(threads)
+    cfgs = configs(k, 1, n, threads)
+    datas = [load_dataset(c) for c in cfgs]
+    models = []
+    for c in cfgs:
+        torch.manual_seed(c.seed)
+        models.append(build_model(c, datas[0].input_shape, datas[0].num_classes))
+    net = StackedNet(models, layer_plan(models[0], cfgs[0]), torch.device("cpu"))
+    opt = StackedOptimizer("adam", net.params, [torch.optim.Adam(m.parameters()).param_groups[0] for m in models])
+    X, Y = _stack(datas, "train", torch.device("cpu"))
+    grads = [torch.empty_like(p) for p in net.params]
+    active = torch.ones(k, dtype=torch.bool)
+    times = {}
+
+    def step() -> None:
+        z = net.forward(net.params, X)
+        member_accuracy(z, Y)
+        _, dz = loss_and_grad(cfgs[0], z, Y, 3)
+        net.backward(net.params, X, dz, grads)
+        opt.step(grads, active)
+
+    for _ in range(20):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    times["batched_step_per_member_us"] = (time.perf_counter() - t0) / (repeats * k) * 1e6
+    cfg = configs(1, 1000, n, threads)[0]
+    w = statistics.median(timed(lambda: train_and_evaluate(cfg))[0] for _ in range(3))
+    times["solo_step_us"] = w / 1000 * 1e6  # includes its held-out evaluations and final evaluation
+    times["k"], times["threads"], times["examples"] = k, threads, X.shape[2]
+    return times
+
+
 def child(k: int, steps: int, n: int, threads: int) -> None:
     """One K in a fresh process: its wall time and its own peak resident memory, the peak since
     just before training (Linux: VmHWM after resetting it through clear_refs) next to the whole
@@ -156,7 +201,7 @@ def scaling(ks: list[int], steps: int, n: int, threads: int) -> list[dict]:
     return rows
 
 
-def render(env: dict, th: dict, cmp: dict, rows: list[dict]) -> str:
+def render(env: dict, th: dict, cmp: dict, rows: list[dict], floor: dict) -> str:
     lines = [f"# Batched training ({env['command']})", "",
              f"{env['when']}; {env['cpu']} ({env['cores']} cores), torch {env['torch']}; load average "
              f"{env['load_before']} before, {env['load_after']} after (a shared machine: noisy).", "",
@@ -164,7 +209,8 @@ def render(env: dict, th: dict, cmp: dict, rows: list[dict]) -> str:
                  f"{t} thread{'s' * (t > 1)}: batched {v['batched'] * 1e6:.0f} µs, solo {v['solo'] * 1e6:.0f} µs"
                  for t, v in th["measured"].items())
              + f". Used: batched {th['batched']}, solo {th['solo']} (each side's faster).", "",
-             f"## {cmp['k']} spiral MLPs, {cmp['steps']} full-batch Adam steps, held-out eval every step (both sides)",
+             f"## {cmp['k']} spiral MLPs, {cmp['steps']} full-batch Adam steps, "
+             "held-out eval every 10 steps (both sides)",
              "", "| | wall (median) | CPU | per model-step |", "|---|---|---|---|"]
     per = cmp["k"] * cmp["steps"]
     for side in ("solo", "batched"):
@@ -178,7 +224,14 @@ def render(env: dict, th: dict, cmp: dict, rows: list[dict]) -> str:
               f"against solo on the same points in another row order (the same full-batch computation, "
               f"other rounding): {reordered}. "
               f"Train-loss curves, first {cmp['steps'] // 10} steps: largest |batched - solo| "
-              f"{cmp['early_curve_diff']:.1e}. Statuses: {', '.join(cmp['statuses'])}.",
+              f"{cmp['early_curve_diff']:.1e}. Statuses: {', '.join(cmp['statuses'])}.", "",
+              f"Ceiling: the batched step's tensor work alone (forward, loss and gradient, backward, Adam for "
+              f"a chunk of {floor['k']} members, {floor['examples']} examples, {floor['threads']} thread(s), in a "
+              f"tight loop) takes {floor['batched_step_per_member_us']:.0f} µs per member-step; a solo run "
+              f"takes {floor['solo_step_us']:.0f} µs per step (1000 steps, its evaluations included). No "
+              f"scheduling of these kernels can beat "
+              f"{floor['solo_step_us'] / floor['batched_step_per_member_us']:.1f}x "
+              f"here: the matmuls over each member's (100, {floor['examples']}) activations bound it.",
               "", f"## Scaling: K batched models, {env['scale_steps']} steps each (one process per K)",
               "", "| K | wall | model-steps/s | peak RSS while training | growth in training | process peak |",
               "|---|---|---|---|---|---|"]
@@ -209,10 +262,12 @@ def main() -> None:
           **{side: min(measured, key=lambda t: measured[t][side]) for side in ("batched", "solo")}}
     print(f"comparison: {k} models, {steps} steps, {a.repeats} repeats ...", file=sys.stderr, flush=True)
     cmp = compare(k, steps, n, th, a.repeats)
+    print("kernel floor ...", file=sys.stderr, flush=True)
+    floor = kernel_floor(n, th["batched"])
     print("scaling ...", file=sys.stderr, flush=True)
     rows = scaling([2 ** i for i in range(kmax.bit_length()) if 2 ** i <= kmax], steps, n, th["batched"])
     env["load_after"] = _load()
-    text = render(env, th, cmp, rows)
+    text = render(env, th, cmp, rows, floor)
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / ("batched-quick.md" if a.quick else "batched.md")).write_text(text)

@@ -9,7 +9,9 @@ and the fast net, nnstudy's pipeline (`train.fit`: the whole set as uint8 tensor
 and normalised in one op) against the conventional one of pytorch/examples mnist (torchvision's
 FashionMNIST over the same IDX files, ToTensor + Normalize per image, a DataLoader with its CPU
 settings: no workers), same model, batch size, optimizer and images, interleaved in one process,
-medians of --repeats; and the fast net with 1 vs 2 threads.
+medians of --repeats; and the fast net with 1 vs 2 threads. Also each pipeline's data side alone
+(no model) and, from it, the ceiling on the ratio: a pipeline can at most remove the data cost,
+so (model + conventional data) / (model + nnstudy data) bounds what any faster loading can show.
 --accuracy: `nnstudy train --recipe R --seed S` in a subprocess per seed for fmnist-lenet5 and
 fmnist-fast: test accuracy, training-loop wall time, the child's CPU time and peak resident memory
 (getrusage of the child). Medians over seeds.
@@ -94,6 +96,32 @@ def conventional(root: Path, cfg: TrainConfig, n: int, mean: float, std: float) 
     return time.perf_counter() - t0
 
 
+def conventional_data(root: Path, cfg: TrainConfig, n: int, mean: float, std: float) -> float:
+    """The conventional pipeline's data side alone: one pass of its DataLoader, no model."""
+    from torchvision import datasets, transforms
+
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
+    ds = torch.utils.data.Subset(datasets.FashionMNIST(str(root), train=True, download=False, transform=tf),
+                                 range(n))
+    t0 = time.perf_counter()
+    for _ in torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True):
+        pass
+    return time.perf_counter() - t0
+
+
+def ours_data(cfg: TrainConfig, data) -> float:
+    """nnstudy's data side alone, as fit does it: a permutation, then per batch an index and prepare."""
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    g = torch.Generator().manual_seed(cfg.seed)
+    t0 = time.perf_counter()
+    order = torch.randperm(len(data.x_train), generator=g)
+    for b in range(0, len(order), cfg.batch_size):
+        idx = order[b:b + cfg.batch_size]
+        data.prepare(data.x_train[idx], True, g, cfg.augment), data.y_train[idx]
+    return time.perf_counter() - t0
+
+
 def ours(cfg: TrainConfig, data) -> float:
     """nnstudy's loop (train.fit) on the same images; seconds of the training loop alone."""
     torch.manual_seed(cfg.seed)
@@ -111,17 +139,28 @@ def throughput(repeats: int, n: int, threads: int, device: str = "cpu") -> dict:
                                               threads=threads, device=device, amp="off"))
             data = load_dataset(base)
             m, s = data.mean[0], data.std[0]
-            rows = {"nnstudy": [], "conventional": []}
+            rows = {"nnstudy": [], "conventional": [], "nnstudy_data": [], "conventional_data": []}
             for _ in range(repeats):  # interleaved: both see the same machine load
                 rows["nnstudy"].append(n / ours(base, data))
                 rows["conventional"].append(n / conventional(root, base, n, m, s))
+                rows["nnstudy_data"].append(n / ours_data(base, data))
+                rows["conventional_data"].append(n / conventional_data(root, base, n, m, s))
             med = {k: statistics.median(v) for k, v in rows.items()}
+            # Seconds per image: the model's share is what nnstudy's whole loop takes beyond its data side.
+            # A pipeline can at best remove the conventional data cost: ceiling = (model + theirs) / (model + ours).
+            model_s = 1 / med["nnstudy"] - 1 / med["nnstudy_data"]
+            ceiling = (model_s + 1 / med["conventional_data"]) / (model_s + 1 / med["nnstudy_data"])
             out[label] = {"batch": base.batch_size, "images": n, "repeats": repeats, "model": base.model,
                           "threads": threads,
                           "nnstudy_img_s": med["nnstudy"], "conventional_img_s": med["conventional"],
-                          "ratio": med["nnstudy"] / med["conventional"], "all": rows}
+                          "ratio": med["nnstudy"] / med["conventional"], "all": rows,
+                          "data_us": {"nnstudy": 1e6 / med["nnstudy_data"],
+                                      "conventional": 1e6 / med["conventional_data"]},
+                          "model_us": model_s * 1e6, "ceiling": ceiling}
             print(f"{label:<9} nnstudy {med['nnstudy']:8.0f} img/s   conventional {med['conventional']:8.0f} img/s"
-                  f"   ratio {med['nnstudy'] / med['conventional']:.2f}x", flush=True)
+                  f"   ratio {med['nnstudy'] / med['conventional']:.2f}x   data side {1e6 / med['nnstudy_data']:.1f}"
+                  f" vs {1e6 / med['conventional_data']:.1f} µs/image, model {model_s * 1e6:.0f} µs/image, "
+                  f"ceiling {ceiling:.2f}x", flush=True)
         fast = resolve("fmnist-fast", flags=dict(epochs=1, train_subset=n, test_subset=100, val_frac=0.0,
                                                  checkpoint=False, device=device))
         data = load_dataset(fast)
@@ -186,6 +225,18 @@ def render(res: dict) -> str:
             r = t[label]
             lines.append(f"| {label} ({r['model']}) | {r['batch']} | {r.get('threads', '')} | "
                          f"{r['nnstudy_img_s']:.0f} | {r['conventional_img_s']:.0f} | {r['ratio']:.2f}x |")
+        if all("ceiling" in t[label] for label in MODELS):
+            lines += ["", "Where the time goes (µs per training image): the data side alone (nnstudy: index and "
+                      "normalise a batch of the in-memory tensor; conventional: one DataLoader pass with "
+                      "ToTensor + Normalize, no model) and the model (nnstudy's whole loop minus its data side). "
+                      "Removing the data side entirely caps the ratio at (model + conventional data) / "
+                      "(model + nnstudy data):", "",
+                      "| model | nnstudy data | conventional data | model step | ceiling on the ratio |",
+                      "|---|---|---|---|---|"]
+            for label in MODELS:
+                r = t[label]
+                lines.append(f"| {label} | {r['data_us']['nnstudy']:.1f} | {r['data_us']['conventional']:.1f} | "
+                             f"{r['model_us']:.0f} | {r['ceiling']:.2f}x |")
         lines += ["", f"fast net, recipe as trained (augmented): 1 thread {t['threads']['1']:.0f} img/s, "
                   f"2 threads {t['threads']['2']:.0f} img/s.", ""]
     if "accuracy" in res:

@@ -121,3 +121,15 @@ def test_store_file_is_sqlite_wal(tmp_path):
     Store(tmp_path / "s")
     con = sqlite3.connect(tmp_path / "s" / "nnstudy.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`nnstudy list | head -0`: the reader leaves before nnstudy writes; no traceback, exit 141."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "nnstudy", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # long before the child has imported torch and written anything
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err

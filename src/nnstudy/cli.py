@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import traceback
 
@@ -306,7 +307,12 @@ COMMANDS = {"list": cmd_list, "models": cmd_models, "run": cmd_run, "train": cmd
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        rc = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe then raises where it is caught below
+        return rc
+    except BrokenPipeError:  # `nnstudy runs | head`: the reader has gone; stop quietly as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at shutdown
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
     except UsageError as e:
         print(f"nnstudy: error: {e}", file=sys.stderr)
         return 2

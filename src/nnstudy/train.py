@@ -156,7 +156,8 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     check_every = 10 if device.type == "cpu" else 50
     x_full = data.prepare(data.x_train) if full_batch and not cfg.augment else None
     batch = n if full_batch else cfg.batch_size  # the most labels one step sees (DDP: each rank fewer)
-    capacity = max(1, min(FULL_BATCH_FLUSH if full_batch else per_epoch, STEP_BUFFER_LOGITS // (batch * data.num_classes)))
+    capacity = max(1, min(FULL_BATCH_FLUSH if full_batch else per_epoch,
+                          STEP_BUFFER_LOGITS // (batch * data.num_classes)))
     buf = _StepBuffer(capacity, batch, device, data.y_train if full_batch and not ddp else None)
     flushed = len(records)
     last_eval = max((r[0] for r in records if r[1] == held), default=-1)  # a resumed run has evaluated here
