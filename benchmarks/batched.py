@@ -118,15 +118,17 @@ def max_diff(a: list, b: list) -> dict:
     return {key: max(abs(x.final[key] - y.final[key]) for x, y in zip(a, b)) for key in b[0].final}
 
 
-def kernel_floor(n: int, threads: int, k: int = 3, repeats: int = 200) -> dict:
-    """The batched step's own tensor work for one chunk of k members (forward, loss and gradient,
-    backward, Adam), timed in a tight loop with nothing else: per member-step, the most any scheduling
-    of these kernels can gain. Next to it, solo's step for one model (nnstudy's fit, same shapes)."""
-    from nnstudy.batched import _stack
+def kernel_floor(n: int, threads: int, repeats: int = 200) -> dict:
+    """The batched step's own tensor work for one chunk as the trainer sizes it (forward, accuracy, loss
+    and gradient, backward, Adam), timed in a tight loop with nothing else, per member-step. When the
+    trainer runs at about this speed, its loop has no overhead left: more speed needs faster kernels."""
+    from nnstudy.batched import CHUNK_BYTES, _stack
     from nnstudy.models import build_model
     from nnstudy.stacked import StackedNet, StackedOptimizer, layer_plan, loss_and_grad, member_accuracy
 
     torch.set_num_threads(threads)
+    examples = len(load_dataset(configs(1, 1, n, threads)[0]).x_train)
+    k = max(1, CHUNK_BYTES // ((2 * 100 + 2 + 3) * examples * 4))  # fit_group's chunk for these MLPs
     cfgs = configs(k, 1, n, threads)
     datas = [load_dataset(c) for c in cfgs]
     models = []
@@ -225,13 +227,14 @@ def render(env: dict, th: dict, cmp: dict, rows: list[dict], floor: dict) -> str
               f"other rounding): {reordered}. "
               f"Train-loss curves, first {cmp['steps'] // 10} steps: largest |batched - solo| "
               f"{cmp['early_curve_diff']:.1e}. Statuses: {', '.join(cmp['statuses'])}.", "",
-              f"Ceiling: the batched step's tensor work alone (forward, loss and gradient, backward, Adam for "
-              f"a chunk of {floor['k']} members, {floor['examples']} examples, {floor['threads']} thread(s), in a "
-              f"tight loop) takes {floor['batched_step_per_member_us']:.0f} µs per member-step; a solo run "
-              f"takes {floor['solo_step_us']:.0f} µs per step (1000 steps, its evaluations included). No "
-              f"scheduling of these kernels can beat "
-              f"{floor['solo_step_us'] / floor['batched_step_per_member_us']:.1f}x "
-              f"here: the matmuls over each member's (100, {floor['examples']}) activations bound it.",
+              f"Kernels alone: the batched step's tensor work (forward, accuracy, loss and gradient, backward, "
+              f"Adam) for one chunk as the trainer sizes it ({floor['k']} member(s) x {floor['examples']} "
+              f"examples, {floor['threads']} thread(s)), in a tight loop with nothing else: "
+              f"{floor['batched_step_per_member_us']:.0f} µs per member-step, against "
+              f"{cmp['wall']['batched'] / per * 1e6:.0f} µs in the trainer above and "
+              f"{floor['solo_step_us']:.0f} µs per step for one solo run measured with it. What is left is "
+              f"the kernels: a member's (100, {floor['examples']}) activations pass through memory several "
+              f"times a step (matmuls with 3-wide inner dimensions, ReLU and its backward).",
               "", f"## Scaling: K batched models, {env['scale_steps']} steps each (one process per K)",
               "", "| K | wall | model-steps/s | peak RSS while training | growth in training | process peak |",
               "|---|---|---|---|---|---|"]
