@@ -8,10 +8,10 @@ import torch.nn.functional as F
 
 def make_optimizer(cfg, params) -> torch.optim.Optimizer:
     """torch's optimizers with foreach=True everywhere: torch picks it by default on CUDA only, but its
-    multi-tensor kernels also cut a tiny CPU model's step (a spiral Adam run ~3% faster, measured in
-    benchmarks/spiral.py) and give bit-identical weights there (tests/test_spiral.py reproduces the
-    week's printed digits). Not fused=True: it rounds differently, and after 1000 spiral Adam steps its
-    weights had drifted from the week's run by up to 0.97 (same loss to 2 digits, not the week's numbers)."""
+    multi-tensor kernels also cut a tiny CPU model's step (the spiral's 1000 Adam steps 4% faster) and
+    give bit-identical weights there (benchmarks/results/step_options.md; tests/test_spiral.py
+    reproduces the week's printed digits). Not fused=True: as fast there, but not bit-identical
+    (2.1e-4 apart from the single-tensor weights after those 1000 steps)."""
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay, foreach=True)

@@ -77,10 +77,10 @@ CHANNELS_LAST_MIN_WIDTH = 32  # CPU: channels_last for conv nets with a conv thi
 
 def channels_last_pays(model: nn.Module, device: torch.device) -> bool:
     """On CUDA, always for conv nets. On the CPU, where oneDNN's NHWC kernels win for wide convs only:
-    a training step at 1 | 2 threads ran convnet-small 1.56x | 1.54x, convnet-fast 1.41x | 1.26x and
-    alexnet 1.41x | 1.39x faster in channels_last, but LeNet-5 with batch norm (6 and 16 channels)
-    1.00x | 0.69x, and classic LeNet-5 and convnet-tiny gained only 5-17% (28x28 inputs, this project's
-    2-core x86 machine, torch 2.14)."""
+    a training step at 1 | 2 threads ran convnet-small 1.36x | 1.47x, convnet-fast 1.32x | 1.27x and
+    alexnet 1.35x | 1.36x faster in channels_last, but LeNet-5 with batch norm (6 and 16 channels)
+    0.98x | 0.72x, and classic LeNet-5 and convnet-tiny gained 1-9% (28x28 inputs;
+    benchmarks/results/step_options.md, this project's 2-core x86 machine, torch 2.14)."""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         return False
@@ -258,8 +258,9 @@ class _StepBuffer:
 
     Why not per step: reducing a step's logits to an accuracy on the spot costs four small tensor ops,
     and keeping each step's detached loss and logits alive until a drain costs more still (the freshly
-    allocated tensors defeat the allocator's reuse): 5-10% of a spiral run each, against ~1-2% for two
-    copies into buffers allocated once (measured with 1000-step spiral Adam runs, benchmarks/spiral.py)."""
+    allocated tensors defeat the allocator's reuse): 3-10% of a 1000-step spiral Adam loop each, against
+    1-2% for two copies into buffers allocated once (variants of that loop timed side by side while
+    writing this; benchmarks/spiral.py times the whole of fit against the week's loop)."""
 
     def __init__(self, capacity: int, batch: int, device, fixed_y: torch.Tensor | None = None):
         self.capacity, self.batch, self.device = capacity, batch, device
