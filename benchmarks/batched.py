@@ -118,7 +118,7 @@ def max_diff(a: list, b: list) -> dict:
     return {key: max(abs(x.final[key] - y.final[key]) for x, y in zip(a, b)) for key in b[0].final}
 
 
-def kernel_floor(n: int, threads: int, repeats: int = 200) -> dict:
+def kernels_alone(n: int, threads: int, repeats: int = 200) -> dict:
     """The batched step's own tensor work for one chunk as the trainer sizes it (forward, accuracy, loss
     and gradient, backward, Adam), timed in a tight loop with nothing else, per member-step. When the
     trainer runs at about this speed, its loop has no overhead left: more speed needs faster kernels."""
@@ -203,7 +203,7 @@ def scaling(ks: list[int], steps: int, n: int, threads: int) -> list[dict]:
     return rows
 
 
-def render(env: dict, th: dict, cmp: dict, rows: list[dict], floor: dict) -> str:
+def render(env: dict, th: dict, cmp: dict, rows: list[dict], kernels: dict) -> str:
     lines = [f"# Batched training ({env['command']})", "",
              f"{env['when']}; {env['cpu']} ({env['cores']} cores), torch {env['torch']}; load average "
              f"{env['load_before']} before, {env['load_after']} after (a shared machine: noisy).", "",
@@ -228,12 +228,12 @@ def render(env: dict, th: dict, cmp: dict, rows: list[dict], floor: dict) -> str
               f"Train-loss curves, first {cmp['steps'] // 10} steps: largest |batched - solo| "
               f"{cmp['early_curve_diff']:.1e}. Statuses: {', '.join(cmp['statuses'])}.", "",
               f"Kernels alone: the batched step's tensor work (forward, accuracy, loss and gradient, backward, "
-              f"Adam) for one chunk as the trainer sizes it ({floor['k']} member(s) x {floor['examples']} "
-              f"examples, {floor['threads']} thread(s)), in a tight loop with nothing else: "
-              f"{floor['batched_step_per_member_us']:.0f} µs per member-step, against "
+              f"Adam) for one chunk as the trainer sizes it ({kernels['k']} member(s) x {kernels['examples']} "
+              f"examples, {kernels['threads']} thread(s)), in a tight loop with nothing else: "
+              f"{kernels['batched_step_per_member_us']:.0f} µs per member-step, against "
               f"{cmp['wall']['batched'] / per * 1e6:.0f} µs in the trainer above and "
-              f"{floor['solo_step_us']:.0f} µs per step for one solo run measured with it. What is left is "
-              f"the kernels: a member's (100, {floor['examples']}) activations pass through memory several "
+              f"{kernels['solo_step_us']:.0f} µs per step for one solo run measured with it. What is left is "
+              f"the kernels: a member's (100, {kernels['examples']}) activations pass through memory several "
               f"times a step (matmuls with 3-wide inner dimensions, ReLU and its backward).",
               "", f"## Scaling: K batched models, {env['scale_steps']} steps each (one process per K)",
               "", "| K | wall | model-steps/s | peak RSS while training | growth in training | process peak |",
@@ -265,12 +265,12 @@ def main() -> None:
           **{side: min(measured, key=lambda t: measured[t][side]) for side in ("batched", "solo")}}
     print(f"comparison: {k} models, {steps} steps, {a.repeats} repeats ...", file=sys.stderr, flush=True)
     cmp = compare(k, steps, n, th, a.repeats)
-    print("kernel floor ...", file=sys.stderr, flush=True)
-    floor = kernel_floor(n, th["batched"])
+    print("kernels alone ...", file=sys.stderr, flush=True)
+    kernels = kernels_alone(n, th["batched"])
     print("scaling ...", file=sys.stderr, flush=True)
     rows = scaling([2 ** i for i in range(kmax.bit_length()) if 2 ** i <= kmax], steps, n, th["batched"])
     env["load_after"] = _load()
-    text = render(env, th, cmp, rows, floor)
+    text = render(env, th, cmp, rows, kernels)
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / ("batched-quick.md" if a.quick else "batched.md")).write_text(text)

@@ -67,18 +67,23 @@ def torchvision_root(tmp: Path) -> Path:
     return tmp
 
 
-def conventional(root: Path, cfg: TrainConfig, n: int, mean: float, std: float) -> float:
-    """pytorch/examples mnist's pipeline on n images; returns seconds for one pass."""
+def conventional_loader(root: Path, cfg: TrainConfig, n: int, mean: float, std: float):
+    """pytorch/examples mnist's data pipeline on the first n training images: torchvision's dataset,
+    ToTensor + Normalize per image, a shuffling DataLoader (one worker and pinned memory on CUDA)."""
     from torchvision import datasets, transforms
 
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
     ds = torch.utils.data.Subset(datasets.FashionMNIST(str(root), train=True, download=False, transform=tf),
                                  range(n))
+    cuda = dict(num_workers=1, pin_memory=True) if torch.device(cfg.device).type == "cuda" else {}  # pytorch/examples
+    return torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, **cuda)
+
+
+def conventional(root: Path, cfg: TrainConfig, n: int, mean: float, std: float) -> float:
+    """pytorch/examples mnist's pipeline on n images; returns seconds for one pass."""
+    loader = conventional_loader(root, cfg, n, mean, std)
     device = torch.device(cfg.device)
-    cuda = dict(num_workers=1, pin_memory=True) if device.type == "cuda" else {}  # pytorch/examples' settings
-    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, **cuda)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, (1, 28, 28), 10).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9) if cfg.optimizer == "sgd" \
@@ -98,14 +103,9 @@ def conventional(root: Path, cfg: TrainConfig, n: int, mean: float, std: float) 
 
 def conventional_data(root: Path, cfg: TrainConfig, n: int, mean: float, std: float) -> float:
     """The conventional pipeline's data side alone: one pass of its DataLoader, no model."""
-    from torchvision import datasets, transforms
-
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
-    ds = torch.utils.data.Subset(datasets.FashionMNIST(str(root), train=True, download=False, transform=tf),
-                                 range(n))
+    loader = conventional_loader(root, cfg, n, mean, std)
     t0 = time.perf_counter()
-    for _ in torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True):
+    for _ in loader:
         pass
     return time.perf_counter() - t0
 
