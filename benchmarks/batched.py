@@ -14,9 +14,9 @@
    any final accuracy or loss, next to a control: solo against solo with the training rows in
    another order (mathematically the same full-batch run; only the rounding differs), which shows
    how far 1000 Adam steps carry rounding-level differences.
-   Ceiling: the batched step's tensor work alone for one cache-sized chunk, timed in a tight loop,
-   per member-step, against a solo run's time per step: the largest speed-up any batching of these
-   kernels could show on this machine.
+   Ceiling: the batched step's tensor work alone, timed in a tight loop at each chunk size the trainer
+   picks from, per member-step, against a solo run's time per step: the largest speed-up any
+   batching of these kernels could show on this machine.
 3. Scaling: K = 1, 2, 4, ..., 256 batched models, each K in its own subprocess so its peak
    resident memory (getrusage ru_maxrss of that process) is its own: wall time, model-steps per
    second. The peak includes the returned per-step records of every member (Python tuples).
@@ -118,18 +118,17 @@ def max_diff(a: list, b: list) -> dict:
     return {key: max(abs(x.final[key] - y.final[key]) for x, y in zip(a, b)) for key in b[0].final}
 
 
-def kernels_alone(n: int, threads: int, repeats: int = 200) -> dict:
-    """The batched step's own tensor work for one chunk as the trainer sizes it (forward, accuracy, loss
-    and gradient, backward, Adam), timed in a tight loop with nothing else, per member-step. When the
-    trainer runs at about this speed, its loop has no overhead left: more speed needs faster kernels."""
-    from nnstudy.batched import CHUNK_BYTES, _stack
+def kernels_alone(K: int, n: int, threads: int, repeats: int = 100) -> dict:
+    """The batched step's own tensor work for K members (forward, accuracy, loss and gradient, backward
+    for each chunk, then Adam over all K), timed in a tight loop with nothing else, per member-step, at
+    each chunk size the trainer chooses from (CHUNK_BUDGETS). When the trainer runs at about the best of
+    these, its loop has no overhead left: more speed needs faster kernels."""
+    from nnstudy.batched import CHUNK_BUDGETS, _chunks, _stack
     from nnstudy.models import build_model
     from nnstudy.stacked import StackedNet, StackedOptimizer, layer_plan, loss_and_grad, member_accuracy
 
     torch.set_num_threads(threads)
-    examples = len(load_dataset(configs(1, 1, n, threads)[0]).x_train)
-    k = max(1, CHUNK_BYTES // ((2 * 100 + 2 + 3) * examples * 4))  # fit_group's chunk for these MLPs
-    cfgs = configs(k, 1, n, threads)
+    cfgs = configs(K, 1, n, threads)
     datas = [load_dataset(c) for c in cfgs]
     models = []
     for c in cfgs:
@@ -139,27 +138,35 @@ def kernels_alone(n: int, threads: int, repeats: int = 200) -> dict:
     opt = StackedOptimizer("adam", net.params, [torch.optim.Adam(m.parameters()).param_groups[0] for m in models])
     X, Y = _stack(datas, "train", torch.device("cpu"))
     grads = [torch.empty_like(p) for p in net.params]
-    active = torch.ones(k, dtype=torch.bool)
-    times = {}
+    active = torch.ones(K, dtype=torch.bool)
+    per_member = (2 * 100 + 2 + 3) * X.shape[2] * 4  # fit_group's workspace bytes per member for these MLPs
 
-    def step() -> None:
-        z = net.forward(net.params, X)
-        member_accuracy(z, Y)
-        _, dz = loss_and_grad(cfgs[0], z, Y, 3)
-        net.backward(net.params, X, dz, grads)
+    def step(chunks) -> None:
+        for lo, hi in chunks:
+            params = [p[lo:hi] for p in net.params]
+            z = net.forward(params, X[lo:hi])
+            member_accuracy(z, Y[lo:hi])
+            _, dz = loss_and_grad(cfgs[0], z, Y[lo:hi], 3)
+            net.backward(params, X[lo:hi], dz, [g[lo:hi] for g in grads])
         opt.step(grads, active)
 
-    for _ in range(20):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    times["batched_step_per_member_us"] = (time.perf_counter() - t0) / (repeats * k) * 1e6
+    per_chunk = {}
+    for budget in CHUNK_BUDGETS:
+        chunks = _chunks(K, per_member, budget, torch.device("cpu"))
+        k = chunks[0][1]
+        if k in per_chunk:
+            continue
+        for _ in range(10):
+            step(chunks)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            step(chunks)
+        per_chunk[k] = (time.perf_counter() - t0) / (repeats * K) * 1e6
+        net.release_workspaces()
     cfg = configs(1, 1000, n, threads)[0]
     w = statistics.median(timed(lambda: train_and_evaluate(cfg))[0] for _ in range(3))
-    times["solo_step_us"] = w / 1000 * 1e6  # includes its held-out evaluations and final evaluation
-    times["k"], times["threads"], times["examples"] = k, threads, X.shape[2]
-    return times
+    return {"per_chunk_us": per_chunk, "solo_step_us": w / 1000 * 1e6,  # solo: with its held-out and final evals
+            "K": K, "threads": threads, "examples": X.shape[2]}
 
 
 def child(k: int, steps: int, n: int, threads: int) -> None:
@@ -227,14 +234,15 @@ def render(env: dict, th: dict, cmp: dict, rows: list[dict], kernels: dict) -> s
               f"other rounding): {reordered}. "
               f"Train-loss curves, first {cmp['steps'] // 10} steps: largest |batched - solo| "
               f"{cmp['early_curve_diff']:.1e}. Statuses: {', '.join(cmp['statuses'])}.", "",
-              f"Kernels alone: the batched step's tensor work (forward, accuracy, loss and gradient, backward, "
-              f"Adam) for one chunk as the trainer sizes it ({kernels['k']} member(s) x {kernels['examples']} "
-              f"examples, {kernels['threads']} thread(s)), in a tight loop with nothing else: "
-              f"{kernels['batched_step_per_member_us']:.0f} µs per member-step, against "
-              f"{cmp['wall']['batched'] / per * 1e6:.0f} µs in the trainer above and "
-              f"{kernels['solo_step_us']:.0f} µs per step for one solo run measured with it. What is left is "
-              f"the kernels: a member's (100, {kernels['examples']}) activations pass through memory several "
-              f"times a step (matmuls with 3-wide inner dimensions, ReLU and its backward).",
+              f"Kernels alone: the batched step's tensor work for {kernels['K']} members (forward, accuracy, "
+              f"loss and gradient, backward per chunk, then Adam; {kernels['examples']} examples, "
+              f"{kernels['threads']} thread(s)) in a tight loop with nothing else, per member-step, by members per "
+              "chunk (the sizes the trainer times in its first steps and picks from): "
+              + ", ".join(f"{k}: {us:.0f} µs" for k, us in kernels["per_chunk_us"].items())
+              + f"; the trainer above: {cmp['wall']['batched'] / per * 1e6:.0f} µs (its held-out evaluations "
+              f"included); one solo run measured with it: {kernels['solo_step_us']:.0f} µs per step. What is "
+              f"left is the kernels: a member's (100, {kernels['examples']}) activations pass through memory "
+              "several times a step (matmuls with 3-wide inner dimensions, ReLU and its backward).",
               "", f"## Scaling: K batched models, {env['scale_steps']} steps each (one process per K)",
               "", "| K | wall | model-steps/s | peak RSS while training | growth in training | process peak |",
               "|---|---|---|---|---|---|"]
@@ -266,7 +274,7 @@ def main() -> None:
     print(f"comparison: {k} models, {steps} steps, {a.repeats} repeats ...", file=sys.stderr, flush=True)
     cmp = compare(k, steps, n, th, a.repeats)
     print("kernels alone ...", file=sys.stderr, flush=True)
-    kernels = kernels_alone(n, th["batched"])
+    kernels = kernels_alone(k, n, th["batched"])
     print("scaling ...", file=sys.stderr, flush=True)
     rows = scaling([2 ** i for i in range(kmax.bit_length()) if 2 ** i <= kmax], steps, n, th["batched"])
     env["load_after"] = _load()

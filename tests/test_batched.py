@@ -163,3 +163,62 @@ def test_groups_split_on_every_field_but_the_batch_fields():
     other = [a.replace(width=8), a.replace(optimizer="sgd"), a.replace(steps=10), a.replace(batch_size=8)]
     assert plan_groups([a] + same) == [(list(range(7)), True)]
     assert len(plan_groups([a] + other)) == 5
+
+
+CHUNKED = {  # five members each; the SGD group has a member that diverges
+    "sgd": [dict(optimizer="sgd", loss="mse", lr=lr, momentum=m) for lr, m in
+            [(0.05, 0.9), (0.1, 0.0), (1e3, 0.0), (0.2, 0.5), (0.02, 0.9)]],
+    "adam": [dict(optimizer="adam", lr=lr, weight_decay=wd) for lr, wd in
+             [(1e-2, 0.0), (3e-2, 1e-3), (1e-3, 0.0), (5e-3, 1e-2), (2e-2, 0.0)]],
+}
+
+
+@pytest.mark.parametrize("batching", ["full", "mini"])
+@pytest.mark.parametrize("opt", list(CHUNKED))
+def test_chunking_changes_no_members_numbers(opt, batching):
+    """The premise of timing chunk sizes on real steps: one member per chunk, two, or all five in one
+    give bit-identical records, final numbers and weights (a diverging member included)."""
+    extra = MINI if batching == "mini" else {}
+    cfgs = [TrainConfig(**{**BASE, **extra, **o}, seed=s, data_seed=s % 2) for s, o in enumerate(CHUNKED[opt])]
+    assert len(plan_groups(cfgs)) == 1
+    per_member = (2 * 16 + 2 + 3) * 96 * 4  # workspace bytes of one member, full batch
+    runs = {b: train_many(cfgs, chunk_bytes=b) for b in (1, 2 * per_member, 1 << 30)}
+    one, *others = runs.values()
+    assert ("diverged" in [r.status for r in one]) == (opt == "sgd")
+    for other in others:
+        for a, b in zip(one, other):
+            assert (a.status, a.records, a.final) == (b.status, b.records, b.final)
+            for k, v in a.model.state_dict().items():
+                assert torch.equal(v, b.model.state_dict()[k]), k
+
+
+def test_chunk_tuner_times_each_candidate_then_keeps_the_fastest():
+    from nnstudy.batched import TUNE_ROUNDS, ChunkTuner
+
+    cpu = torch.device("cpu")
+    tuner = ChunkTuner(8, 100, (100, 400, 800, 10_000), cpu)  # 1, 4 and all 8 members per chunk; 800 = all
+    assert [p[0] for p in tuner.plans] == [(0, 1), (0, 4), (0, 8)] and tuner.budgets == [100, 400, 800]
+    fake = {1: 3.0, 4: 1.0, 8: 2.0}  # seconds per step by members per chunk
+    settled = []
+    for _ in range(TUNE_ROUNDS * 3):
+        chunks = tuner.chunks()
+        assert sorted(hi - lo for lo, hi in chunks)[-1] == chunks[0][1] and chunks[-1][1] == 8  # covers 0..8
+        settled.append(tuner.record(fake[chunks[0][1]]))
+    assert settled == [False] * (TUNE_ROUNDS * 3 - 1) + [True]
+    assert tuner.chunks()[0] == (0, 4) and tuner.budget == 400
+    assert tuner.record(0.0) is False and tuner.chunks()[0] == (0, 4)  # settled for good
+    single = ChunkTuner(8, 100, (10_000,), cpu)
+    assert single.chunks() == [(0, 8)] and single.record(1.0) is False
+    assert ChunkTuner(8, 100, (100, 400), torch.device("cuda")).plans == [[(0, 8)]]  # a GPU: one chunk
+
+
+def test_tuned_run_stores_its_chunk_and_matches_a_fixed_chunk(tmp_path):
+    store = Store(tmp_path / "runs")
+    cfgs = [TrainConfig(**{**BASE, "n_per_class": 400, "width": 64}, optimizer="adam", lr=1e-2, seed=s)
+            for s in range(40)]  # 64 KiB+ per member: the budgets give 1-2 different chunkings
+    tuned = train_many(cfgs, store)
+    fixed = train_many(cfgs, chunk_bytes=1)
+    for a, b in zip(tuned, fixed):
+        assert a.records == b.records
+    k = store.get(tuned[0].run_id)["summary"]["batched"]["chunk_members"]
+    assert 1 <= k <= 40

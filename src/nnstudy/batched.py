@@ -53,8 +53,15 @@ from nnstudy.store import Store
 from nnstudy.train import FULL_BATCH_EVAL, FitResult, plan_steps
 
 BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
-CHUNK_BYTES = 4 << 20  # members per chunk: keep a chunk's workspace near this size, in cache (measured best
-# at 2-4 MiB for the spiral MLPs on a 2-core EPYC: 1 MiB L2 per core; larger chunks fall out of cache)
+# How many members go through each kernel call: a chunk's workspace (activations and their gradients)
+# near one of these sizes. The best one is the machine's, not ours to fix: for 32 spiral MLPs, 2-4 MiB
+# chunks were fastest on a 2-core AMD EPYC (1 MiB L2 per core; larger chunks fell out of cache) and
+# 64 MiB ones (all 32 members at once) ran 1.3x (1 thread) and 1.5x (2 threads) faster than 4 MiB
+# on a 2-core Intel Xeon with AVX-512 (2 MiB L2; fewer, larger calls won; 300-step runs, 2026-12-02).
+# A member's numbers do not depend on its chunk
+# (tests/test_batched.py), so fit_group times its first steps at each size and keeps the fastest.
+CHUNK_BUDGETS = (4 << 20, 16 << 20, 64 << 20)
+TUNE_ROUNDS = 3  # steps timed per candidate; the fastest of each candidate's steps counts
 
 
 def why_solo(cfg: TrainConfig) -> str | None:
@@ -100,8 +107,9 @@ def plan_groups(cfgs: list[TrainConfig]) -> list[tuple[list[int], bool]]:
 
 def train_many(cfgs: list[TrainConfig], store: Store | None = None, *, study: str | None = None,
                parent: str | None = None, names: list[str | None] | None = None,
-               log: Callable[[str], None] | None = None, chunk_bytes: int = CHUNK_BYTES) -> list[RunResult]:
-    """Train every config, batching what can be batched; results in input order."""
+               log: Callable[[str], None] | None = None, chunk_bytes: int | None = None) -> list[RunResult]:
+    """Train every config, batching what can be batched; results in input order. chunk_bytes fixes
+    the chunk budget (None: fit_group picks among CHUNK_BUDGETS by timing its first steps)."""
     names = list(names) if names is not None else [None] * len(cfgs)
     results: list[RunResult | None] = [None] * len(cfgs)
     for idx, batched in plan_groups(cfgs):
@@ -137,7 +145,7 @@ def _shape(d: Dataset) -> tuple:
 
 
 def train_group(cfgs: list[TrainConfig], store: Store | None = None, *, study=None, parent=None,
-                names=None, log=None, chunk_bytes: int = CHUNK_BYTES) -> list[RunResult]:
+                names=None, log=None, chunk_bytes: int | None = None) -> list[RunResult]:
     """Train one group (configs equal up to BATCH_FIELDS) and record each member."""
     names = names or [None] * len(cfgs)
     datas = load_group_data(cfgs)  # before any run exists: bad data leaves nothing behind
@@ -179,7 +187,8 @@ def train_group(cfgs: list[TrainConfig], store: Store | None = None, *, study=No
         r = RunResult(rid, res.status, res.final, cfg, res.steps, res.seconds, count_params(model),
                       res.error, res.records, model)
         if store is not None:
-            _record(store, r, d, {"models": len(cfgs), "group_seconds": round(wall, 3)})
+            _record(store, r, d, {"models": len(cfgs), "group_seconds": round(wall, 3),
+                                  "chunk_members": net.chunk_members})
         out.append(r)
     return out
 
@@ -211,8 +220,42 @@ def _chunks(K: int, per_member_bytes: int, budget: int, device) -> list[tuple[in
     return [(lo, min(K, lo + k)) for lo in range(0, K, k)]
 
 
+class ChunkTuner:
+    """The chunk budget for a group's training steps. One candidate: that one. Several: the first
+    TUNE_ROUNDS x len(candidates) steps take the candidates in turn, each step timed (its chunks and
+    the update, not the held-out evaluation), and the budget of the fastest step is kept. The steps
+    it times are real training steps: chunking changes no member's numbers."""
+
+    def __init__(self, K: int, per_member_bytes: int, budgets: tuple[int, ...], device):
+        plans: dict[tuple, int] = {}  # distinct chunkings -> the smallest budget giving each
+        for b in budgets:
+            plans.setdefault(tuple(_chunks(K, per_member_bytes, b, device)), b)
+        self.plans, self.budgets = [list(c) for c in plans], list(plans.values())
+        self.times: list[list[float]] = [[] for _ in self.plans]
+        self.best = 0 if len(self.plans) == 1 else None
+        self.n = 0
+
+    @property
+    def budget(self) -> int:
+        return self.budgets[self.best if self.best is not None else self.n % len(self.plans)]
+
+    def chunks(self) -> list[tuple[int, int]]:
+        return self.plans[self.best if self.best is not None else self.n % len(self.plans)]
+
+    def record(self, seconds: float) -> bool:
+        """Time of the step just run with chunks(); True when this step settled the choice."""
+        if self.best is not None:
+            return False
+        self.times[self.n % len(self.plans)].append(seconds)
+        self.n += 1
+        if self.n < TUNE_ROUNDS * len(self.plans):
+            return False
+        self.best = min(range(len(self.plans)), key=lambda i: min(self.times[i]))
+        return True
+
+
 def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan, *, log=None,
-              chunk_bytes: int = CHUNK_BYTES) -> tuple[list[FitResult], StackedNet]:
+              chunk_bytes: int | None = None) -> tuple[list[FitResult], StackedNet]:
     """train.fit for K members at once; returns each member's FitResult and the trained net."""
     cfg, d0 = cfgs[0], datas[0]  # every field that shapes the loop is equal within a group
     device = resolve_device(cfg.device)
@@ -232,8 +275,8 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                            [make_optimizer(c, m.parameters()).param_groups[0] for c, m in zip(cfgs, models)])
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]  # each member's data order, as fit
     floats = 2 * sum(net.widths[1:-1]) + net.widths[0] + net.widths[-1]  # per example: workspace + input
-    train_chunks = _chunks(K, floats * bs * 4, chunk_bytes, device)
-    eval_chunks = _chunks(K, floats * min(EVAL_COLUMNS, n) * 4, chunk_bytes, device)
+    tuner = ChunkTuner(K, floats * bs * 4, (chunk_bytes,) if chunk_bytes else CHUNK_BUDGETS, device)
+    eval_chunks = _chunks(K, floats * min(EVAL_COLUMNS, n) * 4, tuner.budget, device)
     grads = [torch.empty_like(p) for p in net.params]
     tr = torch.full((total, 2, K), float("nan"), device=device)  # per step: loss, acc of each member
     held_steps, held_vals = [], []  # steps evaluated, (K, 2) loss and accuracy at each
@@ -248,7 +291,8 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
             if held and step % eval_every == 0:
                 held_steps.append(step)
                 held_vals.append(evaluate_members(net, cfg, HX, HY, C, eval_chunks))
-            for lo, hi in train_chunks:
+            t_step = time.perf_counter()
+            for lo, hi in tuner.chunks():
                 xb, yb = X[lo:hi], Y[lo:hi]
                 if idx is not None:
                     i = idx[lo:hi]
@@ -262,6 +306,9 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
             if cfg.grad_clip:
                 clip_members(grads, cfg.grad_clip)
             opt.step(grads, active)
+            if tuner.record(time.perf_counter() - t_step):
+                net.release_workspaces()  # the other candidates' buffers
+                eval_chunks = _chunks(K, floats * min(EVAL_COLUMNS, n) * 4, tuner.budget, device)
             step += 1
             if step % 50 == 0 and not bool(active.any()):
                 total = step  # every member diverged: nothing left to train
@@ -269,6 +316,7 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                 log(f"  {K} x {cfg.model} (width {cfg.width}, depth {cfg.depth}, {cfg.optimizer}): "
                     f"step {step}/{total} {time.perf_counter() - t0:.1f} s")
     seconds = (time.perf_counter() - t0) / K
+    net.chunk_members = tuner.chunks()[0][1]
     finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks) for s in d0.splits()}
     held_all = torch.stack(held_vals).cpu() if held_vals else None  # (evals, K, 2)
     finals = {s: v.cpu() for s, v in finals.items()}

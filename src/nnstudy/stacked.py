@@ -73,6 +73,7 @@ class StackedNet:
                        .to(device) for p, _ in plan]  # (K, out, in + 1)
         self.widths = [self.params[0].shape[2] - 1] + [W.shape[1] for W in self.params]  # D, hidden..., C
         self._spaces: dict[tuple[int, int], Workspace] = {}
+        self.chunk_members = len(models)  # members per training chunk, as the trainer last ran them
 
     def __len__(self) -> int:
         return self.params[0].shape[0]
@@ -81,6 +82,10 @@ class StackedNet:
         if (k, B) not in self._spaces:
             self._spaces[(k, B)] = Workspace(self, k, B, self.params[0].device)
         return self._spaces[(k, B)]
+
+    def release_workspaces(self) -> None:
+        """Drop every buffer; the next step allocates what it uses."""
+        self._spaces.clear()
 
     def forward(self, params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """x (k, D + 1, B), last row ones -> logits (k, C, B), a workspace buffer that the next
