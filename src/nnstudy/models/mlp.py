@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.modules import module as _module
 
 from nnstudy.models import register_model
 
@@ -18,6 +21,26 @@ def make_activation(name: str) -> nn.Module:
         "sigmoid": nn.Sigmoid,
         "gelu": nn.GELU,
     }[name]()
+
+
+# Activations computed in place on the pre-activation z when nothing observes z: the linear layer
+# (or batch norm) that made z does not need it for its backward, and each of these backwards reads
+# the output, so the numbers are the same and a (B, width) allocation and pass is saved. Measured on
+# the week's spiral (ReLU, H=100, 1000 Adam steps, 1 thread, 3 fresh processes each, Intel Xeon):
+# 3.5% less time per step. GELU's backward needs its input: never in place.
+IN_PLACE = {
+    "relu": torch.relu_,
+    "leaky_relu": lambda z: F.leaky_relu_(z, 0.01),
+    "tanh": torch.tanh_,
+    "sigmoid": torch.sigmoid_,
+}
+
+
+def observed(m: nn.Module) -> bool:
+    """Whether a hook would see m's input or output (probes and studies hook `HiddenLayer.act`)."""
+    return bool(m._forward_pre_hooks or m._forward_hooks or m._backward_hooks or m._backward_pre_hooks
+                or _module._global_forward_pre_hooks or _module._global_forward_hooks
+                or _module._global_backward_hooks or _module._global_backward_pre_hooks)
 
 
 def init_linear(layer: nn.Linear, init: str, activation: str) -> None:
@@ -49,12 +72,13 @@ class HiddenLayer(nn.Module):
         # Identity placeholders keep one module layout for probes and state dicts, but calling them
         # costs a Python module call each (~5 us): a measurable share of a tiny net's step.
         self.has_norm, self.has_drop = batch_norm, dropout > 0
+        self.in_place = IN_PLACE.get(activation)
 
     def forward(self, x):  # (B, n_in) -> (B, n_out)
         z = self.linear(x)
         if self.has_norm:
             z = self.norm(z)
-        h = self.act(z)
+        h = self.in_place(z) if self.in_place is not None and not observed(self.act) else self.act(z)
         if self.has_drop:
             h = self.drop(h)
         return x + h if self.residual else h
