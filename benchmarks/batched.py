@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ from nnstudy.batched import train_many
 from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
 from nnstudy.experiment import train_and_evaluate
+from nnstudy.store import cpu_name
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -265,7 +265,7 @@ def main() -> None:
         return child(*a.child)
     k, steps, n, kmax = (8, 200, 200, 32) if a.quick else (32, 1000, 1000, 256)
     env = {"command": "python benchmarks/batched.py" + (" --quick" if a.quick else ""),
-           "when": time.strftime("%Y-%m-%d %H:%M"), "cpu": _cpu_name(),
+           "when": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu_name(),
            "cores": os.cpu_count(), "torch": torch.__version__, "load_before": _load(), "scale_steps": steps}
     print("threads: 1 vs 2 ...", file=sys.stderr, flush=True)
     measured = pick_threads(min(k, 8), max(20, steps // 10), n)
@@ -286,16 +286,6 @@ def main() -> None:
 
 def _mb(v) -> str:
     return "n/a" if v is None else f"{v:.0f} MB"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _load() -> str:

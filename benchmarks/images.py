@@ -42,6 +42,7 @@ from nnstudy.data import load_dataset
 from nnstudy.data.vision import SETS, locate
 from nnstudy.models import build_model
 from nnstudy.recipes import RECIPES, resolve
+from nnstudy.store import cpu_name
 from nnstudy.train import fit
 
 RESULTS = Path(__file__).parent / "results"
@@ -51,7 +52,7 @@ MODELS = {"LeNet-5": "fmnist-lenet5", "fast net": "fmnist-fast"}  # label -> rec
 def conditions() -> dict:
     return {"when": time.strftime("%Y-%m-%d %H:%M"), "load_avg": [round(x, 2) for x in os.getloadavg()],
             "cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(), "command": " ".join(["python", *sys.argv])}
+            "cpu": cpu_name(), "command": " ".join(["python", *sys.argv])}
 
 
 # -- throughput ------------------------------------------------------------------------------------

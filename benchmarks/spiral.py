@@ -17,7 +17,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset
 from nnstudy.data.toy import make_spiral
 from nnstudy.models.mlp import MLP
+from nnstudy.store import cpu_name
 from nnstudy.train import fit
 
 
@@ -123,7 +123,7 @@ def main() -> None:
         return f"{min(v):.3f} / {statistics.median(v):.3f} / {max(v):.3f}"
 
     lines = [
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"machine: {cpu_name()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {threads} threads; {args.processes} processes x {args.repeats} runs of each",
         "",
         "| 1000 full-batch Adam steps, 3,000 points, H=100 | median s | ratio to the week (pooled) "

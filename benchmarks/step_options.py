@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from nnstudy.config import TrainConfig
 from nnstudy.data.toy import make_spiral
 from nnstudy.models import build_model
+from nnstudy.store import cpu_name
 
 CONV_MODELS = [("lenet5", 128), ("lenet5-modern", 128), ("convnet-tiny", 128), ("convnet-small", 256),
                ("convnet-fast", 256), ("alexnet", 128)]
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
     head = [f"# Step options (python benchmarks/step_options.py --repeats {args.repeats})", "",
-            f"{time.strftime('%Y-%m-%d %H:%M')}; {platform.processor() or platform.machine()}, "
+            f"{time.strftime('%Y-%m-%d %H:%M')}; {cpu_name()}, "
             f"{os.cpu_count()} cores, torch {torch.__version__}; load average "
             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} before.", ""]
     text = "\n".join(head + optimizers(args.repeats) + [""] + conv_steps(args.repeats * 2)) + "\n"

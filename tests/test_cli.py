@@ -90,7 +90,7 @@ def test_train_json_is_exactly_one_object_and_store_round_trip(tmp_path):
     store = Store(out)
     run = store.get(summary["run"][:15])  # a unique prefix works
     assert run["status"] == "complete" and run["config"]["dataset"] == "moons"
-    assert run["env"]["torch"] and run["env"]["python"] and run["seed"] == 0
+    assert run["env"]["torch"] and run["env"]["python"] and run["env"]["cpu"] and run["seed"] == 0
     steps, loss = store.series(run["id"], "train", "loss")
     assert steps == list(range(40)) + [40]
     assert (store.run_dir(run["id"]) / "config.json").exists()

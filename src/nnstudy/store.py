@@ -80,6 +80,18 @@ def git_commit() -> str | None:
 _ENV_CACHE: dict = {}
 
 
+def cpu_name() -> str:
+    """The CPU model ("Intel(R) Xeon(R) ...", "AMD EPYC ..."): the same code's speed and its best
+    settings differ by CPU (benchmarks/batched.py measured both), so numbers carry it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(device: str = "cpu") -> dict:
     """Versions, machine and code version: what makes a number reproducible."""
     import numpy
@@ -90,7 +102,7 @@ def environment(device: str = "cpu") -> dict:
     if not _ENV_CACHE:
         _ENV_CACHE.update(python=platform.python_version(), torch=torch.__version__, numpy=numpy.__version__,
                           nnstudy=nnstudy.__version__, git=git_commit(), platform=platform.platform(),
-                          cpus=os.cpu_count(), host=socket.gethostname())
+                          cpu=cpu_name(), cpus=os.cpu_count(), host=socket.gethostname())
     env = dict(_ENV_CACHE, device=str(device), threads=torch.get_num_threads())
     if str(device).startswith("cuda") and torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name()
