@@ -89,6 +89,18 @@ def test_members_match_their_solo_runs(opt, batching):
     check_group(cfgs)
 
 
+@pytest.mark.parametrize("batching", ["full", "mini"])
+@pytest.mark.parametrize("schedule", ["step", "cosine", "onecycle"])
+@pytest.mark.parametrize("opt", ["sgd", "adam", "adamw"])
+def test_scheduled_members_match_their_solo_runs(opt, schedule, batching):
+    """Each member follows its own schedule (its lr; OneCycle also cycles SGD's momentum, here from 0,
+    and Adam's beta1), exactly as its solo run does."""
+    extra = MINI if batching == "mini" else {}
+    cfgs = [TrainConfig(**{**BASE, **extra, **o}, schedule=schedule, seed=seed)
+            for seed, o in enumerate(OPTIMIZERS[opt][:2])]
+    check_group(cfgs)
+
+
 @pytest.mark.parametrize("shape", [
     dict(depth=2, activation="tanh", init="xavier", loss="mse", optimizer="sgd", lr=0.05),
     dict(activation="gelu", init="kaiming", loss="bce", optimizer="adam", lr=1e-2, val_frac=0.2),
@@ -147,7 +159,7 @@ def test_every_member_stored_as_if_trained_alone(tmp_path):
 def test_unbatchable_configs_fall_back_to_solo_in_input_order():
     cfgs = [TrainConfig(**BASE, seed=0), TrainConfig(**BASE, dropout=0.1, seed=1),
             TrainConfig(**BASE, optimizer="rmsprop", seed=2), TrainConfig(**BASE, seed=3),
-            TrainConfig(**BASE, schedule="cosine", seed=4)]
+            TrainConfig(**BASE, residual=True, depth=2, seed=4)]
     assert [why_solo(c) is None for c in cfgs] == [True, False, False, True, False]
     assert plan_groups(cfgs) == [([0, 3], True), ([1], False), ([2], False), ([4], False)]
     results = train_many(cfgs)

@@ -6,8 +6,9 @@ A group is a set of configs equal in every field except BATCH_FIELDS: seed (init
 data order), data_seed (each member its own draw of the data; the sizes must agree), lr,
 weight_decay, momentum, plus `extra` and `checkpoint`, which do not change the numbers. Every
 other field (model shape, optimizer, loss, steps, batch size, ...) defines the group. Configs the
-stacked code cannot train (dropout, batch norm, residual, a schedule other than constant, RMSprop,
-augmentation, test-time augmentation, torch.compile, conv nets) fall back to `train_and_evaluate`.
+stacked code cannot train (dropout, batch norm, residual, RMSprop, augmentation, test-time
+augmentation, torch.compile, conv nets) fall back to `train_and_evaluate`. Schedules are batched:
+each member's own torch scheduler drives its hyperparameters.
 
 Each member's model is built exactly as the solo path builds it (torch.manual_seed(cfg.seed), then
 build_model) and its weights stacked; its data order comes from its own
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -38,7 +40,7 @@ from nnstudy.data import Dataset, load_dataset
 from nnstudy.errors import Diverged
 from nnstudy.experiment import RunResult, finish_run, train_and_evaluate
 from nnstudy.models import build_model, count_params
-from nnstudy.optim import make_optimizer, resolve_device
+from nnstudy.optim import make_optimizer, make_scheduler, resolve_device
 from nnstudy.stacked import (
     EVAL_COLUMNS,
     StackedNet,
@@ -70,8 +72,6 @@ def why_solo(cfg: TrainConfig) -> str | None:
         return f"model {cfg.model!r} is not a stacked model"
     if cfg.model == "mlp" and (cfg.dropout or cfg.batch_norm or cfg.residual):
         return "dropout, batch norm and residual MLPs train solo"
-    if cfg.schedule != "constant":
-        return f"schedule {cfg.schedule!r}"
     if cfg.optimizer not in ("sgd", "adam", "adamw"):
         return f"optimizer {cfg.optimizer!r}"
     if cfg.augment or cfg.tta or cfg.compile:
@@ -271,8 +271,13 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
     bs = n if full_batch else cfg.batch_size
     eval_every = cfg.eval_every or (FULL_BATCH_EVAL if full_batch else per_epoch)
     net = StackedNet(models, plan, device)
-    opt = StackedOptimizer(cfg.optimizer, net.params,
-                           [make_optimizer(c, m.parameters()).param_groups[0] for c, m in zip(cfgs, models)])
+    # Each member's own torch optimizer and schedule, as fit builds them, hold its hyperparameters: a
+    # schedule steps them (lr; OneCycle also cycles SGD's momentum or Adam's beta1) and the stacked
+    # optimizer reads them back, so every member follows exactly its solo run's schedule.
+    member_opts = [make_optimizer(c, m.parameters()) for c, m in zip(cfgs, models)]
+    scheds = [make_scheduler(c, o, total) for c, o in zip(cfgs, member_opts)]
+    scheds = [] if scheds[0] is None else scheds  # the schedule is a group field: all or none
+    opt = StackedOptimizer(cfg.optimizer, net.params, [o.param_groups[0] for o in member_opts])
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]  # each member's data order, as fit
     floats = 2 * sum(net.widths[1:-1]) + net.widths[0] + net.widths[-1]  # per example: workspace + input
     tuner = ChunkTuner(K, floats * bs * 4, (chunk_bytes,) if chunk_bytes else CHUNK_BUDGETS, device)
@@ -306,6 +311,12 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
             if cfg.grad_clip:
                 clip_members(grads, cfg.grad_clip)
             opt.step(grads, active)
+            if scheds:
+                with warnings.catch_warnings():  # torch cannot see that the stacked step came first
+                    warnings.filterwarnings("ignore", r"Detected call of `lr_scheduler\.step\(\)`")
+                    for sc in scheds:
+                        sc.step()
+                opt.set_hyperparameters([o.param_groups[0] for o in member_opts])
             if tuner.record(time.perf_counter() - t_step):
                 net.release_workspaces()  # the other candidates' buffers
                 eval_chunks = _chunks(K, floats * min(EVAL_COLUMNS, n) * 4, tuner.budget, device)

@@ -195,24 +195,33 @@ class StackedOptimizer:
 
     def __init__(self, kind: str, params: list[torch.Tensor], groups: list[dict]):
         self.kind, self.params, self.t = kind, params, 0
-        dev = params[0].device
-        self.lr = [g["lr"] for g in groups]
         self.wd = [g["weight_decay"] for g in groups]
-        self.lr_t, self.wd_t = _col(self.lr, dev), _col(self.wd, dev)
+        self.wd_t = _col(self.wd, params[0].device)
         self.any_wd = any(self.wd)
         if kind == "sgd":
-            self.mom_t = _col([g["momentum"] for g in groups], dev)
-            self.any_mom = any(g["momentum"] for g in groups)
             self.nesterov = groups[0]["nesterov"]
             self.bufs: list[torch.Tensor | None] = [None] * len(params)
         else:
-            self.b1 = [g["betas"][0] for g in groups]
             self.b2 = [g["betas"][1] for g in groups]
+            dev = params[0].device
             self.eps = _col([g["eps"] for g in groups], dev)
-            self.one_minus_b1, self.b2_t = _col([1 - b for b in self.b1], dev), _col(self.b2, dev)
-            self.one_minus_b2 = _col([1 - b for b in self.b2], dev)
+            self.b2_t, self.one_minus_b2 = _col(self.b2, dev), _col([1 - b for b in self.b2], dev)
             self.m = [torch.zeros_like(p) for p in params]
             self.v = [torch.zeros_like(p) for p in params]
+        self.set_hyperparameters(groups)
+
+    def set_hyperparameters(self, groups: list[dict]) -> None:
+        """What a schedule changes, read from the members' param groups: lr, and SGD's momentum or
+        Adam's beta1 (OneCycle cycles them). Takes effect at the next step."""
+        dev = self.params[0].device
+        self.lr = [g["lr"] for g in groups]
+        self.lr_t = _col(self.lr, dev)
+        if self.kind == "sgd":
+            self.mom_t = _col([g["momentum"] for g in groups], dev)
+            self.any_mom = any(g["momentum"] for g in groups)
+        else:
+            self.b1 = [g["betas"][0] for g in groups]
+            self.one_minus_b1 = _col([1 - b for b in self.b1], dev)
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor], active: torch.Tensor) -> None:
