@@ -78,6 +78,8 @@ OPTIMIZERS = {
     "adam": [dict(optimizer="adam", lr=1e-2), dict(optimizer="adam", lr=3e-2, weight_decay=1e-3),
              dict(optimizer="adam", lr=1e-3)],
     "adamw": [dict(optimizer="adamw", lr=1e-2, weight_decay=1e-2), dict(optimizer="adamw", lr=3e-2, weight_decay=0.1)],
+    "rmsprop": [dict(optimizer="rmsprop", lr=1e-3), dict(optimizer="rmsprop", lr=3e-3, momentum=0.9, weight_decay=1e-3),
+                dict(optimizer="rmsprop", lr=1e-2, momentum=0.5)],
 }
 
 
@@ -91,7 +93,7 @@ def test_members_match_their_solo_runs(opt, batching):
 
 @pytest.mark.parametrize("batching", ["full", "mini"])
 @pytest.mark.parametrize("schedule", ["step", "cosine", "onecycle"])
-@pytest.mark.parametrize("opt", ["sgd", "adam", "adamw"])
+@pytest.mark.parametrize("opt", ["sgd", "adam", "adamw", "rmsprop"])
 def test_scheduled_members_match_their_solo_runs(opt, schedule, batching):
     """Each member follows its own schedule (its lr; OneCycle also cycles SGD's momentum, here from 0,
     and Adam's beta1), exactly as its solo run does."""
@@ -158,7 +160,7 @@ def test_every_member_stored_as_if_trained_alone(tmp_path):
 
 def test_unbatchable_configs_fall_back_to_solo_in_input_order():
     cfgs = [TrainConfig(**BASE, seed=0), TrainConfig(**BASE, dropout=0.1, seed=1),
-            TrainConfig(**BASE, optimizer="rmsprop", seed=2), TrainConfig(**BASE, seed=3),
+            TrainConfig(**BASE, batch_norm=True, seed=2), TrainConfig(**BASE, seed=3),
             TrainConfig(**BASE, residual=True, depth=2, seed=4)]
     assert [why_solo(c) is None for c in cfgs] == [True, False, False, True, False]
     assert plan_groups(cfgs) == [([0, 3], True), ([1], False), ([2], False), ([4], False)]

@@ -6,8 +6,8 @@ A group is a set of configs equal in every field except BATCH_FIELDS: seed (init
 data order), data_seed (each member its own draw of the data; the sizes must agree), lr,
 weight_decay, momentum, plus `extra` and `checkpoint`, which do not change the numbers. Every
 other field (model shape, optimizer, loss, steps, batch size, ...) defines the group. Configs the
-stacked code cannot train (dropout, batch norm, residual, RMSprop, augmentation, test-time
-augmentation, torch.compile, conv nets) fall back to `train_and_evaluate`. Schedules are batched:
+stacked code cannot train (dropout, batch norm, residual, augmentation, test-time augmentation,
+torch.compile, conv nets) fall back to `train_and_evaluate`. Schedules are batched:
 each member's own torch scheduler drives its hyperparameters.
 
 Each member's model is built exactly as the solo path builds it (torch.manual_seed(cfg.seed), then
@@ -72,8 +72,6 @@ def why_solo(cfg: TrainConfig) -> str | None:
         return f"model {cfg.model!r} is not a stacked model"
     if cfg.model == "mlp" and (cfg.dropout or cfg.batch_norm or cfg.residual):
         return "dropout, batch norm and residual MLPs train solo"
-    if cfg.optimizer not in ("sgd", "adam", "adamw"):
-        return f"optimizer {cfg.optimizer!r}"
     if cfg.augment or cfg.tta or cfg.compile:
         return "augmentation, test-time augmentation and compile train solo"
     if cfg.amp == "bf16" or (cfg.amp == "auto" and resolve_device(cfg.device).type == "cuda"):

@@ -189,9 +189,10 @@ def _col(values, device) -> torch.Tensor:
 
 
 class StackedOptimizer:
-    """SGD (momentum, nesterov, weight decay), Adam (coupled L2) or AdamW (decoupled) over stacked
-    parameters. `groups` are the param_groups of the real optimizers optim.make_optimizer builds
-    for each member, so hyperparameters and their defaults (betas, eps) come from one place."""
+    """SGD (momentum, nesterov, weight decay), Adam (coupled L2), AdamW (decoupled) or RMSprop
+    (momentum, weight decay; not centered) over stacked parameters. `groups` are the param_groups
+    of the real optimizers optim.make_optimizer builds for each member, so hyperparameters and
+    their defaults (betas, alpha, eps) come from one place."""
 
     def __init__(self, kind: str, params: list[torch.Tensor], groups: list[dict]):
         self.kind, self.params, self.t = kind, params, 0
@@ -201,6 +202,15 @@ class StackedOptimizer:
         if kind == "sgd":
             self.nesterov = groups[0]["nesterov"]
             self.bufs: list[torch.Tensor | None] = [None] * len(params)
+        elif kind == "rmsprop":  # torch's state: square average and momentum buffer start at zero
+            if any(g["centered"] for g in groups):
+                raise ValueError("centered RMSprop is not stacked")
+            dev = params[0].device
+            self.alpha_t = _col([g["alpha"] for g in groups], dev)
+            self.one_minus_alpha = _col([1 - g["alpha"] for g in groups], dev)
+            self.eps = _col([g["eps"] for g in groups], dev)
+            self.sq = [torch.zeros_like(p) for p in params]
+            self.bufs = [torch.zeros_like(p) for p in params]
         else:
             self.b2 = [g["betas"][1] for g in groups]
             dev = params[0].device
@@ -211,12 +221,12 @@ class StackedOptimizer:
         self.set_hyperparameters(groups)
 
     def set_hyperparameters(self, groups: list[dict]) -> None:
-        """What a schedule changes, read from the members' param groups: lr, and SGD's momentum or
-        Adam's beta1 (OneCycle cycles them). Takes effect at the next step."""
+        """What a schedule changes, read from the members' param groups: lr, and the momentum of SGD
+        and RMSprop or Adam's beta1 (OneCycle cycles them). Takes effect at the next step."""
         dev = self.params[0].device
         self.lr = [g["lr"] for g in groups]
         self.lr_t = _col(self.lr, dev)
-        if self.kind == "sgd":
+        if self.kind in ("sgd", "rmsprop"):
             self.mom_t = _col([g["momentum"] for g in groups], dev)
             self.any_mom = any(g["momentum"] for g in groups)
         else:
@@ -232,8 +242,23 @@ class StackedOptimizer:
         lr = self.lr_t * on  # (K, 1, 1): 0 for frozen members
         if self.kind == "sgd":
             self._sgd(grads, on, lr)
+        elif self.kind == "rmsprop":
+            self._rmsprop(grads, on, lr)
         else:
             self._adam(grads, on, lr)
+
+    def _rmsprop(self, grads, on, lr) -> None:
+        for p, g, sq, buf in zip(self.params, grads, self.sq, self.bufs):
+            g = torch.where(on, g, 0.0)
+            if self.any_wd:
+                g = g + self.wd_t * p
+            sq.copy_(torch.where(on, sq * self.alpha_t + self.one_minus_alpha * g * g, sq))
+            avg = sq.sqrt().add_(self.eps)
+            if self.any_mom:  # members with momentum 0 keep buf = g / avg, torch's update without momentum
+                buf.copy_(torch.where(on, buf * self.mom_t + g / avg, buf))
+                p.sub_(lr * buf)
+            else:
+                p.sub_(lr * g / avg)
 
     def _sgd(self, grads, on, lr) -> None:
         for i, (p, g) in enumerate(zip(self.params, grads)):
