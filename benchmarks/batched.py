@@ -220,11 +220,12 @@ def render(env: dict, th: dict, cmp: dict, rows: list[dict], kernels: dict) -> s
              + f". Used: batched {th['batched']}, solo {th['solo']} (each side's faster).", "",
              f"## {cmp['k']} spiral MLPs, {cmp['steps']} full-batch Adam steps, "
              "held-out eval every 10 steps (both sides)",
-             "", "| | wall (median) | CPU | per model-step |", "|---|---|---|---|"]
+             "", "| | wall (median) | each run | CPU | per model-step |", "|---|---|---|---|---|"]
     per = cmp["k"] * cmp["steps"]
     for side in ("solo", "batched"):
+        each = ", ".join(f"{w:.1f}" for w in cmp["walls"][side])
         lines.append(f"| {'one after another' if side == 'solo' else 'batched'} | {cmp['wall'][side]:.1f} s | "
-                     f"{cmp['cpu'][side]:.1f} s | {cmp['wall'][side] / per * 1e6:.0f} µs |")
+                     f"{each} | {cmp['cpu'][side]:.1f} s | {cmp['wall'][side] / per * 1e6:.0f} µs |")
     diff = ", ".join(f"{k} {v:.1e}" for k, v in cmp["max_abs_diff"].items())
     reordered = ", ".join(f"{k} {v:.1e}" for k, v in cmp["reordered_diff"].items())
     lines += ["", f"Speed-up (wall, medians of {len(cmp['walls']['solo'])}): **{cmp['ratio']:.1f}x** "
