@@ -121,14 +121,36 @@ class Store:
             raise UsageError(f"results folder {str(self.home)!r} is not writable ({e.strerror}); "
                              "pass --out DIR or set NNSTUDY_HOME to a writable folder") from None
         self.db_path = self.home / "nnstudy.db"
-        try:
-            self.db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise UsageError(f"{str(self.db_path)!r} is not an nnstudy store ({e}); move it away or "
-                             "pass --out DIR for a fresh store") from None
+        self.db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self._open()
+
+    def _open(self, patience: float = 30.0) -> None:
+        """WAL mode and the schema. Several processes opening one new store at once (sweep --jobs)
+        can find it locked while another switches it to WAL; SQLite does not always wait on its busy
+        timeout there, so retry: a lock is contention, never a sign of a foreign file."""
+        deadline = time.monotonic() + patience
+        delay = 0.01
+        while True:
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise self._foreign(e) from None
+                if time.monotonic() > deadline:
+                    raise UsageError(f"{str(self.db_path)!r} stayed locked for {patience:.0f} s ({e}): another "
+                                     "process holds it; wait for it or pass --out DIR") from None
+                time.sleep(delay)
+                delay = min(0.5, delay * 2)
+            except sqlite3.DatabaseError as e:
+                raise self._foreign(e) from None
+
+    def _foreign(self, e: Exception) -> UsageError:
+        return UsageError(f"{str(self.db_path)!r} is not an nnstudy store ({e}); move it away or "
+                          "pass --out DIR for a fresh store")
 
     def _tx(self, sql: str, args=(), many: bool = False):
         with self.db:  # one transaction: all or nothing
