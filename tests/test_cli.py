@@ -71,6 +71,9 @@ def test_unwritable_out_and_non_sqlite_store(tmp_path, capsys):
     home.mkdir()
     (home / "nnstudy.db").write_bytes(b"this is not a database, just text" * 100)
     one_line_error(capsys, ["runs", "--out", str(home)], "not an nnstudy store")
+    folder = tmp_path / "folderdb"
+    (folder / "nnstudy.db").mkdir(parents=True)  # sqlite cannot even open it
+    one_line_error(capsys, ["runs", "--out", str(folder)], "not an nnstudy store")
 
 
 def test_bad_data_leaves_no_run(tmp_path, capsys):

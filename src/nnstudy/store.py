@@ -121,7 +121,10 @@ class Store:
             raise UsageError(f"results folder {str(self.home)!r} is not writable ({e.strerror}); "
                              "pass --out DIR or set NNSTUDY_HOME to a writable folder") from None
         self.db_path = self.home / "nnstudy.db"
-        self.db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            self.db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        except sqlite3.DatabaseError as e:  # e.g. nnstudy.db is a folder
+            raise self._foreign(e) from None
         self.db.row_factory = sqlite3.Row
         self._open()
 
