@@ -279,7 +279,10 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]  # each member's data order, as fit
     floats = 2 * sum(net.widths[1:-1]) + net.widths[0] + net.widths[-1]  # per example: workspace + input
     tuner = ChunkTuner(K, floats * bs * 4, (chunk_bytes,) if chunk_bytes else CHUNK_BUDGETS, device)
-    eval_chunks = _chunks(K, floats * min(EVAL_COLUMNS, n) * 4, tuner.budget, device)
+
+    def eval_chunks() -> list[tuple[int, int]]:  # evaluation chunks at the training steps' budget
+        return _chunks(K, floats * min(EVAL_COLUMNS, n) * 4, tuner.budget, device)
+
     grads = [torch.empty_like(p) for p in net.params]
     tr = torch.full((total, 2, K), float("nan"), device=device)  # per step: loss, acc of each member
     held_steps, held_vals = [], []  # steps evaluated, (K, 2) loss and accuracy at each
@@ -293,7 +296,7 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
             idx = None if order is None else order[:, b * bs:(b + 1) * bs]  # (K, B)
             if held and step % eval_every == 0:
                 held_steps.append(step)
-                held_vals.append(evaluate_members(net, cfg, HX, HY, C, eval_chunks))
+                held_vals.append(evaluate_members(net, cfg, HX, HY, C, eval_chunks()))
             t_step = time.perf_counter()
             for lo, hi in tuner.chunks():
                 xb, yb = X[lo:hi], Y[lo:hi]
@@ -317,7 +320,6 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                 opt.set_hyperparameters([o.param_groups[0] for o in member_opts])
             if tuner.record(time.perf_counter() - t_step):
                 net.release_workspaces()  # the other candidates' buffers
-                eval_chunks = _chunks(K, floats * min(EVAL_COLUMNS, n) * 4, tuner.budget, device)
             step += 1
             if step % 50 == 0 and not bool(active.any()):
                 total = step  # every member diverged: nothing left to train
@@ -326,7 +328,7 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                     f"step {step}/{total} {time.perf_counter() - t0:.1f} s")
     seconds = (time.perf_counter() - t0) / K
     net.chunk_members = tuner.chunks()[0][1]
-    finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks) for s in d0.splits()}
+    finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks()) for s in d0.splits()}
     held_all = torch.stack(held_vals).cpu() if held_vals else None  # (evals, K, 2)
     finals = {s: v.cpu() for s, v in finals.items()}
     return [_member_result(k, tr[:step, :, k].cpu(), held, held_steps, held_all, finals, seconds)
