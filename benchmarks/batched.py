@@ -139,7 +139,7 @@ def kernels_alone(K: int, n: int, threads: int, repeats: int = 100) -> dict:
     X, Y = _stack(datas, "train", torch.device("cpu"))
     grads = [torch.empty_like(p) for p in net.params]
     active = torch.ones(K, dtype=torch.bool)
-    per_member = (2 * 100 + 2 + 3) * X.shape[2] * 4  # fit_group's workspace bytes per member for these MLPs
+    per_member = net.floats_per_example() * X.shape[2] * 4  # fit_group's workspace bytes per member
 
     def step(chunks) -> None:
         for lo, hi in chunks:
@@ -242,8 +242,9 @@ def render(env: dict, th: dict, cmp: dict, rows: list[dict], kernels: dict) -> s
               + ", ".join(f"{k}: {us:.0f} µs" for k, us in kernels["per_chunk_us"].items())
               + f"; the trainer above: {cmp['wall']['batched'] / per * 1e6:.0f} µs (its held-out evaluations "
               f"included); one solo run measured with it: {kernels['solo_step_us']:.0f} µs per step. What is "
-              f"left is the kernels: a member's (100, {kernels['examples']}) activations pass through memory "
-              "several times a step (matmuls with 3-wide inner dimensions, ReLU and its backward).",
+              f"left is the kernels: a member's (100, {kernels['examples']}) ReLU mask is written by a matmul "
+              "with a 3-wide inner dimension, turned into 0/1 in place and read by two 9-row matmuls "
+              "(the factored net, StackedNet._forward_factored), each step.",
               "", f"## Scaling: K batched models, {env['scale_steps']} steps each (one process per K)",
               "", "| K | wall | model-steps/s | peak RSS while training | growth in training | process peak |",
               "|---|---|---|---|---|---|"]

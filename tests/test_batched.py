@@ -6,7 +6,8 @@ curves and final losses rtol 1e-4, atol 1e-5 [2.4e-7 abs, 2.5e-7 relative]; accu
 example, since a logit that differs in its last bit may flip a near-tie [identical]; final weights
 atol 1e-5 [5.2e-7].
 The differences come from summation order only: the stacked matmuls fold the bias into the product
-and run over (K, features, B) instead of (B, features).
+and run over (K, features, B) instead of (B, features), and the week's net (one ReLU layer on a 2-D
+input) is computed factored (StackedNet._forward_factored): the same sums, grouped otherwise.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def test_chunking_changes_no_members_numbers(opt, batching):
     extra = MINI if batching == "mini" else {}
     cfgs = [TrainConfig(**{**BASE, **extra, **o}, seed=s, data_seed=s % 2) for s, o in enumerate(CHUNKED[opt])]
     assert len(plan_groups(cfgs)) == 1
-    per_member = (2 * 16 + 2 + 3) * 96 * 4  # workspace bytes of one member, full batch
+    per_member = (16 + 3 * 3 + 3 + 3) * 96 * 4  # a member's workspace, full batch (StackedNet.floats_per_example)
     runs = {b: train_many(cfgs, chunk_bytes=b) for b in (1, 2 * per_member, 1 << 30)}
     one, *others = runs.values()
     assert ("diverged" in [r.status for r in one]) == (opt == "sgd")
@@ -236,3 +237,42 @@ def test_tuned_run_stores_its_chunk_and_matches_a_fixed_chunk(tmp_path):
         assert a.records == b.records
     k = store.get(tuned[0].run_id)["summary"]["batched"]["chunk_members"]
     assert 1 <= k <= 40
+
+
+@pytest.mark.parametrize("activation, depth, factored", [
+    ("relu", 1, True), ("relu", 2, False), ("tanh", 1, False), ("leaky_relu", 1, False), ("gelu", 1, False)])
+def test_stacked_forward_and_gradients_match_autograd(activation, depth, factored):
+    """StackedNet's own forward and backward (the factored one for the week's net: one ReLU layer on a
+    2-D input; the plain one otherwise) against autograd through each member's solo model, on
+    examples that put a unit exactly at z = 0 (relu'(0) = 0, as autograd has it)."""
+    from nnstudy.stacked import StackedNet, layer_plan, loss_and_grad
+
+    cfg = TrainConfig(**{**BASE, "activation": activation, "depth": depth})
+    models = []
+    for s in range(3):
+        torch.manual_seed(s)
+        models.append(build_model(cfg, (2,), 3))
+    with torch.no_grad():
+        models[0].hidden[0].linear.bias[:2] = 0.0  # with x = 0 (example 0): z = 0 exactly
+    plan = layer_plan(models[0], cfg)
+    net = StackedNet(models, plan, torch.device("cpu"))
+    assert net.factored is factored
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 2, 50, generator=gen)
+    x[:, :, 0] = 0.0
+    y = torch.randint(0, 3, (3, 50), generator=gen)
+    xa = torch.cat((x, torch.ones(3, 1, 50)), 1)
+    z = net.forward(net.params, xa).clone()
+    losses, dz = loss_and_grad(cfg, z, y, 3)
+    grads = [torch.empty_like(p) for p in net.params]
+    net.backward(net.params, xa, dz, grads)
+    for k, model in enumerate(models):
+        out = model(x[k].T)
+        loss = torch.nn.functional.cross_entropy(out, y[k])
+        loss.backward()
+        torch.testing.assert_close(z[k].T, out, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(losses[k], loss, rtol=1e-5, atol=1e-6)
+        for (prefix, _), g in zip(plan, grads):
+            layer = model.get_submodule(prefix)
+            torch.testing.assert_close(g[k, :, :-1], layer.weight.grad, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(g[k, :, -1], layer.bias.grad, rtol=1e-4, atol=1e-6)

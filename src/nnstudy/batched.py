@@ -277,7 +277,7 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
     scheds = [] if scheds[0] is None else scheds  # the schedule is a group field: all or none
     opt = StackedOptimizer(cfg.optimizer, net.params, [o.param_groups[0] for o in member_opts])
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]  # each member's data order, as fit
-    floats = 2 * sum(net.widths[1:-1]) + net.widths[0] + net.widths[-1]  # per example: workspace + input
+    floats = net.floats_per_example()
     tuner = ChunkTuner(K, floats * bs * 4, (chunk_bytes,) if chunk_bytes else CHUNK_BUDGETS, device)
 
     def eval_chunks() -> list[tuple[int, int]]:  # evaluation chunks at the training steps' budget

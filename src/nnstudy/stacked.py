@@ -20,6 +20,7 @@ from nnstudy.models.mlp import MLP, LinearNet
 
 aten = torch.ops.aten
 EVAL_COLUMNS = 2048  # examples per evaluation chunk, as train.evaluate does
+FACTORED_ROWS = 32  # the factored backward while C x (D + 1) products are few next to a hidden width
 
 # In place on the pre-activation buffer, and the backward autograd would run for each (same aten
 # ops, so the same numbers), computed in place on the incoming gradient g from the output y
@@ -63,7 +64,10 @@ class StackedNet:
     """Parameters of K nets built by the solo code path, stacked with the bias folded in as a last
     column: params[i] is layer i's (K, out, in + 1). Every layer input carries a row of ones, so one
     bmm gives W x + b and one bmm gives the weight and bias gradients together (fewer passes over
-    the (k, width, B) activations, which bound the speed on a CPU)."""
+    the (k, width, B) activations, which bound the speed on a CPU).
+
+    One hidden ReLU layer on a narrow input (the week's spiral net: 2 -> 100 -> 3) takes a shorter
+    road, `factored`: see _backward_factored."""
 
     def __init__(self, models: list[torch.nn.Module], plan: list[tuple[str, str]], device):
         self.plan = plan
@@ -72,6 +76,8 @@ class StackedNet:
         self.params = [torch.stack([torch.cat((sd[f"{p}.weight"], sd[f"{p}.bias"][:, None]), 1) for sd in sds])
                        .to(device) for p, _ in plan]  # (K, out, in + 1)
         self.widths = [self.params[0].shape[2] - 1] + [W.shape[1] for W in self.params]  # D, hidden..., C
+        self.factored = (len(plan) == 2 and self.acts[0] == "relu"
+                         and self.widths[-1] * (self.widths[0] + 1) <= FACTORED_ROWS)
         self._spaces: dict[tuple[int, int], Workspace] = {}
         self.chunk_members = len(models)  # members per training chunk, as the trainer last ran them
 
@@ -87,10 +93,20 @@ class StackedNet:
         """Drop every buffer; the next step allocates what it uses."""
         self._spaces.clear()
 
+    def floats_per_example(self) -> int:
+        """Workspace floats per member and example (activations, gradients, input and logits): what
+        a chunk of members costs in memory per column."""
+        D, C, hidden = self.widths[0], self.widths[-1], self.widths[1:-1]
+        if self.factored:
+            return hidden[0] + C * (D + 1) + D + 1 + C  # mask, products, input, logits
+        return 2 * sum(hidden) + D + C
+
     def forward(self, params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """x (k, D + 1, B), last row ones -> logits (k, C, B), a workspace buffer that the next
         forward of the same size overwrites. Activations stay in the workspace for backward."""
         ws = self.space(x.shape[0], x.shape[2])
+        if self.factored:
+            return self._forward_factored(params, x, ws)
         a = x
         for i, (W, act) in enumerate(zip(params, self.acts)):
             y = ws.out if i == len(params) - 1 else ws.a[i + 1][:, :W.shape[1]]  # (k, out, B)
@@ -105,6 +121,8 @@ class StackedNet:
     def backward(self, params: list[torch.Tensor], x: torch.Tensor, dz: torch.Tensor,
                  grads: list[torch.Tensor]) -> None:
         """dz = dL/dlogits (k, C, B) of the last forward on x -> grads[i] (k, out, in + 1), written in place."""
+        if self.factored:
+            return self._backward_factored(params, x, dz, grads)
         ws = self.space(x.shape[0], x.shape[2])
         for i in range(len(params) - 1, -1, -1):
             a = x if i == 0 else ws.a[i]  # layer i's input, (k, in + 1, B)
@@ -118,6 +136,51 @@ class StackedNet:
             n_in = a.shape[1] - 1
             g = torch.bmm(params[i][:, :, :n_in].transpose(1, 2), dz, out=ws.g[i])  # (k, in, B)
             dz = BACKWARD[self.acts[i - 1]](g, a[:, :n_in], ws.z[i - 1])
+
+    def _forward_factored(self, params, x, ws) -> torch.Tensor:
+        """x -> W2 relu(W1 x) + b2 without the (k, H, B) hidden activations: only their ReLU mask.
+
+        With z = W1 x and m = relu'(z) (0/1), relu(z) = m * z, so
+            logits[c, b] = sum_j W2[c, j] m[j, b] sum_d W1[j, d] x[d, b]
+                         = sum_d x[d, b] T[(c, d), b],   T = V m,   V[(c, d), j] = W2[c, j] W1[j, d]:
+        the mask is the only (k, H, B) tensor, written by one bmm and turned into 0/1 in place, read
+        by one bmm with C (D + 1) rows (9 for the spiral); the rest is tiny. The mask stays in the
+        workspace for _backward_factored. On this project's 2-core CPUs a bmm into a strided output
+        (the row of ones the other layers carry) runs member by member, ~1.4x slower: the mask has
+        its own contiguous buffer."""
+        W1, W2 = params
+        k, D1, B = x.shape
+        C, H = W2.shape[1], W1.shape[1]
+        m = torch.bmm(W1, x, out=ws.a[1]).gt_(0)  # (k, H, B): 1.0 where z > 0, 0.0 elsewhere (NaN too)
+        v = (W2[:, :, None, :H] * W1.transpose(1, 2)[:, None]).reshape(k, C * D1, H)
+        t = torch.bmm(v, m, out=ws.p).view(k, C, D1, B)
+        out = torch.mul(t[:, :, 0], x[:, None, 0], out=ws.out)  # (k, C, B); no temporaries:
+        for d in range(1, D1):  # a (k, C, D + 1, B) product allocated per step cost ~10x more
+            out.addcmul_(t[:, :, d], x[:, None, d])
+        return out.add_(W2[:, :, H:])
+
+    def _backward_factored(self, params, x, dz, grads) -> None:
+        """Both weight gradients of the factored net from one pass over the ReLU mask m that
+        _forward_factored left in the workspace.
+
+        With h = m * z, z = W1 x, the chain rule's
+            dW1[j, d] = sum_b (sum_c W2[c, j] dz[c, b]) m[j, b] x[d, b]
+            dW2[c, j] = sum_b dz[c, b] h[j, b] = sum_d W1[j, d] sum_b m[j, b] dz[c, b] x[d, b]
+        share S[(c, d), j] = sum_b dz[c, b] x[d, b] m[j, b]: one bmm of the C (D + 1) products
+        dz[c] x[d] with m, then two tiny contractions. The plain backward writes the (k, H, B)
+        gradient W2^T dz, masks it (three passes over (k, H, B) tensors), multiplies it out (a
+        fourth) and reads h for dW2 (a fifth); this reads m once.
+        Forward and backward compute the solo net's sums in another order: float32 rounding
+        differs, as between any two summation orders (tests/test_batched.py states the tolerance)."""
+        ws = self.space(x.shape[0], x.shape[2])
+        W1, W2 = params
+        k, C, B = dz.shape
+        D1, H = x.shape[1], W1.shape[1]
+        torch.mul(dz[:, :, None, :], x[:, None, :, :], out=ws.p.view(k, C, D1, B))
+        s = torch.bmm(ws.p, ws.a[1].transpose(1, 2), out=ws.s).view(k, C, D1, H)
+        grads[0].copy_((W2[:, :, None, :H] * s).sum(1).transpose(1, 2))  # (k, H, D + 1)
+        grads[1][:, :, :H].copy_((W1.transpose(1, 2)[:, None] * s).sum(2))  # (k, C, H)
+        torch.sum(dz, 2, out=grads[1][:, :, H])
 
     def state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member k's weights under the solo model's keys (loads into it with load_state_dict)."""
@@ -135,11 +198,17 @@ class Workspace:
 
     def __init__(self, net: StackedNet, k: int, B: int, device):
         hidden = net.widths[1:-1]
+        self.out = torch.empty(k, net.widths[-1], B, device=device)
+        if net.factored:  # a[1] the hidden layer's ReLU mask; p, s: the factored products
+            rows = net.widths[-1] * (net.widths[0] + 1)
+            self.a = [None, torch.empty(k, hidden[0], B, device=device)]
+            self.p = torch.empty(k, rows, B, device=device)
+            self.s = torch.empty(k, rows, hidden[0], device=device)
+            return
         self.a = [None] + [torch.ones(k, h + 1, B, device=device) for h in hidden]
         self.g = [None] + [torch.empty(k, h, B, device=device) for h in hidden]
         self.z = [torch.empty(k, h, B, device=device) if act == "gelu" else None
                   for h, act in zip(hidden, net.acts)]
-        self.out = torch.empty(k, net.widths[-1], B, device=device)
 
 
 def member_losses(cfg, z: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
