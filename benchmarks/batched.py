@@ -125,7 +125,7 @@ def kernels_alone(K: int, n: int, threads: int, repeats: int = 100) -> dict:
     these, its loop has no overhead left: more speed needs faster kernels."""
     from nnstudy.batched import CHUNK_BUDGETS, _chunks, _stack
     from nnstudy.models import build_model
-    from nnstudy.stacked import StackedNet, StackedOptimizer, layer_plan, loss_and_grad, member_accuracy
+    from nnstudy.stacked import StackedNet, StackedOptimizer, layer_plan, loss_and_grad
 
     torch.set_num_threads(threads)
     cfgs = configs(K, 1, n, threads)
@@ -145,8 +145,7 @@ def kernels_alone(K: int, n: int, threads: int, repeats: int = 100) -> dict:
         for lo, hi in chunks:
             params = [p[lo:hi] for p in net.params]
             z = net.forward(params, X[lo:hi])
-            member_accuracy(z, Y[lo:hi])
-            _, dz = loss_and_grad(cfgs[0], z, Y[lo:hi], 3)
+            _, _, dz = loss_and_grad(cfgs[0], z, Y[lo:hi], 3)
             net.backward(params, X[lo:hi], dz, [g[lo:hi] for g in grads])
         opt.step(grads, active)
 

@@ -263,7 +263,7 @@ def test_stacked_forward_and_gradients_match_autograd(activation, depth, factore
     y = torch.randint(0, 3, (3, 50), generator=gen)
     xa = torch.cat((x, torch.ones(3, 1, 50)), 1)
     z = net.forward(net.params, xa).clone()
-    losses, dz = loss_and_grad(cfg, z, y, 3)
+    losses, acc, dz = loss_and_grad(cfg, z, y, 3)
     grads = [torch.empty_like(p) for p in net.params]
     net.backward(net.params, xa, dz, grads)
     for k, model in enumerate(models):
@@ -272,7 +272,29 @@ def test_stacked_forward_and_gradients_match_autograd(activation, depth, factore
         loss.backward()
         torch.testing.assert_close(z[k].T, out, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(losses[k], loss, rtol=1e-5, atol=1e-6)
+        assert acc[k].item() == (out.argmax(1) == y[k]).float().mean().item()
         for (prefix, _), g in zip(plan, grads):
             layer = model.get_submodule(prefix)
             torch.testing.assert_close(g[k, :, :-1], layer.weight.grad, rtol=1e-4, atol=1e-6)
             torch.testing.assert_close(g[k, :, -1], layer.bias.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_training_accuracy_follows_argmax_through_ties_and_nan():
+    """loss_and_grad reads the accuracy off the log-probabilities; where examples tie (in the logits,
+    or only after rounding) or a member has NaN logits, it must still count argmax's hits exactly:
+    the first maximal class, NaN counting as maximal."""
+    from nnstudy.stacked import loss_and_grad
+
+    cfg = TrainConfig(**BASE)
+    y = torch.tensor([[0, 1, 2, 0], [2, 1, 0, 1]])  # (k=2, B=4)
+    plain = [[3.0, 1, 0, 0], [0, 2, 0, 5], [0, 0, 5, 0]]  # (C=3, B=4): argmax 0, 1, 2, 1
+    cases = {"plain": plain,
+             "tie in z": [[3.0, 1, 0, 5], [0, 2, 0, 5], [0, 0, 5, 0]],  # last example: 0 and 1 tie, 0 wins
+             # distinct logits, equal log-probabilities: z - log(3) rounds all three to one number
+             "tie by rounding": [[3.0, 1, 0, -1e-9], [0, 2, 0, 1e-9], [0, 0, 5, 2e-9]],  # argmax 2, not 1
+             "nan": [[3.0, 1, 0, 0], [0, float("nan"), 0, 5], [0, 0, 5, 0]]}
+    for name, z in cases.items():
+        z = torch.tensor([plain, z])  # member 0 plain, member 1 the case
+        want = (z.argmax(1) == y).float().mean(1)
+        _, acc, _ = loss_and_grad(cfg, z.clone(), y, 3)
+        assert torch.equal(acc, want), name

@@ -49,7 +49,6 @@ from nnstudy.stacked import (
     evaluate_members,
     layer_plan,
     loss_and_grad,
-    member_accuracy,
 )
 from nnstudy.store import Store
 from nnstudy.train import FULL_BATCH_EVAL, FitResult, plan_steps
@@ -305,8 +304,7 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                     xb, yb = xb.gather(2, i[:, None, :].expand(-1, xb.shape[1], -1)), yb.gather(1, i)
                 params = [p[lo:hi] for p in net.params]
                 z = net.forward(params, xb)  # (k, C, B)
-                tr[step, 1, lo:hi] = member_accuracy(z, yb)
-                tr[step, 0, lo:hi], dz = loss_and_grad(cfg, z, yb, C)
+                tr[step, 0, lo:hi], tr[step, 1, lo:hi], dz = loss_and_grad(cfg, z, yb, C)
                 net.backward(params, xb, dz, [g[lo:hi] for g in grads])
             active &= torch.isfinite(tr[step, 0])  # before the update: a diverging member is frozen
             if cfg.grad_clip:
