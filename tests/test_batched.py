@@ -225,6 +225,9 @@ def test_chunk_tuner_times_each_candidate_then_keeps_the_fastest():
     single = ChunkTuner(8, 100, (10_000,), cpu)
     assert single.chunks() == [(0, 8)] and single.record(1.0) is False
     assert ChunkTuner(8, 100, (100, 400), torch.device("cuda")).plans == [[(0, 8)]]  # a GPU: one chunk
+    from nnstudy.batched import _chunks
+    assert _chunks(32, 1, 15, cpu) == [(0, 11), (11, 22), (22, 32)]  # 15 fit: three chunks, balanced
+    assert _chunks(7, 1, 3, cpu) == [(0, 3), (3, 5), (5, 7)]
 
 
 def test_tuned_run_stores_its_chunk_and_matches_a_fixed_chunk(tmp_path):
