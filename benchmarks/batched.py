@@ -241,9 +241,10 @@ def render(env: dict, th: dict, cmp: dict, rows: list[dict], kernels: dict) -> s
               + ", ".join(f"{k}: {us:.0f} µs" for k, us in kernels["per_chunk_us"].items())
               + f"; the trainer above: {cmp['wall']['batched'] / per * 1e6:.0f} µs (its held-out evaluations "
               f"included); one solo run measured with it: {kernels['solo_step_us']:.0f} µs per step. What is "
-              f"left is the kernels: a member's (100, {kernels['examples']}) ReLU mask is written by a matmul "
-              "with a 3-wide inner dimension, turned into 0/1 in place and read by two 9-row matmuls "
-              "(the factored net, StackedNet._forward_factored), each step.",
+              f"left is the kernels: a member's (100, {kernels['examples']}) hidden layer is written by a "
+              "matmul with a 3-wide inner dimension, made ReLU in place, read by the 3-row head, turned into "
+              "its ReLU mask in place and read by one 9-row matmul for both weight gradients "
+              "(StackedNet._backward_factored), each step.",
               "", f"## Scaling: K batched models, {env['scale_steps']} steps each (one process per K)",
               "", "| K | wall | model-steps/s | peak RSS while training | growth in training | process peak |",
               "|---|---|---|---|---|---|"]

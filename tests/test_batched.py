@@ -4,10 +4,14 @@ separate `train_and_evaluate` of its config.
 Tolerances (float32 on a CPU; worst cases measured over these tests, torch 2.14, in brackets): loss
 curves and final losses rtol 1e-4, atol 1e-5 [2.4e-7 abs, 2.5e-7 relative]; accuracies within one
 example, since a logit that differs in its last bit may flip a near-tie [identical]; final weights
-atol 1e-5 [5.2e-7].
+atol 1e-4 [3.6e-5: Adam, full batch, factored net at width 40; 7.1e-6: RMSprop on the plain path
+at width 16; SGD 2.4e-7]. Adam and RMSprop scale each weight's step by its own gradient's size, so
+the last-bit differences in a near-zero gradient become differences in lr-sized steps: the loss
+curves still agree to 2.4e-7.
 The differences come from summation order only: the stacked matmuls fold the bias into the product
 and run over (K, features, B) instead of (B, features), and the week's net (one ReLU layer on a 2-D
-input) is computed factored (StackedNet._forward_factored): the same sums, grouped otherwise.
+input) has its weight gradients computed factored (StackedNet._backward_factored): the same sums,
+grouped otherwise.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from nnstudy.experiment import load_run_model, train_and_evaluate
 from nnstudy.models import build_model
 from nnstudy.store import Store
 
-RTOL, ATOL, W_ATOL = 1e-4, 1e-5, 1e-5
-BASE = dict(dataset="spiral", n_per_class=40, width=16, steps=60, device="cpu", threads=1)
+RTOL, ATOL, W_ATOL = 1e-4, 1e-5, 1e-4
+# width 40: the week's shape (one ReLU layer on the 2-D spiral) trains factored at this width
+# (9 product rows <= 40 / 4); the shapes below cover the plain path
+BASE = dict(dataset="spiral", n_per_class=40, width=40, steps=60, device="cpu", threads=1)
 MINI = dict(steps=0, epochs=5, batch_size=40)  # 96 training points: batches of 40, 40, 16
 
 
@@ -60,6 +66,11 @@ def assert_same_run(b, s, n_examples: int = 96) -> None:
     assert wb.keys() == ws.keys()
     for k in ws:
         assert (wb[k] - ws[k]).abs().max().item() <= W_ATOL, k
+
+
+def nan_equal(records: list) -> list:
+    """records with NaN spelled out, so that equal runs compare equal (NaN != NaN as floats)."""
+    return [tuple("NaN" if isinstance(v, float) and math.isnan(v) else v for v in r) for r in records]
 
 
 def check_group(cfgs: list[TrainConfig]) -> list:
@@ -196,13 +207,13 @@ def test_chunking_changes_no_members_numbers(opt, batching):
     extra = MINI if batching == "mini" else {}
     cfgs = [TrainConfig(**{**BASE, **extra, **o}, seed=s, data_seed=s % 2) for s, o in enumerate(CHUNKED[opt])]
     assert len(plan_groups(cfgs)) == 1
-    per_member = (16 + 3 * 3 + 3 + 3) * 96 * 4  # a member's workspace, full batch (StackedNet.floats_per_example)
+    per_member = (40 + 3 * 3 + 3 + 3) * 96 * 4  # a member's workspace, full batch (StackedNet.floats_per_example)
     runs = {b: train_many(cfgs, chunk_bytes=b) for b in (1, 2 * per_member, 1 << 30)}
     one, *others = runs.values()
     assert ("diverged" in [r.status for r in one]) == (opt == "sgd")
     for other in others:
         for a, b in zip(one, other):
-            assert (a.status, a.records, a.final) == (b.status, b.records, b.final)
+            assert (a.status, nan_equal(a.records), a.final) == (b.status, nan_equal(b.records), b.final)
             for k, v in a.model.state_dict().items():
                 assert torch.equal(v, b.model.state_dict()[k]), k
 

@@ -20,7 +20,11 @@ from nnstudy.models.mlp import MLP, LinearNet
 
 aten = torch.ops.aten
 EVAL_COLUMNS = 2048  # examples per evaluation chunk, as train.evaluate does
-FACTORED_ROWS = 32  # the factored backward while C x (D + 1) products are few next to a hidden width
+# The factored backward (StackedNet._backward_factored) while its C x (D + 1) product rows are at most a
+# quarter of the hidden width: its two thin matmuls grow with the rows. Per member-step, factored vs
+# plain, H = 100, 32 members, 2 threads (Intel Xeon, 2026-12-02, scratch timing): 9 rows 147 vs 221
+# us, 30-33 rows 218-252 vs 232-272 us (the gain shrinks as the rows grow).
+FACTORED_ROWS_PER_UNIT = 0.25
 
 # In place on the pre-activation buffer, and the backward autograd would run for each (same aten
 # ops, so the same numbers), computed in place on the incoming gradient g from the output y
@@ -77,7 +81,7 @@ class StackedNet:
                        .to(device) for p, _ in plan]  # (K, out, in + 1)
         self.widths = [self.params[0].shape[2] - 1] + [W.shape[1] for W in self.params]  # D, hidden..., C
         self.factored = (len(plan) == 2 and self.acts[0] == "relu"
-                         and self.widths[-1] * (self.widths[0] + 1) <= FACTORED_ROWS)
+                         and self.widths[-1] * (self.widths[0] + 1) <= FACTORED_ROWS_PER_UNIT * self.widths[1])
         self._spaces: dict[tuple[int, int], Workspace] = {}
         self.chunk_members = len(models)  # members per training chunk, as the trainer last ran them
 
@@ -98,7 +102,7 @@ class StackedNet:
         a chunk of members costs in memory per column."""
         D, C, hidden = self.widths[0], self.widths[-1], self.widths[1:-1]
         if self.factored:
-            return hidden[0] + C * (D + 1) + D + 1 + C  # mask, products, input, logits
+            return hidden[0] + C * (D + 1) + D + 1 + C  # hidden, products, input, logits
         return 2 * sum(hidden) + D + C
 
     def forward(self, params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -138,46 +142,37 @@ class StackedNet:
             dz = BACKWARD[self.acts[i - 1]](g, a[:, :n_in], ws.z[i - 1])
 
     def _forward_factored(self, params, x, ws) -> torch.Tensor:
-        """x -> W2 relu(W1 x) + b2 without the (k, H, B) hidden activations: only their ReLU mask.
-
-        With z = W1 x and m = relu'(z) (0/1), relu(z) = m * z, so
-            logits[c, b] = sum_j W2[c, j] m[j, b] sum_d W1[j, d] x[d, b]
-                         = sum_d x[d, b] T[(c, d), b],   T = V m,   V[(c, d), j] = W2[c, j] W1[j, d]:
-        the mask is the only (k, H, B) tensor, written by one bmm and turned into 0/1 in place, read
-        by one bmm with C (D + 1) rows (9 for the spiral); the rest is tiny. The mask stays in the
-        workspace for _backward_factored. On this project's 2-core CPUs a bmm into a strided output
-        (the row of ones the other layers carry) runs member by member, ~1.4x slower: the mask has
-        its own contiguous buffer."""
+        """x -> W2 relu(W1 x) + b2, the hidden layer in its own contiguous buffer (no row of ones):
+        on this project's 2-core CPUs a bmm into a strided output runs member by member, ~1.4x
+        slower. The logits are the plain path's sums; only the backward is factored. (Factoring
+        the forward too, logits = sum_d x[d] (V m)[(c, d)] with V[(c, d), j] = W2[c, j] W1[j, d],
+        saved one more pass but rounded the logits unlike a solo run, and RMSprop at lr 1e-2 then
+        drifted from its solo run by 2e-2 in the weights within 60 steps, against 1e-5 this way.)"""
         W1, W2 = params
-        k, D1, B = x.shape
-        C, H = W2.shape[1], W1.shape[1]
-        m = torch.bmm(W1, x, out=ws.a[1]).gt_(0)  # (k, H, B): 1.0 where z > 0, 0.0 elsewhere (NaN too)
-        v = (W2[:, :, None, :H] * W1.transpose(1, 2)[:, None]).reshape(k, C * D1, H)
-        t = torch.bmm(v, m, out=ws.p).view(k, C, D1, B)
-        out = torch.mul(t[:, :, 0], x[:, None, 0], out=ws.out)  # (k, C, B); no temporaries:
-        for d in range(1, D1):  # a (k, C, D + 1, B) product allocated per step cost ~10x more
-            out.addcmul_(t[:, :, d], x[:, None, d])
-        return out.add_(W2[:, :, H:])
+        h = torch.relu_(torch.bmm(W1, x, out=ws.a[1]))  # (k, H, B)
+        return torch.baddbmm(W2[:, :, -1:], W2[:, :, :-1], h, out=ws.out)
 
     def _backward_factored(self, params, x, dz, grads) -> None:
-        """Both weight gradients of the factored net from one pass over the ReLU mask m that
-        _forward_factored left in the workspace.
+        """Both weight gradients from one pass over the ReLU mask m = relu'(z), made in place from
+        the activations h that _forward_factored left in the workspace (h >= 0: sign(h) is 1 where
+        z > 0, 0 elsewhere; the next forward overwrites the buffer anyway).
 
         With h = m * z, z = W1 x, the chain rule's
             dW1[j, d] = sum_b (sum_c W2[c, j] dz[c, b]) m[j, b] x[d, b]
             dW2[c, j] = sum_b dz[c, b] h[j, b] = sum_d W1[j, d] sum_b m[j, b] dz[c, b] x[d, b]
         share S[(c, d), j] = sum_b dz[c, b] x[d, b] m[j, b]: one bmm of the C (D + 1) products
-        dz[c] x[d] with m, then two tiny contractions. The plain backward writes the (k, H, B)
-        gradient W2^T dz, masks it (three passes over (k, H, B) tensors), multiplies it out (a
-        fourth) and reads h for dW2 (a fifth); this reads m once.
-        Forward and backward compute the solo net's sums in another order: float32 rounding
-        differs, as between any two summation orders (tests/test_batched.py states the tolerance)."""
+        dz[c] x[d] (9 rows for the spiral) with m, then two tiny contractions. The plain backward
+        writes the (k, H, B) gradient W2^T dz, masks it (three passes over (k, H, B) tensors),
+        multiplies it out (a fourth) and reads h for dW2 (a fifth); this makes m (two) and reads it
+        (one). The same sums in another order: float32 rounding differs, as between any two
+        summation orders (tests/test_batched.py states the tolerance)."""
         ws = self.space(x.shape[0], x.shape[2])
         W1, W2 = params
         k, C, B = dz.shape
         D1, H = x.shape[1], W1.shape[1]
         torch.mul(dz[:, :, None, :], x[:, None, :, :], out=ws.p.view(k, C, D1, B))
-        s = torch.bmm(ws.p, ws.a[1].transpose(1, 2), out=ws.s).view(k, C, D1, H)
+        m = ws.a[1].sign_()
+        s = torch.bmm(ws.p, m.transpose(1, 2), out=ws.s).view(k, C, D1, H)
         grads[0].copy_((W2[:, :, None, :H] * s).sum(1).transpose(1, 2))  # (k, H, D + 1)
         grads[1][:, :, :H].copy_((W1.transpose(1, 2)[:, None] * s).sum(2))  # (k, C, H)
         torch.sum(dz, 2, out=grads[1][:, :, H])
@@ -199,7 +194,7 @@ class Workspace:
     def __init__(self, net: StackedNet, k: int, B: int, device):
         hidden = net.widths[1:-1]
         self.out = torch.empty(k, net.widths[-1], B, device=device)
-        if net.factored:  # a[1] the hidden layer's ReLU mask; p, s: the factored products
+        if net.factored:  # a[1] the hidden layer (then its ReLU mask); p, s: the factored products
             rows = net.widths[-1] * (net.widths[0] + 1)
             self.a = [None, torch.empty(k, hidden[0], B, device=device)]
             self.p = torch.empty(k, rows, B, device=device)
