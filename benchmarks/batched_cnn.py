@@ -1,6 +1,6 @@
 """Does batching pay for small CNNs? K same-shaped conv nets as one grouped computation vs one by one.
 
-    python benchmarks/batched_cnn.py            # ~3 minutes on the shared 2-core CPU
+    python benchmarks/batched_cnn.py            # ~70 s on the shared 2-core CPU
     python benchmarks/batched_cnn.py --quick    # ~30 s: K up to 8, fewer steps
 
 Issue 7 asks for a batched trainer for MLPs "and, if it pays, small CNNs". This measures whether it
@@ -120,18 +120,33 @@ def grouped_step_time(net: Grouped, x, y, steps: int) -> float:
     return (time.perf_counter() - t) / (steps * net.K)
 
 
-def measure(model: str, k: int, batch: int, steps: int, threads: int) -> tuple[float, float]:
-    torch.set_num_threads(threads)
-    members = nets(model, k)
-    g = Grouped(members)
+def stack_channels(xs: torch.Tensor) -> torch.Tensor:
+    """(K, B, C, H, W) -> (B, K*C, H, W): member k's images in channel group k."""
+    K, B, C = xs.shape[:3]
+    return xs.transpose(0, 1).reshape(B, K * C, *xs.shape[3:]).contiguous()
+
+
+def batches(k: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
-    xs = torch.randn(k, batch, *IN_SHAPE, generator=gen)
-    ys = torch.randint(0, CLASSES, (k, batch), generator=gen)
-    xg = xs.transpose(0, 1).reshape(batch, k * IN_SHAPE[0], *IN_SHAPE[1:]).contiguous()
-    solo_steps = max(3, steps // k) if k > 4 else steps  # solo cost per model does not depend on K
-    solo_step_time(members[:4], xs[:4], ys[:4], 2), grouped_step_time(g, xg, ys, 2)  # warm-up
-    return (solo_step_time(members[:4] if k > 4 else members, xs[:4] if k > 4 else xs, ys, solo_steps),
-            grouped_step_time(g, xg, ys, max(3, steps // k)))
+    return torch.randn(k, batch, *IN_SHAPE, generator=gen), torch.randint(0, CLASSES, (k, batch), generator=gen)
+
+
+def time_solo(model: str, k: int, batch: int, steps: int, threads: int) -> float:
+    """Per model-step, one after another. A solo model's cost does not depend on K, so at most 4
+    models are stepped (more steps each when K is small)."""
+    torch.set_num_threads(threads)
+    n = min(k, 4)
+    members, (xs, ys) = nets(model, n), batches(n, batch)
+    solo_step_time(members, xs, ys, 2)  # warm-up
+    return solo_step_time(members, xs, ys, max(3, steps // k) if k > 4 else steps)
+
+
+def time_grouped(model: str, k: int, batch: int, steps: int, threads: int) -> float:
+    torch.set_num_threads(threads)
+    g, (xs, ys) = Grouped(nets(model, k)), batches(k, batch)
+    x = stack_channels(xs)
+    grouped_step_time(g, x, ys, 2)  # warm-up
+    return grouped_step_time(g, x, ys, max(3, steps // k))
 
 
 def check(model: str, k: int = 4) -> float:
@@ -141,7 +156,7 @@ def check(model: str, k: int = 4) -> float:
     x = torch.randn(k, 16, *IN_SHAPE)
     with torch.no_grad():
         solo = torch.stack([m(xi) for m, xi in zip(members, x)])
-        grouped = g(x.transpose(0, 1).reshape(16, k * IN_SHAPE[0], *IN_SHAPE[1:]))
+        grouped = g(stack_channels(x))
     return (solo - grouped).abs().max().item()
 
 
@@ -167,15 +182,15 @@ def main() -> None:
         for batch in (32, 128):
             # threads: each side's faster of 1 and 2, from a short run at K=8
             best = {}
-            for side in (0, 1):
-                t = {n: measure(model, 8, batch, 16, n)[side] for n in (1, 2)}
+            for side, timer in ((0, time_solo), (1, time_grouped)):
+                t = {n: timer(model, 8, batch, 16, n) for n in (1, 2)}
                 best[side] = min(t, key=t.get)
-            fixed = statistics.median(measure(model, 1, 1, steps, best[0])[0] for _ in range(args.repeats))
+            fixed = statistics.median(time_solo(model, 1, 1, steps, best[0]) for _ in range(args.repeats))
             for k in ks:
                 solo, grouped = [], []
                 for _ in range(args.repeats):
-                    solo.append(measure(model, k, batch, steps, best[0])[0])
-                    grouped.append(measure(model, k, batch, steps, best[1])[1])
+                    solo.append(time_solo(model, k, batch, steps, best[0]))
+                    grouped.append(time_grouped(model, k, batch, steps, best[1]))
                 s, g = statistics.median(solo), statistics.median(grouped)
                 lines.append(f"| {model} | {batch} | {k} | {best[0]}, {best[1]} | {s * 1e6:,.0f} µs | "
                              f"{g * 1e6:,.0f} µs | {s / g:.2f}x | {s / max(s - fixed, 1e-9):.2f}x |")

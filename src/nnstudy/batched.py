@@ -69,7 +69,7 @@ def why_solo(cfg: TrainConfig) -> str | None:
     """Why the batched trainer cannot take this config (None: it can)."""
     if cfg.model not in ("mlp", "linear", "logistic"):
         # Conv nets train solo on purpose: benchmarks/batched_cnn.py measured grouped convolutions at
-        # 0.52-1.27x of one-by-one steps for LeNet-5 and convnet-tiny on a 2-core CPU, and any batching
+        # 0.53-1.19x of one-by-one steps for LeNet-5 and convnet-tiny on a 2-core CPU, and any batching
         # could share only the fixed per-step cost (a ceiling of 1.3-2.1x), against 6x for the MLPs.
         return f"model {cfg.model!r} is not a stacked model"
     if cfg.model == "mlp" and (cfg.dropout or cfg.batch_norm or cfg.residual):
