@@ -107,14 +107,14 @@ def runs_table(listing: list[dict], colour: bool = False) -> str:
         out = []
         for i, (v, w) in enumerate(zip(values, widths)):
             v = cut(v, w)
-            v = v.rjust(w) if cols[i] in right else v.ljust(w)
+            v = v.rjust(w) if cols[i] in right else v.ljust(w) if i < len(cols) - 1 else v
             out.append(paint(v, styles[i] if styles else "bold", colour))
         return "  ".join(out).rstrip()
 
     lines = [line(cols)]
     for row, r in zip(cells, listing):
         lines.append(line(row, [None, None, STATUS_STYLE.get(r["status"]), None, None, None, None, None]))
-    lines.append(paint("result: test accuracy of a training run; complete/all child runs of a study run; seconds: training time",
+    lines.append(paint("result: a training run's test accuracy; a study run's complete/all child runs",
                        "dim", colour))
     return "\n".join(lines)
 
@@ -214,7 +214,7 @@ def show_page(store, r: dict, every: bool = False, colour: bool = False) -> str:
     lines += [label(k, colour) + v for k, v in facts]
     if r["kind"] == "study":  # its whole config (profile, seeds, device) is on the lines above
         if s.get("table"):
-            lines += ["", "results", *("  " + ln for ln in format_table(s["table"]).splitlines())]
+            lines += ["", "results", *(("  " + ln).rstrip() for ln in format_table(s["table"]).splitlines())]
     else:
         heading = "config, every field" if every else "config, fields that differ from today's defaults"
         lines += ["", heading, *config_lines(r["config"], every)]
@@ -250,7 +250,7 @@ def all_summary(done: dict, report: dict, store_home) -> str:
     lines = [f"{'study':<{w}}  {'run':<22}  {'status':<8}  {'seconds':>7}"]
     for name, d in done.items():
         kept = "  (kept: the store held it for this code)" if d.get("kept") else ""
-        lines.append(f"{name:<{w}}  {d['run']:<22}  {d['status']:<8}  {num(d['seconds'], 1):>7}{kept}")
+        lines.append(f"{name:<{w}}  {d['run']:<22}  {d['status']:<8}  {seconds(d['seconds']):>7}{kept}")
     lines.append(f"\n{len(done)} studies, stored in {store_home}")
     if report.get("html"):
         lines.append(f"report: {report['html']}" + (f" (Markdown: {report['markdown']})" if report.get("markdown")
