@@ -345,3 +345,22 @@ perceptron  20251203-080100-bbbbbb  complete    120.0  (kept: the store held it 
 report: /s/report/report.html (Markdown: /s/report/report.md)
 """)
     assert "{" not in text and "'" not in text
+
+
+def test_all_prints_that_summary(store, capsys, monkeypatch):
+    """`nnstudy all`'s own output, with the studies and the report stood in for (the real ones train
+    for minutes; tests/test_studies_quick.py runs them): a study the store already held reads 'kept'."""
+    import nnstudy.report
+    import nnstudy.studies
+
+    class Registry:
+        def names(self):
+            return ["spiral"]
+
+    monkeypatch.setattr(nnstudy.studies, "load_all", lambda: Registry())
+    monkeypatch.setattr(nnstudy.studies, "run_study", lambda name, st, *a, **k: st.get("20251203-080000"))
+    monkeypatch.setattr(nnstudy.report, "write_report", lambda st, where: {"html": "R.html", "markdown": "R.md"})
+    out = cli(capsys, "all", store=store).splitlines()
+    assert out[1].split() == ["spiral", "20251203-080000-aaaaaa", "complete", "9.05", "(kept:", "the", "store",
+                              "held", "it", "for", "this", "code)"]
+    assert out[-2:] == ["1 study, stored in STORE", "report: R.html (Markdown: R.md)"]

@@ -262,6 +262,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_all(args) -> int:
+    from nnstudy.console import all_summary
     from nnstudy.studies import load_all, run_study
 
     store = open_store(args)
@@ -281,18 +282,17 @@ def cmd_all(args) -> int:
     except ModuleNotFoundError as e:
         if e.name != "nnstudy.report":
             raise
-    from nnstudy.console import all_summary
-
     emit(args, {"studies": done, "report": report}, all_summary(done, report, store.home))
     return 0
 
 
 def cmd_report(args) -> int:
+    from nnstudy.console import report_line
     from nnstudy.report import write_report
 
     store = open_store(args)
     paths = write_report(store, args.report_dir)
-    emit(args, paths, "\n".join(f"{k}: {v}" for k, v in paths.items()))
+    emit(args, paths, report_line(paths))
     return 0
 
 

@@ -251,10 +251,12 @@ def all_summary(done: dict, report: dict, store_home) -> str:
     for name, d in done.items():
         kept = "  (kept: the store held it for this code)" if d.get("kept") else ""
         lines.append(f"{name:<{w}}  {d['run']:<22}  {d['status']:<8}  {seconds(d['seconds']):>7}{kept}")
-    lines.append(f"\n{len(done)} studies, stored in {store_home}")
-    if report.get("html"):
-        lines.append(f"report: {report['html']}" + (f" (Markdown: {report['markdown']})" if report.get("markdown")
-                                                    else ""))
-    else:
-        lines.append("report: not written (nnstudy.report is missing)")
+    lines += [f"\n{len(done)} stud{'y' if len(done) == 1 else 'ies'}, stored in {store_home}", report_line(report)]
     return "\n".join(lines)
+
+
+def report_line(report: dict) -> str:
+    """Where `all` and `report` wrote the report, as a line a person reads (and can click)."""
+    if not report.get("html"):
+        return "report: not written (nnstudy.report is missing)"
+    return f"report: {report['html']}" + (f" (Markdown: {report['markdown']})" if report.get("markdown") else "")
