@@ -43,10 +43,10 @@ class TrainConfig:
     test_subset: int = 0  # evaluate on only this many test examples (0: all): one fixed draw, the same for every run
     permute_pixels: bool = False  # images: shuffle pixel positions by one fixed permutation drawn with data_seed
     data_seed: int = 0  # seed of the data draw and split (toy generation, validation carve-out, subset)
-    data_dir: str = ""  # where the image set lives, and nowhere else ("": NNSTUDY_DATA, ~/.cache/nnstudy, system places)
+    data_dir: str = ""  # the image set's folder, and only there ("": NNSTUDY_DATA, ~/.cache/nnstudy, system)
     download: bool = False  # image sets: download when missing (needs the internet)
     augment: bool = False  # images: random crop (pad 2-4 px) + flips where the set allows, per batch
-    remap_labels: bool = False  # npz: map the distinct label values, sorted, to classes 0..C-1 (for ids like 7, 1000000)
+    remap_labels: bool = False  # npz: map the distinct labels, sorted, to classes 0..C-1 (ids like 7, 10**6)
     # model
     model: str = "mlp"  # a registered model name (`nnstudy models`)
     width: int = 100  # MLP: hidden units per layer

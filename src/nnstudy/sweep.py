@@ -10,7 +10,8 @@ Every TrainConfig field takes a grid (`--FIELD GRID`); `--seeds` is sugar for `-
 
 Items combine (`--lr 1e-4:1e-2:3,0.5`). The Cartesian product of all grids gives the configs, each
 validated by TrainConfig (a bad value is one clear line, exit 2), at most MAX_RUNS of them. Image
-sets without a --batch-size grid train in mini-batches of recipes.IMAGE_BATCH, as `nnstudy train` does. Configs that differ only in
+sets without a --batch-size grid train in mini-batches of recipes.IMAGE_BATCH, as `nnstudy train`
+does. Configs that differ only in
 batched.BATCH_FIELDS (seed, data_seed, lr, weight_decay, momentum) train as one batched group;
 groups run one after another, or side by side in `--jobs N` worker processes.
 """
