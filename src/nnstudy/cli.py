@@ -50,16 +50,25 @@ def add_common(p, device: bool = True, json_flag: bool = True):
 
 
 def add_config_flags(p) -> None:
-    """One flag per TrainConfig field, defaulting to 'not given' so a --config file can fill it."""
+    """One flag per TrainConfig field, defaulting to 'not given' so a --config file can fill it; its
+    help is the field's comment in config.py, its default and what it accepts."""
+    from nnstudy.config import field_docs, valid_values
+
+    docs = field_docs()
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("extra", "device"):
             continue
         flag = "--" + f.name.replace("_", "-")
+        default = str(f.default).lower() if isinstance(f.default, bool) else f.default if f.default != "" else '""'
+        valid = valid_values(f.name) if not isinstance(f.default, bool) else ""  # --x / --no-x says it
+        text = f"{docs.get(f.name, '')} [default: {default}" + (f"; valid: {valid}]" if valid else "]")
+        text = text.replace("%", "%%")  # argparse formats help with %
         if isinstance(f.default, bool):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=text)
         else:
             p.add_argument(flag, dest=f.name, type=type(f.default), default=argparse.SUPPRESS,
-                           metavar=f.name.upper())
+                           metavar=f.name.upper(), help=text)
 
 
 def build_parser() -> Parser:

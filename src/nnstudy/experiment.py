@@ -15,7 +15,7 @@ from nnstudy.errors import UsageError
 from nnstudy.models import build_model, count_params
 from nnstudy.optim import resolve_device
 from nnstudy.store import Store, atomic_write
-from nnstudy.train import FitResult, fit, load_checkpoint
+from nnstudy.train import FitResult, check_batch_norm, fit, load_checkpoint
 
 SAVE_WEIGHTS_MAX = 5_000_000  # parameters: small models keep their final weights (for drawing)
 
@@ -53,6 +53,7 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
         model = build_model(cfg, data.input_shape, data.num_classes)
         if cfg.extra.get("whiten"):
             whiten_stem(model, data)
+    check_batch_norm(model, cfg, len(data.x_train))  # before the run exists, as bad data is
     device = resolve_device(cfg.device)
     run_id, state = None, None
     if store is not None and resume:
@@ -93,9 +94,11 @@ def finish_run(store: Store, r: RunResult, data: Dataset, **extra) -> None:
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in r.model.state_dict().items()}, buf)
         atomic_write(store.run_dir(r.run_id) / "model.pt", buf.getvalue())
+    # data_source: the folder or file the images came from (the config holds only what was asked for)
+    source = {"data_source": data.meta["source"]} if "source" in data.meta else {}
     store.finish(r.run_id, r.status, {**r.summary(), "dataset": data.name, "n_train": len(data.x_train),
                                       "n_val": 0 if data.x_val is None else len(data.x_val),
-                                      "n_test": len(data.x_test), **extra}, error=r.error)
+                                      "n_test": len(data.x_test), **source, **extra}, error=r.error)
 
 
 def load_run_model(store: Store, run_id: str) -> tuple[torch.nn.Module, TrainConfig, Dataset]:

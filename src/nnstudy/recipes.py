@@ -14,7 +14,11 @@ Profiles on `nnstudy train` (with or without a recipe):
 
 Every image recipe carves 10% of the training set out for validation (curves, model selection),
 and so does any run on a named image set (mnist, fashion-mnist, cifar10) that does not set
-val_frac itself; the test set is evaluated once, at the end.
+val_frac itself; the test set is evaluated once, at the end. A run on any image set (named,
+folder:, npz:) that does not set batch_size takes mini-batches of IMAGE_BATCH, as every PyTorch
+example does: TrainConfig's default, 0, is the week's full batch, right for a 3,000-point spiral
+but five full-batch "epochs" of Fashion-MNIST are five steps and end near chance. Studies build
+their configs themselves and set batch sizes explicitly; these defaults are the user's.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Recipe:
 
 
 IMAGE = dict(val_frac=0.1, data_seed=0)  # every image run: 10% of train for validation
+IMAGE_BATCH = 128  # examples per step on image sets unless set (pytorch/examples' mnist trains at 64, test 1000)
 SGD = dict(optimizer="sgd", momentum=0.9, nesterov=True)
 
 RECIPES = {r.name: r for r in [
@@ -118,7 +123,16 @@ def resolve(recipe: str | None = None, profile: str = "default", flags: dict | N
     d.update(flags or {})
     if "val_frac" not in d and d.get("dataset") in IMAGE_SETS:
         d["val_frac"] = IMAGE["val_frac"]  # image runs validate (curves, selection); the test is for the end
+    d = image_batch_default(d)
     return TrainConfig.from_dict(d, where=f"recipe {recipe}" if recipe and not flags else where)
+
+
+def image_batch_default(d: dict) -> dict:
+    """d with batch_size=IMAGE_BATCH when it names an image set and sets no batch size itself."""
+    dataset = str(d.get("dataset", TrainConfig.dataset))
+    if "batch_size" in d or "batch-size" in d or not (dataset in IMAGE_SETS or dataset.startswith(("folder:", "npz:"))):
+        return d
+    return {**d, "batch_size": IMAGE_BATCH}
 
 
 def describe() -> list[dict]:

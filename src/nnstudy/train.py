@@ -87,12 +87,31 @@ def channels_last_pays(model: nn.Module, device: torch.device) -> bool:
     return device.type == "cuda" or max(c.out_channels for c in convs) >= CHANNELS_LAST_MIN_WIDTH
 
 
-def plan_steps(cfg, n_train: int) -> tuple[int, int]:
-    """(total optimizer steps, steps per epoch)."""
+def plan_steps(cfg, n_train: int, batch_norm: bool = False) -> tuple[int, int]:
+    """(total optimizer steps, steps per epoch). With batch norm, a last batch of one example is
+    dropped (see check_batch_norm)."""
     bs = cfg.batch_size or n_train
     per_epoch = math.ceil(n_train / bs)
+    if batch_norm and bs < n_train and n_train % bs == 1:
+        per_epoch -= 1
     total = cfg.epochs * per_epoch if cfg.epochs else cfg.steps
     return total, per_epoch
+
+
+def has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def check_batch_norm(model: nn.Module, cfg, n_train: int) -> None:
+    """Batch norm normalises by the batch's own statistics, which one example does not have
+    (BatchNorm1d raises; BatchNorm2d normalises the image by itself). So a batch of one is refused
+    up front, and a last batch of one is dropped (plan_steps), as DataLoader's drop_last would: the
+    order is reshuffled every epoch, so a different example sits out each epoch and none is lost.
+    Dropping rather than merging it into the batch before keeps every step's batch size as set."""
+    if has_batch_norm(model) and min(cfg.batch_size or n_train, n_train) == 1:
+        raise UsageError(f"model {cfg.model!r} has batch norm, which needs 2 or more examples per batch; "
+                         f"batch_size={cfg.batch_size} with {n_train} training example(s) gives 1: "
+                         "use --batch-size 2 or more (or a model without batch norm)")
 
 
 def fit(model: nn.Module, data: Dataset, cfg, **kw) -> FitResult:
@@ -130,7 +149,8 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     n = len(data.x_train)
     if n == 0:
         raise UsageError(f"dataset {data.name!r} has no training examples after the split and subset")
-    total, per_epoch = plan_steps(cfg, n)
+    check_batch_norm(model, cfg, n)
+    total, per_epoch = plan_steps(cfg, n, has_batch_norm(model))
     sched = make_scheduler(cfg, opt, total)
     amp = autocast_for(cfg, device)
     g = torch.Generator().manual_seed(cfg.seed)  # data order and augmentation: its own stream

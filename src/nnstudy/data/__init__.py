@@ -20,7 +20,7 @@ IMAGE_SETS = ("mnist", "fashion-mnist", "cifar10")
 @dataclass
 class Dataset:
     name: str
-    x_train: torch.Tensor  # (N, D) float toy points, or (N, C, H, W) uint8 images
+    x_train: torch.Tensor  # (N, D) float toy points, or (N, C, H, W) uint8 (or 16-bit: uint16) images
     y_train: torch.Tensor  # (N,) int64 class indices
     x_test: torch.Tensor
     y_test: torch.Tensor
@@ -28,7 +28,7 @@ class Dataset:
     x_val: torch.Tensor | None = None  # validation split carved from train (model selection)
     y_val: torch.Tensor | None = None
     classes: list[str] = field(default_factory=list)  # class names, index order
-    mean: tuple[float, ...] | None = None  # images: per-channel mean of the training pixels, in [0, 1]
+    mean: tuple[float, ...] | None = None  # images: per-channel mean of the training pixels, in [0, 1] (full scale)
     std: tuple[float, ...] | None = None
     flip: bool = False  # horizontal flips keep the label (not for digits)
     meta: dict = field(default_factory=dict)  # generation parameters, source files, checksums
@@ -59,7 +59,7 @@ class Dataset:
             from nnstudy.data.vision import augment_batch
 
             x = augment_batch(x, flip=self.flip, generator=generator)
-        x = x.float().div_(255.0)
+        x = x.float().div_(65535.0 if x.dtype == torch.uint16 else 255.0)  # full scale of the pixels -> 1
         if self.mean is not None:
             m = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
             s = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
@@ -140,12 +140,20 @@ def check_labels(y: torch.Tensor, num_classes: int, where: str) -> None:
 
 
 def validate_tensors(data: Dataset, model=None) -> None:
-    """One clear DataError for data no training step could use: splits whose examples differ in
-    shape, labels that are not integer class indices in [0, num_classes) or do not match the inputs
-    one to one, NaN or inf in floating-point inputs; with `model`, a model that cannot take these
-    inputs or does not give one output per class (a trial forward pass of two examples, eval mode)."""
+    """One clear DataError for data no training step could use: fewer than two classes, images whose
+    pixels are all equal (std 0), splits whose examples differ in shape, labels that are not integer
+    class indices in [0, num_classes) or do not match the inputs one to one, NaN or inf in
+    floating-point inputs; with `model`, a model that cannot take these inputs or does not give one
+    output per class (a trial forward pass of two examples, eval mode)."""
     from nnstudy.errors import DataError
 
+    if data.num_classes < 2:
+        raise DataError(f"dataset {data.name!r} has {data.num_classes} class; a classifier needs 2 or more "
+                        "(with one, a constant is always right and accuracy 1.0 means nothing)")
+    if data.std is not None and not any(s > 0 for s in data.std):
+        raise DataError(f"dataset {data.name!r}: every training pixel has the same value in every channel "
+                        f"(mean {', '.join(f'{m:.4g}' for m in data.mean)} of full scale, std 0): there is "
+                        "nothing to learn from, and normalising would divide by zero; check the images")
     shape = tuple(data.x_train.shape[1:])
     for split, (x, y) in data.splits().items():
         where = f"dataset {data.name!r}, {split} split"
