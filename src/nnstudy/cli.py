@@ -35,10 +35,12 @@ def emit(args, obj: dict, text: str | None = None) -> None:
         print(text)
 
 
-def open_store(args):
+def open_store(args, readonly: bool = False):
+    """readonly for commands that only read (runs, show, report): they then work on read-only media
+    and cannot change what is stored, nor create a store where there is none."""
     from nnstudy.store import Store
 
-    return Store(args.out) if getattr(args, "out", None) else Store()
+    return Store(getattr(args, "out", None), readonly=readonly)
 
 
 def add_common(p, device: bool = True, json_flag: bool = True):
@@ -233,7 +235,7 @@ def cmd_show_model(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     rows = store.runs(study=args.study, kind=args.kind)
     keep = ("id", "kind", "study", "name", "status", "seed")
     slim = [{k: r[k] for k in keep} | {"final": r["summary"].get("final")} for r in rows]
@@ -243,7 +245,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_show(args) -> int:
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     r = store.get(args.run)
     r["folder"] = str(store.run_dir(r["id"]))
     text = json.dumps({k: r[k] for k in ("id", "kind", "study", "name", "status", "error", "folder")}, indent=2)
@@ -280,7 +282,7 @@ def cmd_all(args) -> int:
 def cmd_report(args) -> int:
     from nnstudy.report import write_report
 
-    store = open_store(args)
+    store = open_store(args, readonly=True)  # the report's files go to --report-dir (default STORE/report)
     paths = write_report(store, args.report_dir)
     emit(args, paths, "\n".join(f"{k}: {v}" for k, v in paths.items()))
     return 0
