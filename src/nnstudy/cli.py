@@ -35,10 +35,12 @@ def emit(args, obj: dict, text: str | None = None) -> None:
         print(text)
 
 
-def open_store(args):
+def open_store(args, readonly: bool = False):
+    """readonly for commands that only read (runs, show, report): they then work on read-only media
+    and cannot change what is stored, nor create a store where there is none."""
     from nnstudy.store import Store
 
-    return Store(args.out) if getattr(args, "out", None) else Store()
+    return Store(getattr(args, "out", None), readonly=readonly)
 
 
 def add_common(p, device: bool = True, json_flag: bool = True):
@@ -249,7 +251,7 @@ def cmd_runs(args) -> int:
 
     if args.last is not None and args.last < 1:
         raise UsageError(f"--last {args.last}: need at least 1")
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     rows = store.runs(study=args.study, kind=args.kind)
     if args.status:  # here, not in SQL: "crashed" is worked out when a run is read, never stored
         rows = [r for r in rows if r["status"] == args.status]
@@ -261,7 +263,7 @@ def cmd_runs(args) -> int:
 def cmd_show(args) -> int:
     from nnstudy import console
 
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     r = store.get(args.run)
     if args.json:
         emit(args, console.show_object(store, r))
@@ -299,7 +301,7 @@ def cmd_report(args) -> int:
     from nnstudy.console import report_line
     from nnstudy.report import write_report
 
-    store = open_store(args)
+    store = open_store(args, readonly=True)  # the report's files go to --report-dir (default STORE/report)
     paths = write_report(store, args.report_dir)
     emit(args, paths, report_line(paths))
     return 0

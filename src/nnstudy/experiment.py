@@ -11,6 +11,7 @@ import torch
 from nnstudy import distributed
 from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset, load_dataset
+from nnstudy.disk import StoreIOError, disk_problem
 from nnstudy.errors import UsageError
 from nnstudy.models import build_model, count_params
 from nnstudy.optim import resolve_device
@@ -46,6 +47,10 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
     builds both from the week's single random stream); otherwise the model is built after
     torch.manual_seed(cfg.seed). With `resume=RUN` the run continues from its last checkpoint.
     Under torchrun (nnstudy.distributed) every rank trains; rank 0 alone writes the store."""
+    resumed = store.get(resume) if store is not None and resume else None
+    if resumed is not None:  # refuse before loading data: a complete run is never reopened
+        if why := store.resume_refusal(resumed, writer=distributed.is_main()):
+            raise UsageError(why)
     if data is None:
         data = load_dataset(cfg)  # before the run exists: bad data leaves nothing behind
     if model is None:
@@ -56,16 +61,11 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
     check_batch_norm(model, cfg, len(data.x_train))  # before the run exists, as bad data is
     device = resolve_device(cfg.device)
     run_id, state = None, None
-    if store is not None and resume:
-        run_id = store.get(resume)["id"]
-        state = load_checkpoint(store.run_dir(run_id) / "checkpoint.pt")
-        for key in ("model", "opt", "gen", "rng", "step", "epoch", "records"):
-            if not isinstance(state, dict) or key not in state:
-                raise UsageError(f"{store.run_dir(run_id) / 'checkpoint.pt'} is not an nnstudy checkpoint "
-                                 f"(no {key!r}); start the run afresh")
+    if resumed is not None:
+        run_id = resumed["id"]
+        state = _resume_state(store, run_id, cfg, data)
         if distributed.is_main():
-            store.reopen(run_id)
-            store.log_metrics(run_id, state["records"])
+            store.reopen(run_id, state["records"])  # refuses a run another live process holds
     elif store is not None and distributed.is_main():
         run_id = store.create_run("train", cfg.to_dict(), study=study, name=name, parent=parent,
                                   seed=cfg.seed, digest=cfg.digest(), device=str(device))
@@ -75,15 +75,47 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
     ckpt = store.run_dir(run_id) / "checkpoint.pt" if store is not None else None
     try:
         res: FitResult = fit(model, data, cfg, hook=hook, log=log, checkpoint=ckpt, resume=state, flush=flush)
-    except BaseException as e:  # a bug, Ctrl-C or bad data mid-run: never leave it reading as running
+        out = RunResult(run_id, res.status, res.final, cfg, res.steps, res.seconds, count_params(model),
+                        res.error, res.records, model)
         if store is not None:
-            store.finish(run_id, "failed", error=f"{type(e).__name__}: {e}")
+            finish_run(store, out, data)
+    except BaseException as e:  # a bug, Ctrl-C, bad data or a full disk mid-run: never leave it reading as running
+        if store is not None:
+            _mark_failed(store, run_id, e)
+            if (why := disk_problem(e)) is not None:  # one line, and the way back once space is freed
+                again = (f"`nnstudy train --resume {run_id}` continues it" if ckpt.exists()
+                         else "it has no checkpoint to resume from: run it again")
+                raise StoreIOError(f"the disk failed while run {run_id} was training ({why}); the run is "
+                                   f"marked failed. Free space or check the disk; then {again}") from None
         raise
-    out = RunResult(run_id, res.status, res.final, cfg, res.steps, res.seconds, count_params(model),
-                    res.error, res.records, model)
-    if store is not None:
-        finish_run(store, out, data)
     return out
+
+
+def _resume_state(store: Store, run_id: str, cfg: TrainConfig, data: Dataset) -> dict:
+    """The run's checkpoint, or one line saying why there is none."""
+    path = store.run_dir(run_id) / "checkpoint.pt"
+    if not path.exists():
+        if cfg.batch_size == 0 or cfg.batch_size >= len(data.x_train):
+            why = "it trains full-batch, and full-batch runs keep no checkpoint"
+        elif not cfg.checkpoint:
+            why = "it was trained with --no-checkpoint"
+        else:
+            why = "it never finished an epoch"
+        raise UsageError(f"run {run_id} cannot be resumed: {why}; train it again instead")
+    state = load_checkpoint(path)
+    for key in ("model", "opt", "gen", "rng", "step", "epoch", "records"):
+        if not isinstance(state, dict) or key not in state:
+            raise UsageError(f"{path} is not an nnstudy checkpoint (no {key!r}); start the run afresh")
+    return state
+
+
+def _mark_failed(store: Store, run_id: str, e: BaseException) -> None:
+    """Best effort: on a full disk even this write can fail, and then the run reads `crashed` as soon
+    as this process ends, which is as true; the original error is what the user must see."""
+    try:
+        store.finish(run_id, "failed", error=f"{type(e).__name__}: {e}")
+    except Exception:
+        pass
 
 
 def finish_run(store: Store, r: RunResult, data: Dataset, **extra) -> None:

@@ -159,7 +159,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     held = "val" if data.x_val is not None and len(data.x_val) else ("test" if not image else None)
     hx, hy = (data.x_val, data.y_val) if held == "val" else (data.x_test, data.y_test)
     records: list[tuple] = []
-    step, start_epoch = 0, 0
+    step, start_epoch, before = 0, 0, 0.0  # before: seconds trained by earlier segments of a resumed run
     if resume:
         try:
             model.load_state_dict(resume["model"])
@@ -171,6 +171,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
         g.set_state(resume["gen"])
         torch.set_rng_state(resume["rng"])
         step, start_epoch, records = resume["step"], resume["epoch"], [tuple(r) for r in resume["records"]]
+        before = float(resume.get("seconds", 0.0))  # checkpoints before this field: unknown, counted as 0
     # The latest loss is read (.item(): a sync) every check_every steps to stop a diverged run early; every
     # buffered loss is checked when the buffer is drained, and the records are cut at the first bad one.
     check_every = 10 if device.type == "cpu" else 50
@@ -189,7 +190,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
 
     model.train()
     bar = _Bar(per_epoch, cfg.batch_size) if log is not None and not full_batch and sys.stderr.isatty() else None
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - before  # a resumed run's time is the sum of its segments
     epoch = start_epoch
     try:
         while step < total:
@@ -248,7 +249,8 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
             if not full_batch:
                 _epoch_log(log, epoch, total // per_epoch, records, flushed, time.perf_counter() - t0)
                 if checkpoint is not None and cfg.checkpoint:
-                    save_checkpoint(checkpoint, model, opt, sched, g, step, epoch, records)
+                    save_checkpoint(checkpoint, model, opt, sched, g, step, epoch, records,
+                                    time.perf_counter() - t0)
             if flush:
                 flush(records[flushed:])
             flushed = len(records)
@@ -384,8 +386,11 @@ class _Bar:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
-def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, records: list) -> None:
-    """Everything needed to continue bit-for-bit: weights, optimizer, schedule, both RNG streams."""
+def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, records: list,
+                    seconds: float = 0.0) -> None:
+    """Everything needed to continue bit-for-bit: weights, optimizer, schedule, both RNG streams; and
+    the training seconds so far, so that a resumed run's time adds up its segments (time spent past
+    the last checkpoint of a killed segment is redone after the resume, and counted once)."""
     import io
 
     from nnstudy.store import atomic_write
@@ -394,7 +399,7 @@ def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, rec
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
                 "sched": sched.state_dict() if sched else None, "gen": g.get_state(),
                 "rng": torch.get_rng_state(), "step": step, "epoch": epoch,
-                "records": [list(r) for r in records]}, buf)
+                "records": [list(r) for r in records], "seconds": seconds}, buf)
     atomic_write(Path(path), buf.getvalue())
 
 
