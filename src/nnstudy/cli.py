@@ -201,12 +201,16 @@ def cmd_train(args) -> int:
             figures = [str(p) for p in draw_run(store, res.run_id)]
         except Exception as e:  # the run is stored and complete: a drawing failure must not hide it
             log(f"nnstudy: figures not drawn ({type(e).__name__}: {e}); the run is complete")
-    text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items())
-            + f"; {res.steps} steps in {res.seconds:.2f} s")
+    missing = sorted({k.rsplit("_", 1)[0] for k, v in res.final.items() if v is None})  # empty splits
+    text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items()
+                                                          if v is not None)
+            + "".join(f"; no {s} split" for s in missing) + f"; {res.steps} steps in {res.seconds:.2f} s")
     emit(args, {**res.summary(), "config": cfg.to_dict(), "figures": figures},
          text + (f"; figures in {store.run_dir(res.run_id)}" if figures else ""))
     if res.status == "diverged":
         log(f"nnstudy: {res.error}")
+    for w in res.warnings:  # complete, but it learned nothing or blew up (experiment.learning_warnings)
+        log(f"nnstudy: warning: {w}")
     return 0
 
 
@@ -236,8 +240,10 @@ def cmd_runs(args) -> int:
     store = open_store(args)
     rows = store.runs(study=args.study, kind=args.kind)
     keep = ("id", "kind", "study", "name", "status", "seed")
-    slim = [{k: r[k] for k in keep} | {"final": r["summary"].get("final")} for r in rows]
-    lines = [f"{r['id']}  {r['kind']:<5}  {r['status']:<8}  {r['study'] or '-':<12}  {r['name'] or ''}" for r in rows]
+    slim = [{k: r[k] for k in keep} | {"final": r["summary"].get("final"), "warnings": r["summary"].get("warnings", [])}
+            for r in rows]
+    lines = [f"{r['id']}  {r['kind']:<5}  {r['status']:<8}  {r['study'] or '-':<12}  {r['name'] or ''}"
+             + "".join(f"  [{w.split(':')[0]}]" for w in r["summary"].get("warnings", [])) for r in rows]
     emit(args, {"runs": slim}, "\n".join(lines) or "(no runs)")
     return 0
 

@@ -120,9 +120,9 @@ def run_fashion(ctx: StudyContext) -> list[dict]:
                 stats.append(hidden_stats(r.model, data))
         ok = [r for r in results if r.status == "complete"]
         rows.append({"name": LABEL[act], "activation": act,
-                     "train_acc": mean_std(r.final["train_acc"] for r in ok),
+                     "train_acc": mean_std(r.final.get("train_acc") for r in ok),
                      "val_acc": mean_std(r.final["val_acc"] for r in ok),
-                     "test_acc": mean_std(r.final["test_acc"] for r in ok),
+                     "test_acc": mean_std(r.final.get("test_acc") for r in ok),
                      "diverged": len(results) - len(ok), "runs": [r.run_id for r in results],
                      "to_target": steps_row(results, TARGET["fashion"]), "grad": grad_summary(probes),
                      "hidden": [{k: mean_std(st[i][k] for st in stats) for k in stats[0][i]}

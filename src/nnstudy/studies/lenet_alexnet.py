@@ -25,7 +25,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.errors import DataError
 from nnstudy.models import build_model
 from nnstudy.models.summary import summarize
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study, train_test_gap
 from nnstudy.threads import torch_threads
 
 # (key, label, model, activation): the first three are the comparison, the rest AlexNet's ablations.
@@ -124,9 +124,9 @@ def train_variants(ctx: StudyContext, p: dict, dataset: str, variants: list[tupl
         rows.append({
             "key": key, "label": label, "model": model, "activation": act, "params": runs[0].params,
             "images": {k: stored.get(f"n_{k}") for k in ("train", "test")},
-            "train_acc": mean_std(r.final["train_acc"] for r in ok),
-            "test_acc": mean_std(r.final["test_acc"] for r in ok),
-            "gap": mean_std(r.final["train_acc"] - r.final["test_acc"] for r in ok),
+            "train_acc": mean_std(r.final.get("train_acc") for r in ok),
+            "test_acc": mean_std(r.final.get("test_acc") for r in ok),
+            "gap": mean_std(train_test_gap(r.final) for r in ok),
             "seconds": mean_std(r.seconds for r in ok),
             "reached": len(reached), "n": len(ok), "diverged": len(runs) - len(ok),
             # images seen, and wall seconds of that run (validation included), at the first hit

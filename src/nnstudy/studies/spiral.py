@@ -75,8 +75,8 @@ def over_seeds(ctx: StudyContext, make_cfg, name: str) -> dict:
     # One batched computation for all seeds (nnstudy.batched); each seed still stored as its own run.
     runs = ctx.train_many([make_cfg(s) for s in ctx.seeds], [f"{name} seed {s}" for s in ctx.seeds])
     ok = [r for r in runs if r.status == "complete"]
-    return {"name": name, "train_acc": mean_std(r.final["train_acc"] for r in ok),
-            "test_acc": mean_std(r.final["test_acc"] for r in ok),
+    return {"name": name, "train_acc": mean_std(r.final.get("train_acc") for r in ok),
+            "test_acc": mean_std(r.final.get("test_acc") for r in ok),
             "diverged": len(runs) - len(ok), "runs": [r.run_id for r in runs]}
 
 
