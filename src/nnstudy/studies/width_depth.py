@@ -183,7 +183,7 @@ class WidthDepthStudy(Study):
             ctx.log("width-depth (3/3): MLP vs CNN at equal parameters, original and pixel-permuted")
             pair = run_pair(ctx, p)
         return {"grids": grids, "by_depth": {k: by_depth(v) for k, v in grids.items()}, "pair": pair,
-                "targets": TARGETS, "atcold_source": ATCOLD["source"],
+                "val_acc_targets": TARGETS, "atcold_source": ATCOLD["source"],
                 "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, **RECIPE},
                 "table": terminal_table(grids, pair)}
 
