@@ -112,3 +112,11 @@ def test_the_blown_up_run_of_issue_16_is_flagged_by_the_batched_trainer_too():
     r = train_many([TrainConfig(**BLOWN_UP)])[0]
     assert r.status == "complete" and r.final["train_loss"] > 10 * r.records[0][3]
     assert [w.split(":")[0] for w in r.warnings] == ["loss-rose", "at-chance"]
+
+
+def test_a_sweep_counts_its_warned_runs(tmp_path):
+    cfgs = expand_grid({"dataset": "spiral", "n_per_class": "40", "width": "16", "steps": "30", "optimizer": "sgd",
+                        "lr": "0.5,1e3", "seed": "0..1", "device": "cpu", "threads": "1"})
+    rows = {row["lr"]: row for row in run_sweep(cfgs, tmp_path, study="warn", log=None)["table"]}
+    assert rows[1000.0]["n"] == 2 and rows[1000.0]["warned"] == 2  # complete, averaged, and flagged
+    assert rows[0.5]["warned"] == 0
