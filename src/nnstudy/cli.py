@@ -215,12 +215,16 @@ def cmd_train(args) -> int:
             figures = [str(p) for p in draw_run(store, res.run_id)]
         except Exception as e:  # the run is stored and complete: a drawing failure must not hide it
             log(f"nnstudy: figures not drawn ({type(e).__name__}: {e}); the run is complete")
-    text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items())
-            + f"; {res.steps} steps in {res.seconds:.2f} s")
+    missing = sorted({k.rsplit("_", 1)[0] for k, v in res.final.items() if v is None})  # empty splits
+    text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items()
+                                                          if v is not None)
+            + "".join(f"; no {s} split" for s in missing) + f"; {res.steps} steps in {res.seconds:.2f} s")
     emit(args, {**res.summary(), "config": cfg.to_dict(), "figures": figures},
          text + (f"; figures in {store.run_dir(res.run_id)}" if figures else ""))
     if res.status == "diverged":
         log(f"nnstudy: {res.error}")
+    for w in res.warnings:  # complete, but it learned nothing or blew up (experiment.learning_warnings)
+        log(f"nnstudy: warning: {w}")
     return 0
 
 

@@ -76,7 +76,15 @@ def runs_listing(store, rows: list[dict]) -> list[dict]:
     """What `runs --json` prints, one object a run; the table is drawn from exactly these."""
     keep = ("id", "kind", "status", "study", "name", "parent", "seed", "started", "finished", "error")
     return [{k: r.get(k) for k in keep} | {"final": r["summary"].get("final"), "seconds": run_seconds(r),
-                                          "children": children(store, r)} for r in rows]
+                                          "children": children(store, r),
+                                          "warnings": r["summary"].get("warnings", [])} for r in rows]
+
+
+def status_cell(row: dict) -> str:
+    """The status, with the codes of a complete run's warnings (experiment.learning_warnings):
+    `complete [at-chance]` must not read like a run that learned."""
+    codes = [w.split(":")[0] for w in row.get("warnings") or []]
+    return row["status"] + (f" [{','.join(codes)}]" if codes else "")
 
 
 def headline(row: dict) -> str:
@@ -91,7 +99,7 @@ def runs_table(listing: list[dict], colour: bool = False) -> str:
     if not listing:
         return "(no runs)"
     cols = ["id", "kind", "status", "study", "name", "result", "seconds", "started"]
-    cells = [[r["id"], r["kind"], r["status"], r["study"] or "-", r["name"] or "-", headline(r),
+    cells = [[r["id"], r["kind"], status_cell(r), r["study"] or "-", r["name"] or "-", headline(r),
               seconds(r["seconds"]), when(r["started"], "%m-%d %H:%M")] for r in listing]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     # Too wide: the name gives way first (down to 12 columns), then the study (down to 8). The year
@@ -203,6 +211,7 @@ def show_page(store, r: dict, every: bool = False, colour: bool = False) -> str:
     facts = [("status", paint(r["status"], STATUS_STYLE.get(r["status"]), colour))]
     if r.get("error"):
         facts.append(("error", r["error"]))
+    facts += [("warning", w) for w in s.get("warnings") or []]
     if r.get("parent"):
         facts.append(("part of", f"study run {r['parent']}"))
     if r["kind"] == "study":

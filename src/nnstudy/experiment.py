@@ -19,6 +19,8 @@ from nnstudy.store import Store, atomic_write
 from nnstudy.train import FitResult, check_batch_norm, fit, load_checkpoint
 
 SAVE_WEIGHTS_MAX = 5_000_000  # parameters: small models keep their final weights (for drawing)
+LOSS_ROSE_FACTOR = 1.5  # a final train loss this many times the first step's is "far above": the run blew up
+CHANCE_SE = 2.0  # train accuracy within this many binomial standard errors of chance is "no better than chance"
 
 
 @dataclass
@@ -33,10 +35,50 @@ class RunResult:
     error: str | None = None
     records: list[tuple] = field(default_factory=list, repr=False)
     model: torch.nn.Module | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)  # "<code>: <sentence>" (learning_warnings)
 
     def summary(self) -> dict:
         return {"run": self.run_id, "status": self.status, "final": self.final, "steps": self.steps,
-                "train_seconds": round(self.seconds, 4), "params": self.params, "error": self.error}
+                "train_seconds": round(self.seconds, 4), "params": self.params, "error": self.error,
+                "warnings": self.warnings}
+
+
+def run_result(run_id: str | None, res: FitResult, cfg: TrainConfig, model: torch.nn.Module,
+               data: Dataset) -> RunResult:
+    """A finished fit as a RunResult, judged by `learning_warnings`: the one place where solo
+    (train_and_evaluate) and batched (batched.train_group) runs get their warnings."""
+    return RunResult(run_id, res.status, res.final, cfg, res.steps, res.seconds, count_params(model), res.error,
+                     res.records, model, learning_warnings(res, data.y_train) if res.status == "complete" else [])
+
+
+def learning_warnings(res: FitResult, y_train: torch.Tensor) -> list[str]:
+    """What a complete run's numbers say it did not do. Each warning is "<code>: <sentence>":
+
+    loss-rose  the final train loss (eval mode, after the last update) is over LOSS_ROSE_FACTOR x the
+               first step's: the optimizer blew the net up (a too-high lr) without reaching NaN;
+    at-chance  the final train accuracy is no better than always predicting the commonest training
+               class (within CHANCE_SE binomial standard errors): the net learned nothing, not even
+               its training data. On balanced classes that commonest share is 1 / classes.
+
+    Why warnings and not a status: a status says whether a run finished and its numbers are real
+    measurements (running, complete, diverged, failed, crashed), and studies, sweeps and `nnstudy all`
+    act on it. A net that stays at chance is a real, finished measurement that studies make on
+    purpose (the vanishing study's depth-10 sigmoid MLP): it must stay in their averages as it is.
+    So the run stays `complete` and carries its warnings, stored in its summary and shown by
+    `nnstudy train`, `runs`, `show` and the report's run table."""
+    out = []
+    first = next((r[3] for r in sorted(res.records, key=lambda r: r[0]) if r[1] == "train" and r[2] == "loss"), None)
+    last = res.final.get("train_loss")
+    if first is not None and last is not None and first > 0 and last > LOSS_ROSE_FACTOR * first:
+        out.append(f"loss-rose: the final train loss {last:.4g} is {last / first:.1f}x the first step's "
+                   f"({first:.4g}): the run blew up; try a smaller lr")
+    acc, n = res.final.get("train_acc"), len(y_train)
+    if acc is not None and n:
+        p = torch.bincount(y_train.cpu().long()).max().item() / n  # always predicting the commonest class
+        if acc <= p + CHANCE_SE * (p * (1 - p) / n) ** 0.5:
+            out.append(f"at-chance: the final train accuracy {acc:.4f} is no better than always predicting the "
+                       f"commonest class ({p:.4f}): the net learned nothing")
+    return out
 
 
 def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: str | None = None,
@@ -75,8 +117,7 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
     ckpt = store.run_dir(run_id) / "checkpoint.pt" if store is not None else None
     try:
         res: FitResult = fit(model, data, cfg, hook=hook, log=log, checkpoint=ckpt, resume=state, flush=flush)
-        out = RunResult(run_id, res.status, res.final, cfg, res.steps, res.seconds, count_params(model),
-                        res.error, res.records, model)
+        out = run_result(run_id, res, cfg, model, data)
         if store is not None:
             finish_run(store, out, data)
     except BaseException as e:  # a bug, Ctrl-C, bad data or a full disk mid-run: never leave it reading as running

@@ -168,7 +168,8 @@ def _work(home: str, cfg_dicts: list[dict], study: str, names: list[str], thread
     try:
         cfgs = [TrainConfig.from_dict(d) for d in cfg_dicts]
         res = train_many(cfgs, store, study=study, names=names, log=_stderr if verbose else None)
-        return [{"run": r.run_id, "status": r.status, "final": r.final, "error": r.error} for r in res]
+        return [{"run": r.run_id, "status": r.status, "final": r.final, "error": r.error, "warnings": r.warnings}
+                for r in res]
     finally:
         store.close()
 
@@ -211,7 +212,8 @@ def run_sweep(cfgs: list[TrainConfig], home, *, study: str = "sweep", jobs: int 
 
 
 def summarize(cfgs, results, study: str, fields: list[str], groups, seconds: float) -> dict:
-    """One row per config minus its seed: mean ± std over seeds of the final accuracies."""
+    """One row per config minus its seed: mean ± std over seeds of the final accuracies (None where
+    a split does not exist), and how many complete runs carry learning warnings (warned)."""
     from nnstudy.studies import mean_std
 
     keys = [f for f in fields if f != "seed"]
@@ -223,7 +225,8 @@ def summarize(cfgs, results, study: str, fields: list[str], groups, seconds: flo
     for key, idx in cells.items():
         ok = [results[i] for i in idx if results[i]["status"] == "complete"]
         row = dict(zip(keys, key))
-        row.update(n=len(ok), diverged=sum(results[i]["status"] == "diverged" for i in idx))
+        row.update(n=len(ok), diverged=sum(results[i]["status"] == "diverged" for i in idx),
+                   warned=sum(bool(r.get("warnings")) for r in ok))  # complete but at chance or blown up
         for split in splits:  # every row has every column, "n/a" where no run completed
             row[f"{split} acc"] = mean_std(r["final"].get(f"{split}_acc") for r in ok)
         table.append(row)

@@ -36,7 +36,7 @@ STEP_BUFFER_LOGITS = 1 << 22  # the step buffer holds at most 4M logits (16 MB i
 @dataclass
 class FitResult:
     status: str  # complete | diverged
-    final: dict[str, float]  # "<split>_<loss|acc>" after the last update, eval mode
+    final: dict[str, float | None]  # "<split>_<loss|acc>" after the last update, eval mode; None: empty split
     records: list[tuple] = field(default_factory=list)  # (step, split, name, value)
     steps: int = 0  # optimizer steps taken
     seconds: float = 0.0  # wall time of the training loop (no data loading, no final evaluation)
@@ -54,7 +54,10 @@ def autocast_for(cfg, device: torch.device):
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Dataset, x: torch.Tensor, y: torch.Tensor, loss_fn,
              autocast=None, tta: bool = False, chunk: int = 2048) -> tuple[float, float]:
-    """Mean loss and accuracy of `model` (in eval mode) on x, y; restores the model's mode."""
+    """Mean loss and accuracy of `model` (in eval mode) on x, y; restores the model's mode.
+    An empty split has no mean: callers evaluate only `measured_splits` (never a 0.0 for "no data")."""
+    if not len(x):
+        raise ValueError("evaluate: no examples (a split that does not exist has no numbers)")
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
@@ -68,8 +71,27 @@ def evaluate(model: nn.Module, data: Dataset, x: torch.Tensor, y: torch.Tensor, 
         total_loss += loss_fn(out, yb).item() * len(yb)
         correct += (out.argmax(1) == yb).sum().item()
     model.train(was_training)
-    n = max(1, len(x))
-    return total_loss / n, correct / n
+    return total_loss / len(x), correct / len(x)
+
+
+def measured_splits(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The splits that hold examples: only these are evaluated and recorded."""
+    return {s: xy for s, xy in data.splits().items() if len(xy[0])}
+
+
+def unmeasured_finals(data: Dataset) -> dict[str, None]:
+    """None (null in JSON) for each split that exists in name only (`--test-frac 0`): it has no
+    numbers and no metric rows, never a 0.0 that reads like a measured score of zero. `final`
+    therefore always names train and test, and val when a validation split was carved out."""
+    return {f"{s}_{m}": None for s, (x, _) in data.splits().items() if not len(x) for m in ("loss", "acc")}
+
+
+def held_out_split(data: Dataset) -> str | None:
+    """The split evaluated during training: val when carved out; toy sets fall back to test (the
+    week's notebook watched it); image sets never peek at test; None when it holds no examples."""
+    if data.x_val is not None and len(data.x_val):
+        return "val"
+    return "test" if not data.is_image and len(data.x_test) else None
 
 
 CHANNELS_LAST_MIN_WIDTH = 32  # CPU: channels_last for conv nets with a conv this wide (see channels_last_pays)
@@ -156,7 +178,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     g = torch.Generator().manual_seed(cfg.seed)  # data order and augmentation: its own stream
     full_batch = cfg.batch_size == 0 or cfg.batch_size >= n
     eval_every = cfg.eval_every or (FULL_BATCH_EVAL if full_batch else per_epoch)
-    held = "val" if data.x_val is not None and len(data.x_val) else ("test" if not image else None)
+    held = held_out_split(data)
     hx, hy = (data.x_val, data.y_val) if held == "val" else (data.x_test, data.y_test)
     records: list[tuple] = []
     step, start_epoch, before = 0, 0, 0.0  # before: seconds trained by earlier segments of a resumed run
@@ -264,8 +286,8 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
         return FitResult("diverged", {}, records, at, time.perf_counter() - t0, str(Diverged(at, lv)))
     seconds = time.perf_counter() - t0
     distributed.sync_buffers(model)  # every rank evaluates with rank 0's batch-norm statistics
-    final = {}
-    for split, (x, y) in data.splits().items():
+    final = unmeasured_finals(data)
+    for split, (x, y) in measured_splits(data).items():
         fl, fa = evaluate(model, data, x, y, loss_fn, amp, tta=cfg.tta and split == "test", chunk=chunk)
         final[f"{split}_loss"], final[f"{split}_acc"] = fl, fa
         records += [(step, split, "loss", fl), (step, split, "acc", fa)]
