@@ -10,8 +10,7 @@ import torch
 
 from nnstudy.cli import main
 from nnstudy.config import TrainConfig
-from nnstudy.data import cache, load_dataset
-from nnstudy.data.vision import load_vision
+from nnstudy.data import cache, load_dataset, load_source
 from nnstudy.errors import DataError, UsageError
 from nnstudy.experiment import train_and_evaluate
 from nnstudy.store import Store
@@ -90,7 +89,7 @@ def test_sparse_label_ids_are_one_line_naming_the_fix(tmp_path, capsys):
 
 def test_one_based_labels_are_refused_too(tmp_path):
     with pytest.raises(DataError, match=r"3 distinct values in \[0, 3\], so 1 of the 4 class indices"):
-        load_vision(TrainConfig(dataset=f"npz:{ids_npz(tmp_path, (1, 2, 3))}"))
+        load_source(TrainConfig(dataset=f"npz:{ids_npz(tmp_path, (1, 2, 3))}"))
 
 
 def test_remap_labels_maps_ids_to_indices_in_sorted_order(tmp_path, capsys):
@@ -120,7 +119,7 @@ def test_16_bit_pngs_are_read_at_their_depth(tmp_path):
         for i, a in enumerate(arrays):
             write_png(tmp_path / "deep" / "train" / c / f"{i}.png", a)  # PIL writes mode I;16
             write_png(tmp_path / "deep" / "test" / c / f"{i}.png", a)
-    d = load_vision(TrainConfig(dataset=f"folder:{tmp_path / 'deep'}"))
+    d = load_source(TrainConfig(dataset=f"folder:{tmp_path / 'deep'}"))
     assert d.x_train.dtype == torch.uint16
     want = np.stack([deep[c][i] for c in ("a", "b") for i in range(4)])[:, None]  # class order, file order
     assert np.array_equal(d.x_train.numpy(), want)  # not clipped at 255
@@ -133,7 +132,7 @@ def test_8_bit_images_beside_16_bit_ones_share_the_16_bit_scale(tmp_path):
     write_png(tmp_path / "mix" / "a" / "1.png", np.full((3, 3), 1000, np.uint16))
     write_png(tmp_path / "mix" / "b" / "0.png", np.full((3, 3), 255, np.uint8))
     write_png(tmp_path / "mix" / "b" / "1.png", np.full((3, 3), 1, np.uint8))
-    d = load_vision(TrainConfig(dataset=f"folder:{tmp_path / 'mix'}"))
+    d = load_source(TrainConfig(dataset=f"folder:{tmp_path / 'mix'}"))
     values = sorted(torch.cat([d.x_train, d.x_test]).flatten(1)[:, 0].tolist())
     assert values == [257, 1000, 65535, 65535]  # 8-bit 255 is full scale, as 16-bit 65535 is
 

@@ -74,21 +74,31 @@ class Dataset:
         return out
 
 
+# Every source, one table: (does the name belong to it, module, loader). A loader takes the config
+# and returns the raw Dataset; load_dataset then applies subsets and validation to all alike.
+SOURCES = (
+    (lambda name: name in TOY_SETS, "nnstudy.data.toy", "load_toy"),
+    (lambda name: name in IMAGE_SETS, "nnstudy.data.vision", "load_vision"),
+    (lambda name: name.startswith("folder:"), "nnstudy.data.usersets", "load_folder_set"),
+    (lambda name: name.startswith("npz:"), "nnstudy.data.usersets", "load_npz_set"),
+)
+
+
+def load_source(cfg) -> Dataset:
+    """The raw Dataset cfg.dataset names (before subsets and validation), from the SOURCES table.
+    Loaders are imported when used: a toy run never imports torchvision."""
+    import importlib
+
+    for belongs, module, loader in SOURCES:
+        if belongs(cfg.dataset):
+            return getattr(importlib.import_module(module), loader)(cfg)
+    raise UsageError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(TOY_SETS + IMAGE_SETS)}, "
+                     "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y)")
+
+
 def load_dataset(cfg) -> Dataset:
     """The dataset a config names, split, subset and validated."""
-    name = cfg.dataset
-    if name in TOY_SETS:
-        from nnstudy.data.toy import load_toy
-
-        data = load_toy(cfg)
-    elif name in IMAGE_SETS or name.startswith(("folder:", "npz:")):
-        from nnstudy.data.vision import load_vision
-
-        data = load_vision(cfg)
-    else:
-        raise UsageError(f"unknown dataset {name!r}; valid: {', '.join(TOY_SETS + IMAGE_SETS)}, "
-                         "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y)")
-    data = finish_splits(data, cfg)
+    data = finish_splits(load_source(cfg), cfg)
     validate_tensors(data)
     return data
 
@@ -126,6 +136,34 @@ def permute_pixels(data: Dataset, g: torch.Generator) -> None:
         if x is not None:  # (N, C, H, W) -> positions shuffled, a new tensor (the cached one is shared)
             setattr(data, k, x.flatten(2)[:, :, perm].reshape(x.shape))
     data.meta = {**data.meta, "permuted_pixels": True}
+
+
+def bundle(name: str, d: dict, flip: bool) -> Dataset:
+    """The Dataset; per-channel stats from d when the parse cached them, else from d's train split.
+    A channel whose training pixels are all equal (std 0) is left unscaled (std 1: it normalises to
+    zeros) when another channel varies; when none varies, validate_tensors refuses the data."""
+    mean, std = (tuple(d["mean"]), tuple(d["std"])) if "mean" in d else channel_stats(d["x_train"])
+    if any(s > 0 for s in std):
+        std = tuple(s if s > 0 else 1.0 for s in std)
+    return Dataset(name=name, x_train=d["x_train"], y_train=d["y_train"], x_test=d["x_test"],
+                   y_test=d["y_test"], num_classes=len(d["classes"]), x_val=d.get("x_val"),
+                   y_val=d.get("y_val"), classes=d["classes"], mean=mean, std=std, flip=flip, meta=d["meta"])
+
+
+def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 or uint16 images (N, C, H, W) in [0, 1] units (of full scale:
+    255 or 65535), exact from histograms."""
+    levels = 65536 if x.dtype == torch.uint16 else 256
+    v = torch.arange(levels, dtype=torch.float64) / (levels - 1)  # pixel value -> [0, 1]
+    mean, std = [], []
+    for c in range(x.shape[1]):
+        pixels = x[:, c].reshape(-1)
+        pixels = pixels.int() if x.dtype == torch.uint16 else pixels  # bincount has no uint16 kernel
+        h = torch.bincount(pixels, minlength=levels).double().cpu()  # (levels,) value counts
+        m = (h * v).sum() / h.sum().clamp_min(1)
+        mean.append(m.item())
+        std.append(((h * (v - m) ** 2).sum() / h.sum().clamp_min(1)).sqrt().item())
+    return tuple(mean), tuple(std)
 
 
 def check_labels(y: torch.Tensor, num_classes: int, where: str) -> None:

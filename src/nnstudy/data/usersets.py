@@ -20,10 +20,9 @@ from pathlib import Path
 
 import torch
 
-from nnstudy.data import Dataset, check_labels
+from nnstudy.data import Dataset, bundle, check_labels
 from nnstudy.data import formats as fmt
 from nnstudy.data.cache import cached
-from nnstudy.data.vision import bundle
 from nnstudy.errors import DataError
 
 TEST_FRAC = 0.2  # held out as the test split when the source has none
@@ -127,3 +126,13 @@ def finish(cfg, d: dict) -> Dataset:
                             "a test split (or give one: folder PATH/train + PATH/test, npz x_test/y_test)")
         d["meta"]["test_split"] = f"held out {TEST_FRAC:.0%} of each class, data_seed={cfg.data_seed}"
     return bundle(name, d, flip=False)
+
+
+def load_folder_set(cfg) -> Dataset:
+    """`folder:PATH`, as the data table (nnstudy.data.SOURCES) calls it."""
+    return load_folder(cfg, Path(cfg.dataset[len("folder:"):]).expanduser())
+
+
+def load_npz_set(cfg) -> Dataset:
+    """`npz:PATH`, as the data table (nnstudy.data.SOURCES) calls it."""
+    return load_npz(cfg, Path(cfg.dataset[len("npz:"):]).expanduser())

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nnstudy.data import Dataset, check_labels
+from nnstudy.data import Dataset, bundle, channel_stats, check_labels
 from nnstudy.data import formats as fmt
 from nnstudy.data.cache import cached, data_home
 from nnstudy.errors import DataError, UsageError
@@ -235,47 +235,11 @@ def provenance(name: str, files: dict[str, Path], counts: tuple[int, int]) -> di
 def load_vision(cfg) -> Dataset:
     """The image set cfg.dataset names, as uint8 tensors (N, C, H, W) and int64 labels (N,)."""
     name = cfg.dataset
-    if name.startswith("folder:"):
-        from nnstudy.data.usersets import load_folder
-
-        return load_folder(cfg, Path(name[len("folder:"):]).expanduser())
-    if name.startswith("npz:"):
-        from nnstudy.data.usersets import load_npz
-
-        return load_npz(cfg, Path(name[len("npz:"):]).expanduser())
     if name not in SETS:
         raise UsageError(f"unknown image set {name!r}; valid: {', '.join(SETS)}, folder:PATH, npz:PATH")
     files = locate(name, cfg)
     d = cached(name, sorted(files.values()), lambda: parse_named(name, files))
     return bundle(name, d, flip=SETS[name].flip)
-
-
-def bundle(name: str, d: dict, flip: bool) -> Dataset:
-    """The Dataset; per-channel stats from d when the parse cached them, else from d's train split.
-    A channel whose training pixels are all equal (std 0) is left unscaled (std 1: it normalises to
-    zeros) when another channel varies; when none varies, validate_tensors refuses the data."""
-    mean, std = (tuple(d["mean"]), tuple(d["std"])) if "mean" in d else channel_stats(d["x_train"])
-    if any(s > 0 for s in std):
-        std = tuple(s if s > 0 else 1.0 for s in std)
-    return Dataset(name=name, x_train=d["x_train"], y_train=d["y_train"], x_test=d["x_test"],
-                   y_test=d["y_test"], num_classes=len(d["classes"]), x_val=d.get("x_val"),
-                   y_val=d.get("y_val"), classes=d["classes"], mean=mean, std=std, flip=flip, meta=d["meta"])
-
-
-def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 or uint16 images (N, C, H, W) in [0, 1] units (of full scale:
-    255 or 65535), exact from histograms."""
-    levels = 65536 if x.dtype == torch.uint16 else 256
-    v = torch.arange(levels, dtype=torch.float64) / (levels - 1)  # pixel value -> [0, 1]
-    mean, std = [], []
-    for c in range(x.shape[1]):
-        pixels = x[:, c].reshape(-1)
-        pixels = pixels.int() if x.dtype == torch.uint16 else pixels  # bincount has no uint16 kernel
-        h = torch.bincount(pixels, minlength=levels).double().cpu()  # (levels,) value counts
-        m = (h * v).sum() / h.sum().clamp_min(1)
-        mean.append(m.item())
-        std.append(((h * (v - m) ** 2).sum() / h.sum().clamp_min(1)).sqrt().item())
-    return tuple(mean), tuple(std)
 
 
 # -- augmentation ----------------------------------------------------------------------------------
