@@ -44,6 +44,10 @@ def label(text: str, colour: bool) -> str:
     return paint(text.ljust(LABEL), "bold", colour)
 
 
+def plural(n, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def seconds(s: float | None) -> str:
     return "-" if s is None else f"{s:.2f}" if s < 10 else f"{s:.1f}" if s < 1000 else f"{s:.0f}"
 
@@ -164,7 +168,7 @@ def train_facts(config: dict, summary: dict) -> list[tuple[str, str]]:
     for k, label in (("momentum", "momentum"), ("weight_decay", "weight decay"), ("schedule", "schedule")):
         if c.get(k) not in (None, 0, 0.0, "constant"):
             opt += f", {label} {c[k]}"
-    budget = f"{c['epochs']} epochs" if c.get("epochs") else f"{c.get('steps')} steps"
+    budget = plural(c['epochs'], 'epoch') if c.get('epochs') else plural(c.get('steps'), 'step')
     budget += ", full batch" if not c.get("batch_size") else f", batch {c['batch_size']}"
     if summary.get("steps") is not None and (c.get("epochs") or summary["steps"] != c.get("steps")):
         budget += f" ({summary['steps']} steps run)"
