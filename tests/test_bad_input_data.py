@@ -83,7 +83,7 @@ def ids_npz(tmp_path, ids=(0, 1_000_000)):
 
 def test_sparse_label_ids_are_one_line_naming_the_fix(tmp_path, capsys):
     rc, err = train_cli(tmp_path, capsys, "--dataset", f"npz:{ids_npz(tmp_path)}", *TINY)
-    assert rc == 2 and "2 distinct values in [0, 1000000]" in err and "999,999 of the 1,000,001" in err
+    assert rc == 2 and "2 distinct labels between 0 and 1,000,000" in err and "999,999 of the 1,000,001" in err
     assert "remap_labels=true" in err and stored_runs(tmp_path) == []
 
 

@@ -112,7 +112,7 @@ id                      kind   status    study     name                 result  
 20251203-080400-eeeeee  train  complete  lr-sweep  lr-sweep: lr=0.1          -     2.50  12-03 08:04
 20251203-080500-ffffff  train  crashed   -         mlp on spiral             -        -  12-03 08:05
 20251203-080600-gggggg  train  failed    -         mlp on xor                -     0.70  12-03 08:06
-result: a training run's test accuracy; a study run's complete/all child runs
+result: a training run's test accuracy (-: not measured); a study run's complete/all child runs
 """
 
 
@@ -166,15 +166,15 @@ data        moons (1,600 train / 400 test)
 model       mlp: 3 hidden x 64, relu
 optimizer   adam, lr 0.01
 budget      20 epochs, batch 64 (1000 steps run)
-seed        0 (data seed 0)
+seed        0 (weights, batch order); data seed 0 (data draw, split)
 
-config, fields that differ from today's defaults
+config, fields that differ from the defaults
   dataset     moons  (default spiral)
   width       64  (default 100)
   depth       3  (default 1)
   lr          0.01  (default 0.001)
-  epochs      20  (default 0)
-  batch_size  64  (default 0)
+  epochs      20  (default 0: count steps)
+  batch_size  64  (default 0: full batch)
 
                 loss  accuracy
 train         0.5000    0.9912
@@ -201,7 +201,7 @@ data        spiral (2,400 train / 600 test)
 model       mlp: 1 hidden x 100, relu
 optimizer   sgd, lr 10000.0
 budget      1000 steps, full batch
-seed        0 (data seed 0)
+seed        0 (weights, batch order); data seed 0 (data draw, split)
 """
 
 SHOW_STUDY = """
@@ -245,7 +245,7 @@ def test_show_all_lists_every_config_field(store, capsys):
     start = page.index("config, every field") + 1
     assert [ln.split()[0] for ln in page[start:start + len(fields)]] == fields
     assert page[start + len(fields)] == ""
-    assert "  batch_size       64  (default 0)" in page and "  noise            0.2" in page
+    assert "  batch_size       64  (default 0: full batch)" in page and "  noise            0.2" in page
 
 
 def test_show_json_is_the_whole_run_and_carries_what_the_page_shows(store, capsys):
@@ -255,7 +255,7 @@ def test_show_json_is_the_whole_run_and_carries_what_the_page_shows(store, capsy
     assert r["folder"] == "STORE/20251203-080300-dddddd" and r["figures"] == ["confusion.png", "curves.png"]
     for key in ("train_loss", "train_acc", "test_loss", "test_acc"):  # the numbers table
         assert f"{r['summary']['final'][key]:.4f}" in page
-    for line in page[page.index("differ from today's defaults"):].splitlines()[1:7]:  # the config lines
+    for line in page[page.index("differ from the defaults"):].splitlines()[1:7]:  # the config lines
         k, v = line.split()[:2]
         assert str(r["config"][k]) == v
     assert all(str(r["env"][k]) in page for k in ("device", "torch", "git"))

@@ -100,7 +100,7 @@ def test_one_quick_epoch_reaches_80_percent(quick_run):
 
 def test_per_epoch_line_and_no_progress_bar_in_logs(quick_run):
     _, _, stderr = quick_run
-    assert "epoch 1/1  train loss" in stderr
+    assert "epoch 1/1  batches' mean train loss" in stderr
     assert "\r" not in stderr  # stderr is a pipe here: no bar
 
 
@@ -148,7 +148,7 @@ def test_progress_bar_draws_on_a_terminal(monkeypatch):
     train_and_evaluate(cfg, log=lambda m: print(m, file=fake))
     text = fake.getvalue()
     assert "\repoch 1/2 [" in text and "img/s" in text and "15/15" in text
-    assert "epoch 2/2  train loss" in text
+    assert "epoch 2/2  batches' mean train loss" in text
 
 
 # -- the images study ------------------------------------------------------------------------------------

@@ -216,7 +216,9 @@ def cmd_train(args) -> int:
         except Exception as e:  # the run is stored and complete: a drawing failure must not hide it
             log(f"nnstudy: figures not drawn ({type(e).__name__}: {e}); the run is complete")
     missing = sorted({k.rsplit("_", 1)[0] for k, v in res.final.items() if v is None})  # empty splits
-    text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items()
+    codes = [w.split(":")[0] for w in res.warnings]
+    status = res.status + (f" with {len(codes)} warning{'s' * (len(codes) > 1)} ({', '.join(codes)})" if codes else "")
+    text = (f"run {res.run_id}: {status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items()
                                                           if v is not None)
             + "".join(f"; no {s} split" for s in missing) + f"; {res.steps} steps in {res.seconds:.2f} s")
     emit(args, {**res.summary(), "config": cfg.to_dict(), "figures": figures},

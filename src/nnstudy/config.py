@@ -128,7 +128,8 @@ class TrainConfig:
             raise UsageError(f"label_smoothing={self.label_smoothing} needs loss=cross_entropy (got {self.loss!r})")
         if self.batch_norm and self.batch_size == 1:
             raise UsageError("batch_norm=true with batch_size=1: batch norm needs 2 or more examples per batch "
-                             "(its statistics of one example are that example); use --batch-size 2 or more")
+                             "(one example's batch variance is 0, so every output normalises to 0); "
+                             "use --batch-size 2 or more")
         if not self.dataset:
             raise UsageError("dataset is empty; valid: a toy set, an image set, folder:PATH or npz:PATH")
 

@@ -85,10 +85,9 @@ def runs_listing(store, rows: list[dict]) -> list[dict]:
 
 
 def status_cell(row: dict) -> str:
-    """The status, with the codes of a complete run's warnings (experiment.learning_warnings):
-    `complete [at-chance]` must not read like a run that learned."""
-    codes = [w.split(":")[0] for w in row.get("warnings") or []]
-    return row["status"] + (f" [{','.join(codes)}]" if codes else "")
+    """The status, marked when a complete run carries warnings (experiment.learning_warnings): a
+    `complete` run that did not learn must not read like one that did. The codes are in `show`."""
+    return row["status"] + ("!" if row.get("warnings") else "")
 
 
 def headline(row: dict) -> str:
@@ -126,8 +125,11 @@ def runs_table(listing: list[dict], colour: bool = False) -> str:
     lines = [line(cols)]
     for row, r in zip(cells, listing):
         lines.append(line(row, [None, None, STATUS_STYLE.get(r["status"]), None, None, None, None, None]))
-    lines.append(paint("result: a training run's test accuracy; a study run's complete/all child runs",
-                       "dim", colour))
+    lines.append(paint("result: a training run's test accuracy (-: not measured); a study run's complete/all "
+                       "child runs", "dim", colour))
+    if any(r.get("warnings") for r in listing):
+        lines.append(paint("complete!: finished but did not learn (loss-rose or at-chance); "
+                           "`nnstudy show RUN` says which", "dim", colour))
     return "\n".join(lines)
 
 
@@ -143,6 +145,12 @@ def value(v) -> str:
     return json.dumps(v) if isinstance(v, (dict, list)) or v == "" else str(v)
 
 
+MEANS = {("batch_size", 0): ": full batch", ("epochs", 0): ": count steps", ("val_frac", 0.0): ": no validation split",
+         ("train_subset", 0): ": all", ("test_subset", 0): ": all", ("threads", 0): ": torch's choice",
+         ("eval_every", 0): ": every 10 steps full-batch, each epoch else", ("grad_clip", 0.0): ": none"}
+# what a default of 0 means, where it means more than zero
+
+
 def config_lines(config: dict, every: bool) -> list[str]:
     """The fields that differ from today's defaults (every field with `every`), one a line."""
     defaults = config_defaults()
@@ -153,7 +161,8 @@ def config_lines(config: dict, every: bool) -> list[str]:
     out = []
     for k in keys:
         note = ("" if k in defaults and config[k] == defaults[k] else
-                f"  (default {value(defaults[k])})" if k in defaults else "  (not a field any more)")
+                f"  (default {value(defaults[k])}{MEANS.get((k, defaults[k]), '')})" if k in defaults
+                else "  (not a field any more)")
         out.append(f"  {k:<{w}}  {value(config[k])}{note}")
     return out
 
@@ -161,9 +170,13 @@ def config_lines(config: dict, every: bool) -> list[str]:
 def train_facts(config: dict, summary: dict) -> list[tuple[str, str]]:
     c = config
     sizes = [f"{summary[f'n_{s}']:,} {name}" for s, name in SPLITS if summary.get(f"n_{s}")]
+    if c.get("train_subset"):
+        sizes[0] = f"a {c['train_subset']:,}-example subset: {sizes[0]}"
     model = c.get("model", "?")
     if model == "mlp":
         model += f": {c.get('depth')} hidden x {c.get('width')}, {c.get('activation')}"
+    else:
+        model += f": {model_about(model)}"
     opt = f"{c.get('optimizer')}, lr {c.get('lr')}"
     for k, label in (("momentum", "momentum"), ("weight_decay", "weight decay"), ("schedule", "schedule")):
         if c.get(k) not in (None, 0, 0.0, "constant"):
@@ -173,7 +186,16 @@ def train_facts(config: dict, summary: dict) -> list[tuple[str, str]]:
     if summary.get("steps") is not None and (c.get("epochs") or summary["steps"] != c.get("steps")):
         budget += f" ({summary['steps']} steps run)"
     return [("data", c.get("dataset", "?") + (f" ({' / '.join(sizes)})" if sizes else "")), ("model", model),
-            ("optimizer", opt), ("budget", budget), ("seed", f"{c.get('seed')} (data seed {c.get('data_seed')})")]
+            ("optimizer", opt), ("budget", budget), ("seed", f"{c.get('seed')} (weights, batch order); "
+                                                    f"data seed {c.get('data_seed')} (data draw, split)")]
+
+
+def model_about(name: str) -> str:
+    """The registry's one line on a model (what `nnstudy models` prints)."""
+    from nnstudy.models import load_all
+
+    reg = load_all()
+    return reg.help(name) if name in reg.names() else "not a registered model any more"
 
 
 def numbers_table(summary: dict) -> list[str]:
@@ -209,6 +231,7 @@ def figures(store, run_id: str) -> list[str]:
 
 
 def show_page(store, r: dict, every: bool = False, colour: bool = False) -> str:
+    from nnstudy.data import TOY_SETS
     from nnstudy.studies import format_table
 
     s = r["summary"]
@@ -229,7 +252,9 @@ def show_page(store, r: dict, every: bool = False, colour: bool = False) -> str:
         if s.get("table"):
             lines += ["", "results", *(("  " + ln).rstrip() for ln in format_table(s["table"]).splitlines())]
     else:
-        heading = "config, every field" if every else "config, fields that differ from today's defaults"
+        heading = ("config, every field" if every else "config, fields that differ from the defaults (image sets get "
+                   "a batch of 128 and a 10% validation split unless told)" if r["config"].get("batch_size") and
+                   r["config"].get("dataset") not in TOY_SETS else "config, fields that differ from the defaults")
         lines += ["", heading, *config_lines(r["config"], every)]
         lines += ["", *numbers_table(s)]
     took = (f"{seconds(run_seconds(r))} s" + (" training" if r["kind"] == "train" else "")

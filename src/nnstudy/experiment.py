@@ -70,14 +70,15 @@ def learning_warnings(res: FitResult, y_train: torch.Tensor) -> list[str]:
     first = next((r[3] for r in sorted(res.records, key=lambda r: r[0]) if r[1] == "train" and r[2] == "loss"), None)
     last = res.final.get("train_loss")
     if first is not None and last is not None and first > 0 and last > LOSS_ROSE_FACTOR * first:
-        out.append(f"loss-rose: the final train loss {last:.4g} is {last / first:.1f}x the first step's "
-                   f"({first:.4g}): the run blew up; try a smaller lr")
+        out.append(f"loss-rose: the final train loss {last:.5g} is {last / first:.3g}x the first step's "
+                   f"({first:.5g}): the run blew up; try a smaller lr")
     acc, n = res.final.get("train_acc"), len(y_train)
     if acc is not None and n:
         p = torch.bincount(y_train.cpu().long()).max().item() / n  # always predicting the commonest class
         if acc <= p + CHANCE_SE * (p * (1 - p) / n) ** 0.5:
-            out.append(f"at-chance: the final train accuracy {acc:.4f} is no better than always predicting the "
-                       f"commonest class ({p:.4f}): the net learned nothing")
+            out.append(f"at-chance: after {res.steps} steps the train accuracy {acc:.4f} is no better than "
+                       f"always predicting the commonest class ({p:.4f}): the net has not learned at this "
+                       "budget (train longer, or check the lr and the initialisation)")
     return out
 
 

@@ -377,7 +377,8 @@ def _epoch_log(log, epoch: int, epochs: int, records: list, since: int, seconds:
     new = records[since:]
     tr = [r[3] for r in new if r[1] == "train" and r[2] == "acc"]
     tl = [r[3] for r in new if r[1] == "train" and r[2] == "loss"]
-    msg = f"epoch {epoch}/{epochs}  train loss {sum(tl) / len(tl):.4f} acc {sum(tr) / len(tr):.4f}"
+    # the mean over the epoch's batches, as they were trained (not the final eval-mode numbers)
+    msg = f"epoch {epoch}/{epochs}  batches' mean train loss {sum(tl) / len(tl):.4f} acc {sum(tr) / len(tr):.4f}"
     end = max((r[0] for r in new if r[1] == "train"), default=-2) + 1  # the step after this epoch's last update
     val = [r for r in new if r[1] == "val" and r[2] == "acc" and r[0] == end]  # evaluated at this epoch's end
     if val:

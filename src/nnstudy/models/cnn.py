@@ -268,7 +268,8 @@ def lenet_activation(cfg) -> str:
     return "tanh" if cfg.activation == "tanh" else "sigmoid"
 
 
-@register_model("lenet5", "LeNet-5 (LeCun 1998, as in d2l): sigmoid (or --activation tanh), average pooling")
+@register_model("lenet5", "LeNet-5 as d2l teaches it: 2 conv + 3 dense, sigmoid (or --activation tanh), average "
+                "pooling (not LeCun et al. 1998's scaled tanh, trainable subsampling, C3 table, RBF outputs)")
 def lenet5(in_shape, num_classes, cfg):
     act = lenet_activation(cfg)
     return init_weights(LeNet5(in_shape, num_classes, act), cfg.init, act)
