@@ -84,11 +84,12 @@ def ids_npz(tmp_path, ids=(0, 1_000_000)):
 def test_sparse_label_ids_are_one_line_naming_the_fix(tmp_path, capsys):
     rc, err = train_cli(tmp_path, capsys, "--dataset", f"npz:{ids_npz(tmp_path)}", *TINY)
     assert rc == 2 and "2 distinct labels between 0 and 1,000,000" in err and "999,999 of the 1,000,001" in err
-    assert "remap_labels=true" in err and stored_runs(tmp_path) == []
+    assert "--remap-labels" in err and stored_runs(tmp_path) == []
 
 
 def test_one_based_labels_are_refused_too(tmp_path):
-    with pytest.raises(DataError, match=r"3 distinct values in \[0, 3\], so 1 of the 4 class indices"):
+    with pytest.raises(DataError, match=r"3 distinct labels between 0 and 3, but labels must be the class "
+                                        r"indices 0..2 \(1 of the 4"):
         load_source(TrainConfig(dataset=f"npz:{ids_npz(tmp_path, (1, 2, 3))}"))
 
 
@@ -107,7 +108,7 @@ def test_remap_labels_maps_ids_to_indices_in_sorted_order(tmp_path, capsys):
 def test_remap_and_plain_loads_of_one_file_do_not_share_a_cache_entry(tmp_path):
     path = ids_npz(tmp_path, (0, 1, 5))
     assert load_dataset(TrainConfig(dataset=f"npz:{path}", remap_labels=True)).num_classes == 3
-    with pytest.raises(DataError, match="never used"):
+    with pytest.raises(DataError, match="would never be used"):
         load_dataset(TrainConfig(dataset=f"npz:{path}"))
 
 

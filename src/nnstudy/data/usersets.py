@@ -101,10 +101,11 @@ def check_dense(values: torch.Tensor, path: Path) -> None:
     top = int(values.max())
     if len(values) < top + 1:
         unused = top + 1 - len(values)
-        raise DataError(f"{path}: y has {len(values)} distinct labels between 0 and {top:,}, but labels must be "
-                        f"the class indices 0..{len(values) - 1} ({unused:,} of 0..{top:,} are never used: ids, not "
-                        "indices?); to fix: add --remap-labels (remap_labels = true in a config file) to map them "
-                        "to 0..C-1 in sorted order, relabel y, or save a 'classes' array naming every class")
+        raise DataError(f"{path}: y has {len(values)} distinct labels between 0 and {top:,}, but labels must "
+                        f"be the class indices 0..{len(values) - 1} ({unused:,} of the {top + 1:,} indices "
+                        f"0..{top:,} would never be used: ids, not indices?); to fix: add --remap-labels "
+                        "(remap_labels = true in a config file) to map them to 0..C-1 in sorted order, "
+                        "relabel y, or save a 'classes' array naming every class")
 
 
 def finish(cfg, d: dict) -> Dataset:
