@@ -23,7 +23,7 @@ from nnstudy.references import REFERENCES, STUDY_TOPICS, topics
 from nnstudy.report import PARTS, write_report
 from nnstudy.store import Store
 from nnstudy.studies import STUDIES, Study, load_all
-from nnstudy.studies.spiral_report import spiral_section
+from nnstudy.studies.spiral.report import spiral_section
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>alert(1)</script>"

@@ -173,11 +173,11 @@ class ActivationsStudy(Study):
                 "table": table}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.activations_figures import draw_activations
+        from nnstudy.studies.activations.figures import draw_activations
 
         return draw_activations(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.activations_report import activations_section
+        from nnstudy.studies.activations.report import activations_section
 
         return activations_section(store, run)

@@ -165,12 +165,12 @@ class PerceptronStudy(Study):
                            "converged": sum(t["converged"] for t in trials)}}
 
     def section(self, store, run):
-        from nnstudy.studies.perceptron_report import perceptron_section
+        from nnstudy.studies.perceptron.report import perceptron_section
 
         return perceptron_section(store, run)
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.perceptron_figures import draw_perceptron
+        from nnstudy.studies.perceptron.figures import draw_perceptron
 
         return draw_perceptron(store, run, folder)
 

@@ -110,11 +110,11 @@ class ImagesStudy(Study):
                 "table": table}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.images_figures import draw_study
+        from nnstudy.studies.images.figures import draw_study
 
         return draw_study(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.images_report import images_section
+        from nnstudy.studies.images.report import images_section
 
         return images_section(store, run)

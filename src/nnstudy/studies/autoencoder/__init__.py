@@ -176,12 +176,12 @@ class AutoencoderStudy(Study):
                 "table": table(variants, baselines)}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.autoencoder_figures import draw_autoencoder
+        from nnstudy.studies.autoencoder.figures import draw_autoencoder
 
         return draw_autoencoder(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.autoencoder_report import autoencoder_section
+        from nnstudy.studies.autoencoder.report import autoencoder_section
 
         return autoencoder_section(store, run)
 

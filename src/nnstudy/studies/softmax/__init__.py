@@ -168,11 +168,11 @@ class SoftmaxStudy(Study):
                 "table": table}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.softmax_figures import draw_softmax
+        from nnstudy.studies.softmax.figures import draw_softmax
 
         return draw_softmax(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.softmax_report import softmax_section
+        from nnstudy.studies.softmax.report import softmax_section
 
         return softmax_section(store, run)

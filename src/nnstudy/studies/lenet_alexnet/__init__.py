@@ -186,11 +186,11 @@ class LeNetAlexNetStudy(Study):
                 "settings": {**p, "val_frac": VAL_FRAC, "optimizer": "adam", "lr": 1e-3}, "table": table}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.lenet_alexnet_figures import draw_lenet_alexnet
+        from nnstudy.studies.lenet_alexnet.figures import draw_lenet_alexnet
 
         return draw_lenet_alexnet(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.lenet_alexnet_report import lenet_alexnet_section
+        from nnstudy.studies.lenet_alexnet.report import lenet_alexnet_section
 
         return lenet_alexnet_section(store, run)

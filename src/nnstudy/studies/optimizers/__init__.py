@@ -186,11 +186,11 @@ class OptimizersStudy(Study):
                 "table": table}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.optimizers_figures import draw_optimizers
+        from nnstudy.studies.optimizers.figures import draw_optimizers
 
         return draw_optimizers(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.optimizers_report import optimizers_section
+        from nnstudy.studies.optimizers.report import optimizers_section
 
         return optimizers_section(store, run)

@@ -188,11 +188,11 @@ class WidthDepthStudy(Study):
                 "table": terminal_table(grids, pair)}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.width_depth_figures import draw_width_depth
+        from nnstudy.studies.width_depth.figures import draw_width_depth
 
         return draw_width_depth(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.width_depth_report import width_depth_section
+        from nnstudy.studies.width_depth.report import width_depth_section
 
         return width_depth_section(store, run)

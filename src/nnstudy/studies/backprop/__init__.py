@@ -158,12 +158,12 @@ class BackpropStudy(Study):
                 "table": table(checks, curves)}
 
     def section(self, store, run):
-        from nnstudy.studies.backprop_report import backprop_section
+        from nnstudy.studies.backprop.report import backprop_section
 
         return backprop_section(store, run)
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.backprop_figures import draw_backprop
+        from nnstudy.studies.backprop.figures import draw_backprop
 
         return draw_backprop(store, run, folder)
 

@@ -108,11 +108,11 @@ class SpiralStudy(Study):
                 "table": table}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.spiral_figures import draw_spiral
+        from nnstudy.studies.spiral.figures import draw_spiral
 
         return draw_spiral(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.spiral_report import spiral_section
+        from nnstudy.studies.spiral.report import spiral_section
 
         return spiral_section(store, run)

@@ -188,12 +188,12 @@ class PretrainingStudy(Study):
                 "table": table(summary_cells)}
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.pretraining_figures import draw_pretraining
+        from nnstudy.studies.pretraining.figures import draw_pretraining
 
         return draw_pretraining(store, run, folder)
 
     def section(self, store, run):
-        from nnstudy.studies.pretraining_report import pretraining_section
+        from nnstudy.studies.pretraining.report import pretraining_section
 
         return pretraining_section(store, run)
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from nnstudy import plots
-from nnstudy.studies.activations_figures import mean_curves, save
+from nnstudy.studies.activations.figures import mean_curves, save
 from nnstudy.studies.shared import load_tensors
 from nnstudy.studies.softmax import PREDICTIONS, probabilities, reliability
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sentence
 from nnstudy.studies import Section
-from nnstudy.studies.width_depth_report import ms_or_dash
+from nnstudy.studies.width_depth.report import ms_or_dash
 
 FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 WORDS = {"lenet5": "classic LeNet", "lenet5-modern": "modern LeNet", "alexnet": "AlexNet",

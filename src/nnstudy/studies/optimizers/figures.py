@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from nnstudy import plots
-from nnstudy.studies.activations_figures import mean_curves, save
+from nnstudy.studies.activations.figures import mean_curves, save
 from nnstudy.studies.optimizers import SURFACES
 
 DATASETS = (("spiral", "spiral"), ("fashion", "Fashion-MNIST"))

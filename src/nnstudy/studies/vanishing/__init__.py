@@ -36,8 +36,8 @@ from nnstudy.models import build_model
 from nnstudy.models.mlp import MLP
 from nnstudy.probes import LayerProbe, log_steps, measure
 from nnstudy.studies import Study, StudyContext, mean_std, register_study
-from nnstudy.studies.vanishing_nielsen import run_nielsen
-from nnstudy.studies.vanishing_report import table
+from nnstudy.studies.vanishing.nielsen import run_nielsen
+from nnstudy.studies.vanishing.report import table
 from nnstudy.threads import torch_threads
 from nnstudy.train import plan_steps
 
@@ -236,11 +236,11 @@ class VanishingStudy(Study):
                 "table": table(nielsen, depth, fixes, spiral)}
 
     def section(self, store, run):
-        from nnstudy.studies.vanishing_report import vanishing_section
+        from nnstudy.studies.vanishing.report import vanishing_section
 
         return vanishing_section(store, run)
 
     def draw(self, store, run, folder) -> list:
-        from nnstudy.studies.vanishing_figures import draw_vanishing
+        from nnstudy.studies.vanishing.figures import draw_vanishing
 
         return draw_vanishing(store, run, folder)
