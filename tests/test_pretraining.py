@@ -180,6 +180,6 @@ def test_section_verdicts_follow_the_numbers(tmp_path, errs, expect):
     from nnstudy.studies.pretraining.report import pretraining_section
 
     store = Store(tmp_path / "runs")
-    text = " ".join(str(p) for p in pretraining_section(store, synthetic_run(store, errs)).paragraphs)
+    text = " ".join(str(p) for p in pretraining_section(store, synthetic_run(store, errs), "pretraining").paragraphs)
     for phrase in expect:
         assert phrase in text

@@ -5,14 +5,11 @@ of the study that answers it and asks the study for its `Section` (sentences bui
 `nnstudy.evidence`, tables, figures, published values). Where the store has no complete run the
 entry says so and names the command that produces it.
 
-Order, following the week's report (seed/weekly-report.txt):
-  1. the week's experiment: the spiral (2.2);
-  2. what the week studied, in the order of its task list: neuron -> perceptron, backpropagation,
-     vanishing gradients, autoencoders, greedy layer-wise pretraining;
-  3. the six questions in the week's numbering: Q1 AlexNet vs LeNet, Q2 activations, Q3 vanishing
-     gradients (answered by the study of part 2: the entry quotes the week and links there rather
-     than repeating it), Q4 wide vs deep, Q5 softmax, Q6 SGD vs Adam;
-  4. next week's plan (image baselines), then any registered study the outline does not name.
+The outline follows the week's report (seed/weekly-report.txt) and is declared by the studies
+themselves: each study's `entries` name its part, its place in the part, its heading and the
+week's claim (`nnstudy.studies.Entry`). A study answering a second question declares a `see`
+entry (Q3, vanishing gradients: the entry quotes the week and links to the study's section rather
+than repeating it). A study that declares no entry appears under "Other studies".
 """
 
 from __future__ import annotations
@@ -26,66 +23,17 @@ from urllib.parse import quote
 
 from nnstudy.evidence import md_esc, render_md
 from nnstudy.store import Store, atomic_write
-
-
-@dataclass(frozen=True)
-class Entry:
-    study: str  # registered study name
-    heading: str
-    claim: str = ""  # what the week wrote, in English
-    see: bool = False  # the study is reported in an earlier entry: quote the week, link there
-
-
-PARTS: list[tuple[str, list[Entry]]] = [
-    ("The week's experiment", [
-        Entry("spiral", "Spiral classification: a linear net vs a ReLU net",
-              "A linear model (trained with SGD) and a model with a ReLU activation (trained with Adam) "
-              "were built and compared: \u201cafter adding the ReLU activation to the two-layer network, "
-              "classification accuracy improved markedly.\u201d")]),
-    ("What the week studied", [
-        Entry("perceptron", "From the biological neuron to the single-layer perceptron"),
-        Entry("backprop", "Multi-layer perceptrons and backpropagation"),
-        Entry("vanishing", "Vanishing gradients",
-              "\u201cDuring backpropagation the gradient shrinks layer by layer until it is very small, so the "
-              "parameters cannot be updated effectively and training slows down or stalls.\u201d"),
-        Entry("autoencoder", "Autoencoders"),
-        Entry("pretraining", "From neural networks to deep learning: greedy layer-wise pretraining")]),
-    ("The week's six questions", [
-        Entry("lenet-alexnet", "Q1. What are AlexNet's features, and why does it beat LeNet?",
-              "\u201cAlexNet is deeper; it uses ReLU, which is cheaper and makes the model easier to train "
-              "under different initialisations; it uses dropout against overfitting.\u201d"),
-        Entry("activations", "Q2. What do activation functions do?",
-              "\u201cThey introduce non-linearity, control the output range, provide the gradient signal, "
-              "speed up convergence and increase the network's expressive power.\u201d"),
-        Entry("vanishing", "Q3. What is the vanishing-gradient phenomenon?",
-              "\u201cIn training, especially in backpropagation, the gradient gets smaller from layer to "
-              "layer until it is tiny, so parameters cannot be updated and training slows or stalls.\u201d",
-              see=True),
-        Entry("width-depth", "Q4. Is a wider or a deeper network better?",
-              "\u201cIt depends on the task. Deeper: more levels of features, better on large data sets, "
-              "but harder to train (vanishing or exploding gradients) and costlier. Wider: more features in "
-              "shallow layers, but redundant neurons and overfitting on small data.\u201d"),
-        Entry("softmax", "Q5. Why use softmax?",
-              "\u201cIt turns raw outputs into a probability distribution, pairs with cross-entropy to "
-              "simplify the loss, supports many classes and improves the model's decisions.\u201d"),
-        Entry("optimizers", "Q6. Which is more effective, SGD or Adam?",
-              "\u201cSGD suits settings that need global convergence and little memory; Adam suits the "
-              "complex optimisation of deep learning, usually converging faster and doing better on "
-              "complex models.\u201d")]),
-    ("Next week", [
-        Entry("images", "CNNs on MNIST and CIFAR-10, VGG16 on CIFAR-10",
-              "Plan: learn the basic structure of CNNs and typical networks; classify MNIST and CIFAR-10; "
-              "VGG16 on CIFAR-10.")]),
-]
+from nnstudy.studies import OTHER, Entry
 
 
 @dataclass
 class Block:
     """One outline entry resolved against the store."""
 
+    study: str  # registered study name
     entry: Entry
     anchor: str  # HTML id of this block
-    status: str  # ok | missing | unregistered | error | see
+    status: str  # ok | missing | error | see
     run: dict | None = None
     section: object = None  # studies.Section
     note: str = ""  # e.g. a newer run that did not complete
@@ -95,39 +43,41 @@ class Block:
     references: list = field(default_factory=list)
 
 
-def outline(registered: list[str]) -> list[tuple[str, list[Entry]]]:
-    """PARTS, plus every registered study the outline does not name (none is dropped)."""
-    named = {e.study for _, entries in PARTS for e in entries}
-    extra = [Entry(n, n) for n in registered if n not in named]
-    return PARTS + ([("Other studies", extra)] if extra else [])
+def outline(studies) -> list[tuple[str, list[tuple[str, Entry]]]]:
+    """The parts in order, each with its (study, entry) pairs in order; a study that declares no
+    entry is listed under "Other studies" (none is dropped)."""
+    parts: dict = {}
+    for name in studies.names():
+        for e in studies.get(name).entries or (Entry(OTHER, 0, name),):
+            parts.setdefault(e.part, []).append((name, e))
+    return [(part.heading, sorted(parts[part], key=lambda pair: pair[1].order))
+            for part in sorted(parts, key=lambda part: part.number)]
 
 
-def resolve(store: Store, entry: Entry, studies, anchors: dict) -> Block:
+def resolve(store: Store, study: str, entry: Entry, studies, anchors: dict) -> Block:
     from nnstudy.references import for_study
 
-    anchor = f"q-{entry.study}" if entry.see else f"study-{entry.study}"
+    anchor = f"q-{study}" if entry.see else f"study-{study}"
     if entry.see:
-        return Block(entry, anchor, "see", link=anchors.get(entry.study, ("", entry.study)))
-    anchors[entry.study] = (anchor, entry.heading)
-    if entry.study not in studies:
-        return Block(entry, anchor, "unregistered")
-    history = store.runs(study=entry.study, kind="study")
-    run = store.latest(entry.study)
+        return Block(study, entry, anchor, "see", link=anchors.get(study, ("", study)))
+    anchors[study] = (anchor, entry.heading)
+    history = store.runs(study=study, kind="study")
+    run = store.latest(study)
     note = ""
     if history and (run is None or history[-1]["id"] != run["id"]):
         last = history[-1]
         note = f"The newest run of this study, {last['id']}, is {last['status']}"
         note += "; this section shows the latest complete one." if run else "."
     if run is None:
-        return Block(entry, anchor, "missing", note=note)
+        return Block(study, entry, anchor, "missing", note=note)
     try:
-        section = studies.get(entry.study)().section(store, run)
+        section = studies.get(study)().section(store, run)
     except Exception as e:  # one study's bug must not cost the whole report: show it, loudly
-        print(f"nnstudy report: {entry.study}.section() failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return Block(entry, anchor, "error", run=run, note=note, error=f"{type(e).__name__}: {e}")
+        print(f"nnstudy report: {study}.section() failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return Block(study, entry, anchor, "error", run=run, note=note, error=f"{type(e).__name__}: {e}")
     figures = [f if isinstance(f, tuple) else (f, "") for f in section.figures]
-    refs = section.references or for_study(entry.study)
-    return Block(entry, anchor, "ok", run, section, note, figures=figures, references=refs)
+    refs = section.references or for_study(study)
+    return Block(study, entry, anchor, "ok", run, section, note, figures=figures, references=refs)
 
 
 def collect(store: Store) -> list[tuple[str, list[Block]]]:
@@ -135,8 +85,8 @@ def collect(store: Store) -> list[tuple[str, list[Block]]]:
 
     studies = load_all()
     anchors: dict = {}
-    return [(title, [resolve(store, e, studies, anchors) for e in entries])
-            for title, entries in outline(studies.names())]
+    return [(title, [resolve(store, study, e, studies, anchors) for study, e in entries])
+            for title, entries in outline(studies)]
 
 
 def when(t) -> str:
@@ -175,12 +125,9 @@ def command(study: str) -> str:
 
 
 def missing_text(b: Block) -> str:
-    if b.status == "unregistered":
-        return (f"No study named {b.entry.study!r} is registered in this version of nnstudy yet; once it is, "
-                f"`{command(b.entry.study)}` produces this section.")
     if b.status == "error":
         return f"The study's section could not be built from run {b.run['id']}: {b.error}"
-    return f"No complete run of this study in the store. `{command(b.entry.study)}` produces it."
+    return f"No complete run of this study in the store. `{command(b.study)}` produces it."
 
 
 # -- Markdown -------------------------------------------------------------------------------------
@@ -209,7 +156,7 @@ def md_block(b: Block, fig_dir: Path) -> list[str]:
     for i, (path, caption) in enumerate(b.figures):
         path = Path(path)
         if path.is_file():
-            dest = fig_dir / f"{b.entry.study}-{i}-{path.name}"
+            dest = fig_dir / f"{b.study}-{i}-{path.name}"
             shutil.copyfile(path, dest)
             out += [f"![{md_esc(caption or path.stem)}](figures/{quote(dest.name)})", ""]
         else:
@@ -253,4 +200,4 @@ def write_report(store: Store, out_dir=None) -> dict:
     return {k: str(v) for k, v in paths.items()}
 
 
-__all__ = ["write_report", "PARTS", "Entry", "collect", "provenance"]
+__all__ = ["write_report", "outline", "collect", "provenance"]

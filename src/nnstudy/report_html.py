@@ -18,7 +18,7 @@ from nnstudy.evidence import esc, render_html
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
         ".gif": "image/gif", ".webp": "image/webp"}
-BADGE = {"ok": "measured", "missing": "not run", "unregistered": "not available", "error": "error",
+BADGE = {"ok": "measured", "missing": "not run", "error": "error",
          "see": "see above"}
 
 CSS = """
@@ -108,7 +108,7 @@ def block(b, rec: list) -> str:
         out.append(f'<p class="note">{esc(b.note)}</p>')
     if b.status != "ok":
         text = esc(missing_text(b))
-        text = text.replace(f"`{esc(command(b.entry.study))}`", f"<code>{esc(command(b.entry.study))}</code>")
+        text = text.replace(f"`{esc(command(b.study))}`", f"<code>{esc(command(b.study))}</code>")
         return "".join(out) + f'<p class="missing">{text}</p></article>'
     s = b.section
     out += [f"<h4>{esc(s.title)}</h4>", run_line(b.run)]

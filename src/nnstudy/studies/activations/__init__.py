@@ -25,7 +25,7 @@ from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.mlp import HiddenLayer, make_activation
 from nnstudy.probes import LayerProbe
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study, train_over_seeds
+from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study, train_over_seeds
 from nnstudy.studies.shared import fashion_config, spiral_config, steps_to
 from nnstudy.train import plan_steps
 
@@ -144,10 +144,14 @@ def grad_summary(per_seed: list[dict]) -> dict:
     return out
 
 
-@register_study("activations", "Q2: none/sigmoid/tanh/ReLU/leaky ReLU/GELU: accuracy, speed, gradients, ranges")
+@register_study
 class ActivationsStudy(Study):
     name = "activations"
     title = "What do activation functions do?"
+    help = "Q2: none/sigmoid/tanh/ReLU/leaky ReLU/GELU: accuracy, speed, gradients, ranges"
+    entries = (Entry(QUESTIONS, 2, "Q2. What do activation functions do?",
+                     "\u201cThey introduce non-linearity, control the output range, provide the gradient signal, "
+                     "speed up convergence and increase the network's expressive power.\u201d"),)
     default_seeds = {"quick": 2, "default": 3, "full": 10}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -180,4 +184,4 @@ class ActivationsStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.activations.report import activations_section
 
-        return activations_section(store, run)
+        return activations_section(store, run, self.title)

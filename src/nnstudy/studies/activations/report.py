@@ -31,11 +31,9 @@ def index(run: dict, key: str) -> dict[str, int]:
     return {r["activation"]: i for i, r in enumerate(run["summary"][key])}
 
 
-def activations_section(store, run: dict) -> Section:
-    from nnstudy.studies.activations import ActivationsStudy
-
+def activations_section(store, run: dict, title: str) -> Section:
     refs = [REFERENCES[k].row() for k in NIELSEN] + rows("glorot") + [REFERENCES["fashion_mnist.mlp"].row()]
-    return Section(ActivationsStudy.title,
+    return Section(title,
                    paragraphs=[*linear_text(run), *speed_text(run), *gradient_text(run), range_text(run)],
                    tables=[accuracy_table(run), gradient_table(run)], figures=figure_list(store, run, FIGURES),
                    references=refs)

@@ -20,7 +20,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset, load_dataset
 from nnstudy.models.autoencoder import Autoencoder, reconstruction_error, train_autoencoder
 from nnstudy.store import atomic_write
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.train import fit
 
 MASK, GAUSS = 0.25, 0.25  # test corruptions: fraction of pixels set to 0; std of added noise (pixel units)
@@ -133,10 +133,12 @@ def variant_name(code: int, noise: str) -> str:
                                              "gaussian": f"Gaussian σ={GAUSS}"}[noise]
 
 
-@register_study("autoencoder", "autoencoders on Fashion-MNIST: under- vs over-complete, plain vs denoising")
+@register_study
 class AutoencoderStudy(Study):
     name = "autoencoder"
     title = "Autoencoders: what does a code learn, under- vs over-complete, plain vs denoising?"
+    help = "autoencoders on Fashion-MNIST: under- vs over-complete, plain vs denoising"
+    entries = (Entry(TOPICS, 4, "Autoencoders"),)
     default_seeds = {"quick": 1, "default": 2, "full": 5}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -183,7 +185,7 @@ class AutoencoderStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.autoencoder.report import autoencoder_section
 
-        return autoencoder_section(store, run)
+        return autoencoder_section(store, run, self.title)
 
 
 def table(variants: list[dict], baselines: dict) -> list[dict]:

@@ -41,14 +41,12 @@ def lower(a, b, floor=MSE_FLOOR):
     return compare(a, b, more="higher than", less="lower than", same="level with", floor=floor)
 
 
-def autoencoder_section(store, run: dict) -> Section:
-    from nnstudy.studies.autoencoder import AutoencoderStudy
-
+def autoencoder_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
     idx = {(v["code"], v["noise"]): i for i, v in enumerate(run["summary"]["variants"])}
     paras = [setup(run), reconstruction(run, idx), *denoising(run, idx), probe(run, idx), code_map(run)]
-    return Section(AutoencoderStudy.title, paragraphs=paras, tables=[table(run)], figures=figures)
+    return Section(title, paragraphs=paras, tables=[table(run)], figures=figures)
 
 
 def setup(run):

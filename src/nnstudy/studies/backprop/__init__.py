@@ -28,7 +28,7 @@ from nnstudy.data import load_dataset
 from nnstudy.data.toy import make_spiral
 from nnstudy.models import build_model
 from nnstudy.scratch import MLP, SGD, Adam, gradcheck
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.threads import numpy_blas_threads, openblas_thread_functions, torch_threads
 
 PROFILES = {
@@ -137,10 +137,12 @@ def run_curves(ctx: StudyContext, p: dict) -> list[dict]:
     return rows
 
 
-@register_study("backprop", "hand-written backprop (NumPy) vs finite differences, autograd and PyTorch training")
+@register_study
 class BackpropStudy(Study):
     name = "backprop"
     title = "Backpropagation by hand: does it compute the same gradients, and train the same, as PyTorch?"
+    help = "hand-written backprop (NumPy) vs finite differences, autograd and PyTorch training"
+    entries = (Entry(TOPICS, 2, "Multi-layer perceptrons and backpropagation"),)
     default_seeds = {"quick": 2, "default": 3, "full": 5}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -160,7 +162,7 @@ class BackpropStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.backprop.report import backprop_section
 
-        return backprop_section(store, run)
+        return backprop_section(store, run, self.title)
 
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.backprop.figures import draw_backprop

@@ -70,10 +70,8 @@ def tables(run) -> list[dict]:
     return [checks, curves]
 
 
-def backprop_section(store, run: dict) -> Section:
-    from nnstudy.studies.backprop import BackpropStudy
-
+def backprop_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
-    return Section(BackpropStudy.title, paragraphs=[*gradcheck_text(run), *curves_text(run)], tables=tables(run),
+    return Section(title, paragraphs=[*gradcheck_text(run), *curves_text(run)], tables=tables(run),
                    figures=figures)

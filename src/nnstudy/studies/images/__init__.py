@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from nnstudy.config import TrainConfig
 from nnstudy.recipes import RECIPES
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import NEXT_WEEK, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
 
 PROFILES = {
     # train: training images drawn per seed (10% of them validate), 0 = all 60,000; test: test images
@@ -83,10 +83,14 @@ def aggregate(rung: tuple, results: list, store) -> dict:
     return row
 
 
-@register_study("images", "image baselines on Fashion-MNIST: softmax regression, MLP, LeNet-5, fast net (seeds)")
+@register_study
 class ImagesStudy(Study):
     name = "images"
     title = "Image baselines: what does a convolution buy on Fashion-MNIST?"
+    help = "image baselines on Fashion-MNIST: softmax regression, MLP, LeNet-5, fast net (seeds)"
+    entries = (Entry(NEXT_WEEK, 1, "CNNs on MNIST and CIFAR-10, VGG16 on CIFAR-10",
+                     "Plan: learn the basic structure of CNNs and typical networks; classify MNIST and CIFAR-10; "
+                     "VGG16 on CIFAR-10."),)
     default_seeds = {"quick": 2, "default": 3, "full": 5}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -117,4 +121,4 @@ class ImagesStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.images.report import images_section
 
-        return images_section(store, run)
+        return images_section(store, run, self.title)

@@ -21,12 +21,10 @@ FIGURES = {"accuracy.png": "Test accuracy per model, mean ± std over seeds; dia
            "fast_filters.png": "The fast net's first-layer filters."}
 
 
-def images_section(store, run: dict) -> Section:
-    from nnstudy.studies.images import ImagesStudy
-
+def images_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).exists()]
-    return Section(ImagesStudy.title, paragraphs=[budget_text(run), *ladder_text(run), published_text(run)],
+    return Section(title, paragraphs=[budget_text(run), *ladder_text(run), published_text(run)],
                    tables=[table(run)], figures=figures, references=reference_rows("fashion_mnist"))
 
 

@@ -25,7 +25,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.errors import DataError
 from nnstudy.models import build_model
 from nnstudy.models.summary import summarize
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.threads import torch_threads
 
 # (key, label, model, activation): the first three are the comparison, the rest AlexNet's ablations.
@@ -159,11 +159,15 @@ def terminal_table(rows: list[dict], speed: dict, dataset: str) -> list[dict]:
              "images to target": fmt_ms(r["images_to_target"], 0)} for r in rows]
 
 
-@register_study("lenet-alexnet", "Q1 why does AlexNet beat LeNet? LeNet-5 classic/modern vs AlexNet on "
-                "Fashion-MNIST (CIFAR-10 if present), AlexNet's ideas ablated one at a time")
+@register_study
 class LeNetAlexNetStudy(Study):
     name = "lenet-alexnet"
     title = "Q1. What are AlexNet's features, and why does it beat LeNet?"
+    help = ("Q1 why does AlexNet beat LeNet? LeNet-5 classic/modern vs AlexNet on "
+            "Fashion-MNIST (CIFAR-10 if present), AlexNet's ideas ablated one at a time")
+    entries = (Entry(QUESTIONS, 1, "Q1. What are AlexNet's features, and why does it beat LeNet?",
+                     "\u201cAlexNet is deeper; it uses ReLU, which is cheaper and makes the model easier to train "
+                     "under different initialisations; it uses dropout against overfitting.\u201d"),)
     default_seeds = SEEDS
 
     def run(self, ctx: StudyContext) -> dict:
@@ -193,4 +197,4 @@ class LeNetAlexNetStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.lenet_alexnet.report import lenet_alexnet_section
 
-        return lenet_alexnet_section(store, run)
+        return lenet_alexnet_section(store, run, self.title)

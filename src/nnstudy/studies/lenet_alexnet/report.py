@@ -29,14 +29,12 @@ FIGURES = {"accuracy.png": "Held-out and training accuracy per model, mean ± st
            "cifar.png": "The three main models on CIFAR-10."}
 
 
-def lenet_alexnet_section(store, run: dict) -> Section:
-    from nnstudy.studies.lenet_alexnet import LeNetAlexNetStudy
-
+def lenet_alexnet_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
     paras = [setup(run), comparison(run), *ablations(run), cost(run), target(run), cifar(run)]
     tables = [model_table(run, "fashion")] + ([model_table(run, "cifar")] if run["summary"]["cifar"] else [])
-    return Section(LeNetAlexNetStudy.title, paragraphs=paras, tables=tables, figures=figures)
+    return Section(title, paragraphs=paras, tables=tables, figures=figures)
 
 
 def at(run: dict, key: str, part: str = "fashion") -> int:

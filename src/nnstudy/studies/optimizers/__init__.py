@@ -24,7 +24,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.models import build_model
 from nnstudy.optim import make_loss, make_optimizer
 from nnstudy.store import atomic_write, to_json
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study, train_over_seeds
+from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study, train_over_seeds
 from nnstudy.studies.shared import best_by, fashion_config, spiral_config
 
 VARIANTS = {  # name -> TrainConfig fields
@@ -158,10 +158,15 @@ def run_surfaces(ctx: StudyContext) -> tuple[dict, dict]:
                      "angle_deg": math.degrees(ANGLE), "good": 1e-3}
 
 
-@register_study("optimizers", "Q6: SGD, momentum, Nesterov, RMSprop, Adam, AdamW: lr sensitivity, gap, memory, paths")
+@register_study
 class OptimizersStudy(Study):
     name = "optimizers"
     title = "SGD or Adam?"
+    help = "Q6: SGD, momentum, Nesterov, RMSprop, Adam, AdamW: lr sensitivity, gap, memory, paths"
+    entries = (Entry(QUESTIONS, 6, "Q6. Which is more effective, SGD or Adam?",
+                     "\u201cSGD suits settings that need global convergence and little memory; Adam suits the "
+                     "complex optimisation of deep learning, usually converging faster and doing better on "
+                     "complex models.\u201d"),)
     default_seeds = {"quick": 2, "default": 3, "full": 10}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -193,4 +198,4 @@ class OptimizersStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.optimizers.report import optimizers_section
 
-        return optimizers_section(store, run)
+        return optimizers_section(store, run, self.title)

@@ -26,10 +26,8 @@ def pos(run: dict, key: str) -> dict[str, int]:
     return {b["optimizer"]: i for i, b in enumerate(run["summary"][key]["best"])}
 
 
-def optimizers_section(store, run: dict) -> Section:
-    from nnstudy.studies.optimizers import OptimizersStudy
-
-    return Section(OptimizersStudy.title,
+def optimizers_section(store, run: dict, title: str) -> Section:
+    return Section(title,
                    paragraphs=[best_text(run), sensitivity_text(run), gap_text(run), memory_text(run),
                                *surface_text(run)],
                    tables=[best_table(run), surface_table(run)], figures=figure_list(store, run, FIGURES),

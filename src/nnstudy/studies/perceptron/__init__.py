@@ -24,7 +24,7 @@ from nnstudy.scratch import make_separable, novikoff_bound, solve_xor, train_per
 from nnstudy.scratch.perceptron import max_margin_separator
 from nnstudy.scratch.xor import HAND_XOR, train_xor_mlp
 from nnstudy.store import atomic_write
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.threads import torch_threads
 
 PROFILES = {  # training points per set, held-out points, margins, epoch caps, noisy-XOR budget
@@ -127,10 +127,12 @@ def run_noisy_xor(ctx: StudyContext, p: dict) -> dict:
                     "runs": [r.run_id for r in runs], "width": 8, "steps": p["mlp_steps"]}}
 
 
-@register_study("perceptron", "Rosenblatt's perceptron: mistakes vs Novikoff's bound, XOR, one hidden layer")
+@register_study
 class PerceptronStudy(Study):
     name = "perceptron"
     title = "From the neuron to the perceptron: what one linear threshold unit can and cannot learn"
+    help = "Rosenblatt's perceptron: mistakes vs Novikoff's bound, XOR, one hidden layer"
+    entries = (Entry(TOPICS, 1, "From the biological neuron to the single-layer perceptron"),)
     default_seeds = {"quick": 3, "default": 10, "full": 30}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -167,7 +169,7 @@ class PerceptronStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.perceptron.report import perceptron_section
 
-        return perceptron_section(store, run)
+        return perceptron_section(store, run, self.title)
 
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.perceptron.figures import draw_perceptron

@@ -73,10 +73,8 @@ def table(run) -> dict:
                      for i in range(len(rows))]}
 
 
-def perceptron_section(store, run: dict) -> Section:
-    from nnstudy.studies.perceptron import PerceptronStudy
-
+def perceptron_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
-    return Section(PerceptronStudy.title, paragraphs=[*separable_text(run), *xor_text(run)], tables=[table(run)],
+    return Section(title, paragraphs=[*separable_text(run), *xor_text(run)], tables=[table(run)],
                    figures=figures)

@@ -26,7 +26,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.autoencoder import greedy_pretrain
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.studies.autoencoder import record_run, save_pt
 
 FINETUNE = dict(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=64)  # the classic recipe, every method
@@ -144,11 +144,13 @@ def finetune(ctx, p, data, act, n, depth, method, seed, stack) -> dict:
             "train_err": 100 * (1 - f["train_acc"]) if f else None, "moved": dist, "started_as_given": check.ok}
 
 
-@register_study("pretraining", "greedy layer-wise pretraining vs default, xavier and modern init, over depth and "
-                "training-set size (Fashion-MNIST)")
+@register_study
 class PretrainingStudy(Study):
     name = "pretraining"
     title = "Greedy layer-wise pretraining: does it still help, and when?"
+    help = ("greedy layer-wise pretraining vs default, xavier and modern init, over depth and "
+            "training-set size (Fashion-MNIST)")
+    entries = (Entry(TOPICS, 5, "From neural networks to deep learning: greedy layer-wise pretraining"),)
     default_seeds = {"quick": 1, "default": 3, "full": 5}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -195,7 +197,7 @@ class PretrainingStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.pretraining.report import pretraining_section
 
-        return pretraining_section(store, run)
+        return pretraining_section(store, run, self.title)
 
 
 def summarise(runs: dict, act: str, n: int, depth: int, n_train: int) -> dict:

@@ -36,13 +36,11 @@ def label(run, i: int):
                     n=num(run, f"cells.{i}.n_train", "d"))
 
 
-def pretraining_section(store, run: dict) -> Section:
-    from nnstudy.studies.pretraining import PretrainingStudy
-
+def pretraining_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
     paras = [setup(run), focus(run), *verdicts(run), *trends(run), movement(run), published(run)]
-    return Section(PretrainingStudy.title, paragraphs=[p for p in paras if p is not None],
+    return Section(title, paragraphs=[p for p in paras if p is not None],
                    tables=[table(run)], figures=figures, references=rows("pretraining"))
 
 

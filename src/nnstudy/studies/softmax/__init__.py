@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from nnstudy.data import load_dataset
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study, train_over_seeds
+from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study, train_over_seeds
 from nnstudy.studies.shared import fashion_config, outputs_on, save_tensors, spiral_config, steps_to
 
 LOSSES = ("cross_entropy", "mse", "bce")
@@ -142,10 +142,14 @@ def run_dataset(ctx: StudyContext, key: str) -> list[dict]:
     return rows
 
 
-@register_study("softmax", "Q5: softmax+CE vs MSE vs sigmoids: accuracy, convergence, calibration, overflow")
+@register_study
 class SoftmaxStudy(Study):
     name = "softmax"
     title = "Why softmax?"
+    help = "Q5: softmax+CE vs MSE vs sigmoids: accuracy, convergence, calibration, overflow"
+    entries = (Entry(QUESTIONS, 5, "Q5. Why use softmax?",
+                     "\u201cIt turns raw outputs into a probability distribution, pairs with cross-entropy to "
+                     "simplify the loss, supports many classes and improves the model's decisions.\u201d"),)
     default_seeds = {"quick": 2, "default": 3, "full": 10}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -175,4 +179,4 @@ class SoftmaxStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.softmax.report import softmax_section
 
-        return softmax_section(store, run)
+        return softmax_section(store, run, self.title)

@@ -24,10 +24,8 @@ def index(run: dict, key: str) -> dict[str, int]:
     return {r["loss"]: i for i, r in enumerate(run["summary"][key])}
 
 
-def softmax_section(store, run: dict) -> Section:
-    from nnstudy.studies.softmax import SoftmaxStudy
-
-    return Section(SoftmaxStudy.title,
+def softmax_section(store, run: dict, title: str) -> Section:
+    return Section(title,
                    paragraphs=[accuracy_text(run), *speed_text(run), calibration_text(run),
                                temperature_text(run), *overflow_text(run)],
                    tables=[results_table(run), overflow_table(run)], figures=figure_list(store, run, FIGURES),

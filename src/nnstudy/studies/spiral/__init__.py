@@ -15,7 +15,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset
 from nnstudy.data.toy import make_spiral
 from nnstudy.models.mlp import MLP, LinearNet
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import EXPERIMENT, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
 
 WEEK = dict(n_per_class=1000, classes=3, noise=0.2, width=100, lr=1e-3, weight_decay=1e-5, steps=1000)
 WEEK_SEED = 12345  # torch.manual_seed of the week's notebook
@@ -80,10 +80,15 @@ def over_seeds(ctx: StudyContext, make_cfg, name: str) -> dict:
             "diverged": len(runs) - len(ok), "runs": [r.run_id for r in runs]}
 
 
-@register_study("spiral", "the week's spiral: exact reproduction, 2x2 factorial, budgets (held-out, seeds)")
+@register_study
 class SpiralStudy(Study):
     name = "spiral"
     title = "Spiral classification: linear+SGD vs ReLU+Adam, de-confounded"
+    help = "the week's spiral: exact reproduction, 2x2 factorial, budgets (held-out, seeds)"
+    entries = (Entry(EXPERIMENT, 1, "Spiral classification: a linear net vs a ReLU net",
+                     "A linear model (trained with SGD) and a model with a ReLU activation (trained with Adam) "
+                     "were built and compared: \u201cafter adding the ReLU activation to the two-layer network, "
+                     "classification accuracy improved markedly.\u201d"),)
 
     def run(self, ctx: StudyContext) -> dict:
         p = PROFILES[ctx.profile]
@@ -115,4 +120,4 @@ class SpiralStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.spiral.report import spiral_section
 
-        return spiral_section(store, run)
+        return spiral_section(store, run, self.title)

@@ -21,13 +21,11 @@ FIGURES = {"week_boundaries.png": "The week's two nets, reproduced: decision reg
            "budget.png": "Budgets: ReLU+SGD over learning rates, ReLU+Adam over step counts (held out)."}
 
 
-def spiral_section(store, run: dict) -> Section:
-    from nnstudy.studies.spiral import SpiralStudy
-
+def spiral_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items()]
     figures += [(p, "") for p in sorted(folder.glob("*.png")) if p.name not in FIGURES]
-    return Section(SpiralStudy.title, paragraphs=[*week_text(run), *factorial_text(run), *budget_text(run)],
+    return Section(title, paragraphs=[*week_text(run), *factorial_text(run), *budget_text(run)],
                    tables=[comparison_table(run)], figures=figures, references=rows("spiral"))
 
 

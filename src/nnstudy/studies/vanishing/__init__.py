@@ -35,7 +35,7 @@ from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.mlp import MLP
 from nnstudy.probes import LayerProbe, log_steps, measure
-from nnstudy.studies import Study, StudyContext, mean_std, register_study
+from nnstudy.studies import QUESTIONS, TOPICS, Entry, Study, StudyContext, mean_std, register_study
 from nnstudy.studies.vanishing.nielsen import run_nielsen
 from nnstudy.studies.vanishing.report import table
 from nnstudy.threads import torch_threads
@@ -209,10 +209,18 @@ def run_spiral(ctx: StudyContext, p: dict, cache: dict) -> dict:
             "n_per_class": p["spiral_n"], "rows": rows, "chance": chance(p, spiral=True)}
 
 
-@register_study("vanishing", "vanishing gradients: per-layer gradients vs Nielsen, Jacobians vs Glorot, fixes")
+@register_study
 class VanishingStudy(Study):
     name = "vanishing"
     title = "What is the vanishing-gradient phenomenon, and what fixes it?"
+    help = "vanishing gradients: per-layer gradients vs Nielsen, Jacobians vs Glorot, fixes"
+    entries = (Entry(TOPICS, 3, "Vanishing gradients",
+                     "\u201cDuring backpropagation the gradient shrinks layer by layer until it is very small, so the "
+                     "parameters cannot be updated effectively and training slows down or stalls.\u201d"),
+               Entry(QUESTIONS, 3, "Q3. What is the vanishing-gradient phenomenon?",
+                     "\u201cIn training, especially in backpropagation, the gradient gets smaller from layer to "
+                     "layer until it is tiny, so parameters cannot be updated and training slows or stalls.\u201d",
+                     see=True))
     default_seeds = {"quick": 2, "default": 3, "full": 5}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -238,7 +246,7 @@ class VanishingStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.vanishing.report import vanishing_section
 
-        return vanishing_section(store, run)
+        return vanishing_section(store, run, self.title)
 
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.vanishing.figures import draw_vanishing

@@ -152,13 +152,11 @@ def tables(run) -> list[dict]:
     return [nielsen, grid, trained]
 
 
-def vanishing_section(store, run: dict) -> Section:
-    from nnstudy.studies.vanishing import VanishingStudy
-
+def vanishing_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
     figures += [(p, "") for p in sorted(folder.glob("*.png")) if p.name not in FIGURES]
-    return Section(VanishingStudy.title, paragraphs=[*nielsen_text(run), *grid_text(run), *training_text(run)],
+    return Section(title, paragraphs=[*nielsen_text(run), *grid_text(run), *training_text(run)],
                    tables=tables(run), figures=figures, references=reference_rows("vanishing", "glorot"))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from nnstudy.config import TrainConfig
 from nnstudy.models.summary import summarize
-from nnstudy.studies import Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.threads import torch_threads
 
 PROFILES = {
@@ -166,11 +166,16 @@ def terminal_table(grids: dict, pair: list[dict]) -> list[dict]:
     return table
 
 
-@register_study("width-depth", "Q4 wider or deeper? parameter-matched MLP grid on spiral and Fashion-MNIST; "
-                "MLP vs CNN at equal parameters, on original and pixel-permuted images")
+@register_study
 class WidthDepthStudy(Study):
     name = "width-depth"
     title = "Q4. Is a wider or a deeper network better?"
+    help = ("Q4 wider or deeper? parameter-matched MLP grid on spiral and Fashion-MNIST; "
+            "MLP vs CNN at equal parameters, on original and pixel-permuted images")
+    entries = (Entry(QUESTIONS, 4, "Q4. Is a wider or a deeper network better?",
+                     "\u201cIt depends on the task. Deeper: more levels of features, better on large data sets, "
+                     "but harder to train (vanishing or exploding gradients) and costlier. Wider: more features in "
+                     "shallow layers, but redundant neurons and overfitting on small data.\u201d"),)
     default_seeds = {"quick": 2, "default": 3, "full": 5}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -195,4 +200,4 @@ class WidthDepthStudy(Study):
     def section(self, store, run):
         from nnstudy.studies.width_depth.report import width_depth_section
 
-        return width_depth_section(store, run)
+        return width_depth_section(store, run, self.title)

@@ -25,15 +25,13 @@ PAIR_REFS = {("mlp", False): "mlp_vs_cnn.fc", ("convnet-tiny", False): "mlp_vs_c
              ("mlp", True): "mlp_vs_cnn.fc_permuted", ("convnet-tiny", True): "mlp_vs_cnn.cnn_permuted"}
 
 
-def width_depth_section(store, run: dict) -> Section:
-    from nnstudy.studies.width_depth import WidthDepthStudy
-
+def width_depth_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
     kinds = list(run["summary"]["grids"])
     paras = [setup(run)] + [p for kind in kinds for p in grid_text(run, kind)] + pair_text(run)
     tables = [grid_table(run, kind) for kind in kinds] + [pair_table(run)]
-    return Section(WidthDepthStudy.title, paragraphs=paras, tables=tables, figures=figures,
+    return Section(title, paragraphs=paras, tables=tables, figures=figures,
                    references=reference_rows("mlp_vs_cnn"))
 
 
