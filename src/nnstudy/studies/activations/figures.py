@@ -10,23 +10,8 @@ import numpy as np
 
 from nnstudy import plots
 from nnstudy.experiment import load_run_model
-
-
-def save(fig, path: Path) -> Path:
-    plots.finish(fig, path, close=True)
-    return path
-
-
-def mean_curves(store, rows: list[dict], split: str, name: str) -> tuple[dict, dict]:
-    """{label: (steps, mean)} and {label: (steps, lo, hi)} over each row's seeds."""
-    curves, bands = {}, {}
-    for row in rows:
-        series = [store.series(r, split, name) for r in row["runs"]]
-        series = [s for s in series if s[0]]
-        if series:
-            steps, mean, std = plots.curve_band(series)
-            curves[row["name"]], bands[row["name"]] = (steps, mean), (steps, mean - std, mean + std)
-    return curves, bands
+from nnstudy.plots import save
+from nnstudy.studies.shared import mean_curves
 
 
 def draw_derivatives(s: dict, path: Path) -> Path:

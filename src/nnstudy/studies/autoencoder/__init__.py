@@ -12,15 +12,13 @@ best linear reconstruction: the baseline an under-complete code has to beat. A 2
 
 from __future__ import annotations
 
-import io
-
 import torch
 
 from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset, load_dataset
 from nnstudy.models.autoencoder import Autoencoder, reconstruction_error, train_autoencoder
-from nnstudy.store import atomic_write
 from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies.shared import record_run
 from nnstudy.train import fit
 
 MASK, GAUSS = 0.25, 0.25  # test corruptions: fraction of pixels set to 0; std of added noise (pixel units)
@@ -41,30 +39,6 @@ def pixels(data: Dataset, split: str, n: int | None = None) -> torch.Tensor:
     """Images as (N, 784) floats in [0, 1]: what the autoencoders reconstruct."""
     x = data.splits()[split][0]
     return x[:n].flatten(1).float().div(255.0)
-
-
-def record_run(ctx: StudyContext, cfg: TrainConfig, name: str, work) -> tuple[str, dict]:
-    """One child run for a training that does not go through `fit`: `work()` returns
-    (status, summary dict with "final", records, state_dict or None, error). Marked failed on any
-    exception, so a crash never reads as complete. Returns (run id, summary)."""
-    run_id = ctx.store.create_run("train", cfg.to_dict(), study=ctx.study, name=name, parent=ctx.run_id,
-                                  seed=cfg.seed, digest=cfg.digest(), device=ctx.device)
-    try:
-        status, summary, records, state, error = work()
-        ctx.store.log_metrics(run_id, records)
-        if state is not None:
-            save_pt(ctx.store, run_id, "model.pt", state)
-    except BaseException as e:
-        ctx.store.finish(run_id, "failed", error=f"{type(e).__name__}: {e}")
-        raise
-    ctx.store.finish(run_id, status, summary, error=error)
-    return run_id, summary
-
-
-def save_pt(store, run_id: str, filename: str, tensors: dict) -> None:
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in tensors.items()}, buf)
-    atomic_write(store.run_dir(run_id) / filename, buf.getvalue())
 
 
 def probe_accuracy(codes_train, y_train, codes_test, y_test, seed: int, device: str) -> float:

@@ -55,8 +55,7 @@ def reconstructions(models, x, mask: float, path: Path) -> Path:
         ax.set_axis_off()
         ax.set_title(label, fontsize=7, loc="left", pad=2)
     fig.tight_layout()
-    plots.finish(fig, path, close=True)
-    return path
+    return plots.save(fig, path)
 
 
 def tile(w: np.ndarray, cols: int = 8) -> np.ndarray:
@@ -80,8 +79,7 @@ def filters(models, path: Path, per_panel: int = 64) -> Path:
         ax.set_title(name, fontsize=7)
         ax.set_axis_off()
     fig.suptitle("First-layer filters (red +, blue -; each unit scaled to its largest weight)", fontsize=9)
-    plots.finish(fig, path, close=True)
-    return path
+    return plots.save(fig, path)
 
 
 @torch.no_grad()
@@ -100,8 +98,7 @@ def code_map(store, run_id: str, x, y, classes, path: Path) -> Path:
         ax.set_yticks([])
     cb = fig.colorbar(sc, ax=axes, ticks=range(10))
     cb.ax.set_yticklabels(classes or [str(i) for i in range(10)], fontsize=7)
-    plots.finish(fig, path, close=True)
-    return path
+    return plots.save(fig, path)
 
 
 def curves(store, s: dict, path: Path) -> Path:
@@ -120,5 +117,4 @@ def curves(store, s: dict, path: Path) -> Path:
             ax.axhline(b["test_mse"]["mean"], color="grey", ls="--", lw=0.8)
             ax.annotate(f"PCA, {b['k']} components", (0, b["test_mse"]["mean"]), fontsize=7, color="grey",
                         xytext=(2, 2), textcoords="offset points")
-    plots.finish(fig, path, close=True)
-    return path
+    return plots.save(fig, path)

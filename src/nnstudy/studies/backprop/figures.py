@@ -7,12 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from nnstudy import plots
-
-
-def save(fig, path: Path) -> Path:
-    plots.finish(fig, path, close=True)
-    return path
+from nnstudy.plots import save
 
 
 def gradcheck_figure(s: dict, path: Path) -> Path:

@@ -191,8 +191,7 @@ def draw_filters(model, path: Path, n: int = 32) -> Path | None:
 
 
 def _save(fig, path: Path) -> Path:
-    plots.finish(fig, save=path, close=True)
-    return Path(path)
+    return plots.save(fig, path)
 
 
 def draw_study(store, run: dict, folder: Path) -> list[Path]:

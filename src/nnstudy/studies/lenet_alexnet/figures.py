@@ -28,8 +28,7 @@ def draw_accuracy(rows: list[dict], title: str, save: Path, reference: dict | No
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title, fontsize=10)
-    plots.finish(fig, save, close=True)
-    return save
+    return plots.save(fig, save)
 
 
 def draw_speed(rows: list[dict], speed: dict, save: Path) -> Path:
@@ -50,8 +49,7 @@ def draw_speed(rows: list[dict], speed: dict, save: Path) -> Path:
     ax_s.legend(fontsize=8)
     fig.suptitle("What each model costs on this CPU", fontsize=10)
     fig.tight_layout()
-    plots.finish(fig, save, close=True)
-    return save
+    return plots.save(fig, save)
 
 
 def draw_curves(store, rows: list[dict], batch: int, target: float, save: Path) -> Path:
@@ -67,8 +65,7 @@ def draw_curves(store, rows: list[dict], batch: int, target: float, save: Path) 
     fig = plots.plot_curves(curves, "validation accuracy", xlabel="training images seen", bands=bands,
                             title="Who learns faster per image (same optimizer, batch and data)")
     fig.axes[0].axhline(target, color="grey", ls="--", lw=1)
-    plots.finish(fig, save, close=True)
-    return save
+    return plots.save(fig, save)
 
 
 def draw_ablations(effects: list[dict], save: Path) -> Path:
@@ -88,8 +85,7 @@ def draw_ablations(effects: list[dict], save: Path) -> Path:
     ax_s.set_yticklabels([])
     fig.suptitle("AlexNet with one idea taken away: what the idea buys", fontsize=10)
     fig.tight_layout()
-    plots.finish(fig, save, close=True)
-    return save
+    return plots.save(fig, save)
 
 
 def draw_lenet_alexnet(store, run: dict, folder: Path) -> list[Path]:

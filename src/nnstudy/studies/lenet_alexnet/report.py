@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sentence
 from nnstudy.studies import Section
-from nnstudy.studies.width_depth.report import ms_or_dash
+from nnstudy.studies.shared import ms_or
 
 FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 WORDS = {"lenet5": "classic LeNet", "lenet5-modern": "modern LeNet", "alexnet": "AlexNet",
@@ -146,7 +146,7 @@ def model_table(run: dict, part: str) -> dict:
         rows.append([r["label"], num(run, f"{p}.params", ",d"), *speed, ms(run, f"{p}.test_acc"),
                      ms(run, f"{p}.train_acc"), ms(run, f"{p}.gap"),
                      sentence("{k} / {n}", k=num(run, f"{p}.reached", "d"), n=num(run, f"{p}.n", "d")),
-                     ms_or_dash(run, f"{p}.images_to_target", ".0f")])
+                     ms_or(run, f"{p}.images_to_target", ".0f", missing="–")])
     name = "Fashion-MNIST" if part == "fashion" else "CIFAR-10"
     return {"caption": f"{name}: same optimizer, batch and images for every model (ours, mean ± std over seeds)",
             "columns": ["model", "parameters", "multiply-adds / image", "train images / s", "held-out acc",

@@ -193,7 +193,7 @@ class OptimizersStudy(Study):
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.optimizers.figures import draw_optimizers
 
-        return draw_optimizers(store, run, folder)
+        return draw_optimizers(store, run, folder, SURFACES)
 
     def section(self, store, run):
         from nnstudy.studies.optimizers.report import optimizers_section

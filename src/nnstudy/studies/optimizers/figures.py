@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from nnstudy import plots
-from nnstudy.studies.activations.figures import mean_curves, save
-from nnstudy.studies.optimizers import SURFACES
+from nnstudy.plots import save
+from nnstudy.studies.shared import mean_curves
 
 DATASETS = (("spiral", "spiral"), ("fashion", "Fashion-MNIST"))
 
@@ -78,10 +78,10 @@ def draw_memory(s: dict, path: Path) -> Path:
     return save(fig, path)
 
 
-def draw_trajectories(store, run: dict, path: Path) -> Path:
+def draw_trajectories(store, run: dict, path: Path, surfaces: dict) -> Path:
     data = json.loads((store.run_dir(run["id"]) / run["summary"]["settings"]["surfaces"]["file"]).read_text())
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    for ax, (sname, (fn, start, minimum)) in zip(axes, SURFACES.items()):
+    for ax, (sname, (fn, start, minimum)) in zip(axes, surfaces.items()):
         paths = data["surfaces"][sname]
         pts = np.concatenate([np.array(p["path"]) for p in paths.values()] + [np.array([start, minimum])])
         lo, hi = np.percentile(pts, 1, axis=0), np.percentile(pts, 99, axis=0)
@@ -104,8 +104,9 @@ def draw_trajectories(store, run: dict, path: Path) -> Path:
     return save(fig, path)
 
 
-def draw_optimizers(store, run: dict, folder: Path) -> list[Path]:
+def draw_optimizers(store, run: dict, folder: Path, surfaces: dict) -> list[Path]:
+    """surfaces: the study's 2-D test functions, name -> (function, start, minimum), to contour."""
     s, folder = run["summary"], Path(folder)
     return [draw_sensitivity(s, folder / "lr_sensitivity.png"), draw_curves(store, s, folder / "train_curves.png"),
             draw_gap(s, folder / "train_test_gap.png"), draw_memory(s, folder / "state_memory.png"),
-            draw_trajectories(store, run, folder / "trajectories.png")]
+            draw_trajectories(store, run, folder / "trajectories.png", surfaces)]

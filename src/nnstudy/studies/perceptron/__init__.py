@@ -174,5 +174,5 @@ class PerceptronStudy(Study):
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.perceptron.figures import draw_perceptron
 
-        return draw_perceptron(store, run, folder)
+        return draw_perceptron(store, run, folder, HISTORY_FILE)
 

@@ -10,15 +10,10 @@ import numpy as np
 
 from nnstudy import plots
 from nnstudy.experiment import load_run_model
+from nnstudy.plots import save
 from nnstudy.scratch import MLP, xor_data, xor_hand_net
-from nnstudy.studies.perceptron import HISTORY_FILE
 
 CMAP = plt.get_cmap("coolwarm")
-
-
-def save(fig, path: Path) -> Path:
-    plots.finish(fig, path, close=True)
-    return path
 
 
 def draw_line(ax, w_aug, lim=(-1.1, 1.1), **kw):
@@ -121,9 +116,10 @@ def xor_figure(store, s: dict, d: dict, hist_sep, fig_margin: float, path: Path)
     return save(fig, path)
 
 
-def draw_perceptron(store, run: dict, folder: Path) -> list[Path]:
+def draw_perceptron(store, run: dict, folder: Path, history_file: str) -> list[Path]:
+    """history_file: the JSON of points and weight histories the run wrote in its folder."""
     s = run["summary"]
-    hist = json.loads((store.run_dir(run["id"]) / HISTORY_FILE).read_text())
+    hist = json.loads((store.run_dir(run["id"]) / history_file).read_text())
     out = []
     if hist.get("separable"):
         out.append(updates_figure(hist["separable"], hist["figure_margin"], folder / "perceptron_updates.png"))

@@ -27,7 +27,7 @@ from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.autoencoder import greedy_pretrain
 from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
-from nnstudy.studies.autoencoder import record_run, save_pt
+from nnstudy.studies.shared import record_run, save_tensors
 
 FINETUNE = dict(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=64)  # the classic recipe, every method
 # Adam for the autoencoders: with SGD (lr 0.1, momentum 0.9, 300 steps a layer) the codes of layers 4-6
@@ -137,7 +137,7 @@ def finetune(ctx, p, data, act, n, depth, method, seed, stack) -> dict:
     dist = moved(res.model, start)
     ctx.store.log_metrics(res.run_id, [(res.steps, "moved", f"layer{i + 1}", v) for i, v in enumerate(dist)])
     if method == "pretrained":
-        save_pt(ctx.store, res.run_id, "init.pt",
+        save_tensors(ctx.store, res.run_id, "init.pt",
                 {f"hidden.{i}.linear.{k}": t for i, wb in enumerate(start) for k, t in zip(("weight", "bias"), wb)})
     f = res.final
     return {"run": res.run_id, "status": res.status, "test_err": 100 * (1 - f["test_acc"]) if f else None,

@@ -49,8 +49,7 @@ def error_panels(s: dict, path: Path, x: str, group: str) -> Path | None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test error % (mean ± std over seeds)")
     axes[0][-1].legend(fontsize=7)
-    plots.finish(fig, path, close=True)
-    return path
+    return plots.save(fig, path)
 
 
 def focus_cells(s: dict) -> list[dict]:
@@ -78,8 +77,7 @@ def curves(store, s: dict, path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation error % (mean ± std)")
     axes[0][-1].legend(fontsize=7)
-    plots.finish(fig, path, close=True)
-    return path
+    return plots.save(fig, path)
 
 
 def moved(s: dict, path: Path) -> Path:
@@ -98,8 +96,7 @@ def moved(s: dict, path: Path) -> Path:
                  fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
-    plots.finish(fig, path, close=True)
-    return path
+    return plots.save(fig, path)
 
 
 def pretrain_curves(store, s: dict, path: Path) -> Path | None:
@@ -119,5 +116,4 @@ def pretrain_curves(store, s: dict, path: Path) -> Path | None:
     fig = plots.plot_curves(lines, "reconstruction error / input variance", logy=True, xlabel="step",
                             title=f"Greedy pretraining (masked inputs), {st['activation']}, {st['n_train']} "
                                   f"examples, seed {st['seed']}")
-    plots.finish(fig, path, close=True)
-    return path
+    return plots.save(fig, path)

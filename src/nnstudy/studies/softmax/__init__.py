@@ -17,6 +17,7 @@ naive softmax overflows in float32 where the stable one does not.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -174,7 +175,8 @@ class SoftmaxStudy(Study):
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.softmax.figures import draw_softmax
 
-        return draw_softmax(store, run, folder)
+        calibration = SimpleNamespace(PREDICTIONS=PREDICTIONS, probabilities=probabilities, reliability=reliability)
+        return draw_softmax(store, run, folder, calibration)
 
     def section(self, store, run):
         from nnstudy.studies.softmax.report import softmax_section

@@ -10,24 +10,23 @@ import numpy as np
 import torch
 
 from nnstudy import plots
-from nnstudy.studies.activations.figures import mean_curves, save
-from nnstudy.studies.shared import load_tensors
-from nnstudy.studies.softmax import PREDICTIONS, probabilities, reliability
+from nnstudy.plots import save
+from nnstudy.studies.shared import load_tensors, mean_curves
 
 DATASETS = (("spiral", "spiral"), ("fashion", "Fashion-MNIST"))
 
 
-def pooled(store, row: dict, scaled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def pooled(store, row: dict, calibration, scaled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Test probabilities and labels of every seed of one row, concatenated; scaled: softmax
     of the outputs divided by each run's fitted temperature."""
     ps, ys = [], []
     for rid in row["runs"]:
-        path = store.run_dir(rid) / PREDICTIONS
+        path = store.run_dir(rid) / calibration.PREDICTIONS
         if not path.is_file():
             continue
-        d = load_tensors(store, rid, PREDICTIONS)
+        d = load_tensors(store, rid, calibration.PREDICTIONS)
         z = d["test_outputs"]
-        ps.append((z / row["temperatures"][rid]).softmax(1) if scaled else probabilities(z, row["loss"]))
+        ps.append((z / row["temperatures"][rid]).softmax(1) if scaled else calibration.probabilities(z, row["loss"]))
         ys.append(d["test_labels"])
     if not ps:
         return torch.zeros(0, 1), torch.zeros(0, dtype=torch.long)
@@ -50,7 +49,7 @@ def reliability_panel(ax, rel: dict, title: str) -> None:
     ax.set_xlabel("confidence", fontsize=8)
 
 
-def draw_reliability(store, s: dict, path: Path) -> Path:
+def draw_reliability(store, s: dict, path: Path, calibration) -> Path:
     fig, axes = plt.subplots(2, 4, figsize=(13, 6.6), squeeze=False)
     for r, (key, label) in enumerate(DATASETS):
         rows = {row["loss"]: row for row in s[key]}
@@ -58,9 +57,9 @@ def draw_reliability(store, s: dict, path: Path) -> Path:
                                                                    "softmax + CE, T fit on val"),
                   (rows["mse"], False, rows["mse"]["name"]), (rows["bce"], False, rows["bce"]["name"])]
         for c, (row, scaled, title) in enumerate(panels):
-            p, y = pooled(store, row, scaled)
+            p, y = pooled(store, row, calibration, scaled)
             if len(y):
-                reliability_panel(axes[r, c], reliability(p, y, s["bins"]), f"{label}: {title}")
+                reliability_panel(axes[r, c], calibration.reliability(p, y, s["bins"]), f"{label}: {title}")
         axes[r, 0].set_ylabel("accuracy in bin")
     axes[0, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Reliability on the test split, all seeds pooled ({s['bins']} bins)", fontsize=10)
@@ -115,7 +114,10 @@ def draw_overflow(s: dict, path: Path) -> Path:
     return save(fig, path)
 
 
-def draw_softmax(store, run: dict, folder: Path) -> list[Path]:
+def draw_softmax(store, run: dict, folder: Path, calibration) -> list[Path]:
+    """calibration: what the study hands over to read its stored outputs: PREDICTIONS (the file
+    name), probabilities(outputs, loss) and reliability(p, y, bins)."""
     s, folder = run["summary"], Path(folder)
-    return [draw_reliability(store, s, folder / "reliability.png"), draw_accuracy_ece(s, folder / "accuracy_ece.png"),
-            draw_curves(store, s, folder / "curves.png"), draw_overflow(s, folder / "overflow.png")]
+    return [draw_reliability(store, s, folder / "reliability.png", calibration),
+            draw_accuracy_ece(s, folder / "accuracy_ece.png"), draw_curves(store, s, folder / "curves.png"),
+            draw_overflow(s, folder / "overflow.png")]

@@ -115,7 +115,7 @@ class SpiralStudy(Study):
     def draw(self, store, run, folder) -> list:
         from nnstudy.studies.spiral.figures import draw_spiral
 
-        return draw_spiral(store, run, folder)
+        return draw_spiral(store, run, folder, week_data())
 
     def section(self, store, run):
         from nnstudy.studies.spiral.report import spiral_section

@@ -9,14 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from nnstudy import plots
+from nnstudy.plots import save
 from nnstudy.references import ref
 
 COLORS = plt.get_cmap("tab10").colors
-
-
-def save(fig, path: Path) -> Path:
-    plots.finish(fig, path, close=True)
-    return path
 
 
 def probe_band(store, runs: list[str], layer: int, stat: str):

@@ -35,8 +35,7 @@ def draw_grid(kind: str, rows: list[dict], target: float, save: Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle(f"{TITLES[kind]}: equal parameters, different depths (mean ± std over seeds)", fontsize=10)
     fig.tight_layout()
-    plots.finish(fig, save, close=True)
-    return save
+    return plots.save(fig, save)
 
 
 def draw_pair(pair: list[dict], source: str, save: Path) -> Path:
@@ -59,8 +58,7 @@ def draw_pair(pair: list[dict], source: str, save: Path) -> Path:
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("MLP vs CNN at equal parameters (mean ± std over seeds)", fontsize=10)
-    plots.finish(fig, save, close=True)
-    return save
+    return plots.save(fig, save)
 
 
 def draw_boundaries(store, rows: list[dict], save: Path) -> Path:
@@ -76,8 +74,7 @@ def draw_boundaries(store, rows: list[dict], save: Path) -> Path:
     ncols = len({r["depth"] for r in rows})
     fig = plots.plot_boundaries(panels, ncols=ncols, suptitle="spiral, seed 0: held-out points and accuracy, "
                                 "smallest and largest parameter budget")
-    plots.finish(fig, save, close=True)
-    return save
+    return plots.save(fig, save)
 
 
 def draw_width_depth(store, run: dict, folder: Path) -> list[Path]:

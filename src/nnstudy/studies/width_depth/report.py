@@ -8,9 +8,10 @@ direction comes from `compare` (seed noise, the stds, as tolerance, at least FLO
 
 from __future__ import annotations
 
-from nnstudy.evidence import compare, diff, join, lookup, ms, num, ratio, ref_num, sentence
+from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sentence
 from nnstudy.references import rows as reference_rows
 from nnstudy.studies import Section
+from nnstudy.studies.shared import ms_or
 
 FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 TIME_TOL = 0.2  # time ratios within 20% of 1 are "about as fast": timings on a shared CPU are noisy
@@ -144,11 +145,6 @@ def pair_text(run: dict) -> list:
     return [first, second, third]
 
 
-def ms_or_dash(run: dict, key: str, fmt: str):
-    """mean ± std, or a dash where no run produced the number (e.g. none reached the target)."""
-    return ms(run, key, fmt) if lookup(run["summary"], key)["mean"] is not None else "–"
-
-
 def grid_table(run: dict, kind: str) -> dict:
     rows = []
     for i in range(len(run["summary"]["grids"][kind])):
@@ -156,7 +152,7 @@ def grid_table(run: dict, kind: str) -> dict:
         rows.append([num(run, f"{g}.budget", ",d"), num(run, f"{g}.depth", "d"), num(run, f"{g}.width", "d"),
                      num(run, f"{g}.params", ",d"), ms(run, f"{g}.test_acc"), ms(run, f"{g}.train_acc"),
                      sentence("{r} / {n}", r=num(run, f"{g}.reached", "d"), n=num(run, f"{g}.n", "d")),
-                     ms_or_dash(run, f"{g}.steps_to_target", ".0f"), ms(run, f"{g}.seconds", ".2f")])
+                     ms_or(run, f"{g}.steps_to_target", ".0f", missing="–"), ms(run, f"{g}.seconds", ".2f")])
     return {"caption": f"{NAMES[kind]}: equal parameter budgets at several depths (ours, mean ± std over seeds)",
             "columns": ["budget", "depth", "width", "parameters", "held-out acc", "train acc", "reached target (val)",
                         "steps to target (val)", "seconds per run"], "rows": rows}

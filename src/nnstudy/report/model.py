@@ -1,4 +1,4 @@
-"""The store -> the week's report: one self-contained HTML file and a Markdown twin.
+"""The report's document model: the week's outline resolved against the store, renderer-free.
 
 The report never trains: for each entry of the week's outline it takes the latest complete run
 of the study that answers it and asks the study for its `Section` (sentences built with
@@ -9,21 +9,19 @@ The outline follows the week's report (seed/weekly-report.txt) and is declared b
 themselves: each study's `entries` name its part, its place in the part, its heading and the
 week's claim (`nnstudy.studies.Entry`). A study answering a second question declares a `see`
 entry (Q3, vanishing gradients: the entry quotes the week and links to the study's section rather
-than repeating it). A study that declares no entry appears under "Other studies".
+than repeating it). A study that declares no entry appears under "Other studies". The HTML and
+Markdown renderers (`html.py`, `markdown.py`) read only what this module builds: the parts with
+their `Block`s, and `provenance`.
 """
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import quote
 
-from nnstudy.evidence import md_esc, render_md
-from nnstudy.store import Store, atomic_write
-from nnstudy.studies import OTHER, Entry
+from nnstudy.store import Store
+from nnstudy.studies import OTHER, Entry, load_all
 
 
 @dataclass
@@ -81,8 +79,6 @@ def resolve(store: Store, study: str, entry: Entry, studies, anchors: dict) -> B
 
 
 def collect(store: Store) -> list[tuple[str, list[Block]]]:
-    from nnstudy.studies import load_all
-
     studies = load_all()
     anchors: dict = {}
     return [(title, [resolve(store, study, e, studies, anchors) for study, e in entries])
@@ -128,76 +124,3 @@ def missing_text(b: Block) -> str:
     if b.status == "error":
         return f"The study's section could not be built from run {b.run['id']}: {b.error}"
     return f"No complete run of this study in the store. `{command(b.study)}` produces it."
-
-
-# -- Markdown -------------------------------------------------------------------------------------
-def md_table(columns, rows) -> list[str]:
-    out = ["| " + " | ".join(md_esc(c) for c in columns) + " |", "|" + "---|" * len(columns)]
-    return out + ["| " + " | ".join(render_md(c) for c in row) + " |" for row in rows]
-
-
-def md_block(b: Block, fig_dir: Path) -> list[str]:
-    out = [f"### {md_esc(b.entry.heading)}", ""]
-    if b.entry.claim:
-        out += [f"> The week: {md_esc(b.entry.claim)}", ""]
-    if b.status == "see":
-        return out + [f"Answered by the section \u201c{md_esc(b.link[1])}\u201d above.", ""]
-    if b.note:
-        out += [f"*{md_esc(b.note)}*", ""]
-    if b.status != "ok":
-        return out + [md_esc(missing_text(b)), ""]
-    s = b.section
-    out += [f"**{md_esc(s.title)}** (run `{md_esc(b.run['id'])}`)", ""]
-    for p in s.paragraphs:
-        out += [render_md(p), ""]
-    for t in s.tables:
-        out += ([f"*{md_esc(t['caption'])}*", ""] if t.get("caption") else []) + md_table(t["columns"], t["rows"])
-        out.append("")
-    for i, (path, caption) in enumerate(b.figures):
-        path = Path(path)
-        if path.is_file():
-            dest = fig_dir / f"{b.study}-{i}-{path.name}"
-            shutil.copyfile(path, dest)
-            out += [f"![{md_esc(caption or path.stem)}](figures/{quote(dest.name)})", ""]
-        else:
-            out += [f"*(figure missing: {md_esc(path.name)})*", ""]
-    if b.references:
-        out += ["Published values (not ours; labelled by source):", ""]
-        out += md_table(["source", "setup", "value", "metric"],
-                        [[r.get("source"), r.get("setup"), r.get("value"), r.get("metric", "")] for r in b.references])
-        out.append("")
-    return out
-
-
-def markdown(meta: dict, parts, fig_dir: Path) -> str:
-    out = ["# The week, regenerated from evidence", "",
-           f"{meta['complete']} of the {meta['studies']} studies of the outline have a complete run in this store.", ""]
-    out += md_table(["", ""], [[k, v] for k, v in meta["facts"]]) + [""]
-    if meta["runs"]:
-        cols = list(meta["runs"][0])
-        out += md_table(cols, [[r[c] for c in cols] for r in meta["runs"]]) + [""]
-    for title, blocks in parts:
-        out += [f"## {md_esc(title)}", ""]
-        for b in blocks:
-            out += md_block(b, fig_dir)
-    return "\n".join(out) + "\n"
-
-
-def write_report(store: Store, out_dir=None) -> dict:
-    """Write report.html (self-contained) and report.md (+ figures/) into `out_dir`
-    (default: STORE/report); returns {"html": path, "markdown": path}."""
-    from nnstudy.report_html import render
-
-    out = Path(out_dir) if out_dir else store.home / "report"
-    fig_dir = out / "figures"
-    # Never delete here: --report-dir may name a user's own folder. Same names are overwritten.
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    parts = collect(store)
-    meta = provenance(store, parts)
-    paths = {"html": out / "report.html", "markdown": out / "report.md"}
-    atomic_write(paths["html"], render(meta, parts))
-    atomic_write(paths["markdown"], markdown(meta, parts, fig_dir))
-    return {k: str(v) for k, v in paths.items()}
-
-
-__all__ = ["write_report", "outline", "collect", "provenance"]

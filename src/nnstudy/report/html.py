@@ -1,4 +1,5 @@
 """The report as one self-contained HTML page: inline CSS, figures as data: URIs, no scripts.
+Rendered from the document model (`nnstudy.report.model`) only.
 
 A Content-Security-Policy meta tag forbids every network load and every script, so the page
 opens offline and a string that slipped past escaping still could not run. Every string from a
@@ -14,6 +15,7 @@ import math
 from pathlib import Path
 
 from nnstudy.evidence import esc, render_html
+from nnstudy.report.model import command, missing_text, when
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
@@ -84,8 +86,6 @@ def figure(path, caption: str) -> str:
 
 
 def run_line(run: dict) -> str:
-    from nnstudy.report import when
-
     cfg, s = run["config"], run["summary"]
     seeds = ",".join(str(x) for x in cfg.get("seeds", []))
     return (f'<p class="runinfo">Run <code>{esc(run["id"])}</code> · profile {esc(cfg.get("profile", "-"))} '
@@ -94,8 +94,6 @@ def run_line(run: dict) -> str:
 
 
 def block(b, rec: list) -> str:
-    from nnstudy.report import command, missing_text
-
     out = [f'<article id="{esc(b.anchor)}"><h3>{esc(b.entry.heading)}'
            f'<span class="badge {esc(b.status)}">{esc(BADGE[b.status])}</span></h3>']
     if b.entry.claim:
