@@ -13,7 +13,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,23 +51,35 @@ def autocast_for(cfg, device: torch.device):
     return contextlib.nullcontext()
 
 
+@torch.no_grad()  # on a generator, torch holds grad mode off inside it only, not while the caller runs
+def outputs(model: nn.Module, data: Dataset, x: torch.Tensor, chunk: int = 2048, autocast=None,
+            tta: bool = False) -> Iterator[torch.Tensor]:
+    """The model's outputs on x (raw, before `data.prepare`), float32, one chunk of rows at a time,
+    in eval mode; the model's mode is restored once the last chunk is out. The one batched
+    inference loop: evaluation, the studies' stored predictions and the figures all use it."""
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, len(x), chunk):
+            xb = data.prepare(x[i:i + chunk])
+            with autocast or contextlib.nullcontext():
+                out = model(xb)
+                if tta:  # average with the mirror image: free accuracy where flips keep labels
+                    out = (out + model(xb.flip(-1))) / 2
+            yield out.float()
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Dataset, x: torch.Tensor, y: torch.Tensor, loss_fn,
              autocast=None, tta: bool = False, chunk: int = 2048) -> tuple[float, float]:
     """Mean loss and accuracy of `model` (in eval mode) on x, y; restores the model's mode."""
-    was_training = model.training
-    model.eval()
     total_loss, correct = 0.0, 0
-    for i in range(0, len(x), chunk):
-        xb, yb = data.prepare(x[i:i + chunk]), y[i:i + chunk]
-        with autocast or contextlib.nullcontext():
-            out = model(xb)
-            if tta:  # average with the mirror image: free accuracy where flips keep labels
-                out = (out + model(xb.flip(-1))) / 2
-        out = out.float()
+    for k, out in enumerate(outputs(model, data, x, chunk, autocast, tta)):
+        yb = y[k * chunk:(k + 1) * chunk]
         total_loss += loss_fn(out, yb).item() * len(yb)
         correct += (out.argmax(1) == yb).sum().item()
-    model.train(was_training)
     n = max(1, len(x))
     return total_loss / n, correct / n
 

@@ -19,6 +19,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.evidence import lookup, ms, num, sentence
 from nnstudy.store import Store, atomic_write
 from nnstudy.studies import StudyContext
+from nnstudy.train import outputs
 
 # Per profile: spiral points per class and full-batch steps; Fashion-MNIST training subset
 # (0: all 60,000 minus validation) and epochs of mini-batches of 128.
@@ -88,13 +89,10 @@ def load_tensors(store: Store, run_id: str, filename: str) -> dict:
     return torch.load(store.run_dir(run_id) / filename, map_location="cpu", weights_only=True)
 
 
-@torch.no_grad()
 def outputs_on(model: nn.Module, data, split: str, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's raw outputs (N, C) float32 and labels (N,) on one split, in eval mode."""
+    """The model's raw outputs (N, C) float32 and labels (N,) on one split, in eval mode, on the CPU."""
     x, y = data.splits()[split]
-    model = model.cpu().eval()
-    out = [model(data.prepare(x[i:i + chunk])).float() for i in range(0, len(x), chunk)]
-    return torch.cat(out), y
+    return torch.cat(list(outputs(model.cpu(), data, x, chunk))), y
 
 
 def best_by(rows: list[dict], key: str) -> dict:

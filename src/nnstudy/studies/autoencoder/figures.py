@@ -11,6 +11,7 @@ import torch
 from nnstudy import plots
 from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
+from nnstudy.experiment import load_weights
 from nnstudy.models.autoencoder import autoencoder_from_spec, corrupt
 
 SHOW = 10  # test images per row of the reconstruction grid
@@ -20,8 +21,7 @@ def load_autoencoder(store, run_id: str):
     """(model in eval mode, its config) from a stored autoencoder run."""
     cfg = TrainConfig.from_dict(store.get(run_id)["config"])
     model = autoencoder_from_spec(784, cfg.extra["autoencoder"])
-    state = torch.load(store.run_dir(run_id) / "model.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    model.load_state_dict(load_weights(store, run_id))
     return model.eval(), cfg
 
 

@@ -17,8 +17,10 @@ import numpy as np
 import torch
 
 from nnstudy import plots
-from nnstudy.config import TrainConfig
 from nnstudy.errors import UsageError
+from nnstudy.experiment import load_run_model
+from nnstudy.plots import save
+from nnstudy.train import outputs
 
 
 def draw_run(store, run_id: str, folder: Path | None = None) -> list[Path]:
@@ -26,7 +28,7 @@ def draw_run(store, run_id: str, folder: Path | None = None) -> list[Path]:
     run = store.get(run_id)
     folder = Path(folder or store.run_dir(run["id"]))
     paths = [draw_curves(store, run["id"], folder / "curves.png")]
-    loaded = load_final_model(store, run["id"])
+    loaded = load_run_model(store, run["id"], missing_ok=True)
     if loaded is None or not loaded[2].is_image:  # toy sets: the curves say it all
         return paths
     model, cfg, data = loaded
@@ -38,43 +40,17 @@ def draw_run(store, run_id: str, folder: Path | None = None) -> list[Path]:
     return [p for p in paths if p is not None]
 
 
-def load_final_model(store, run_id: str):
-    """(model in eval mode, config, dataset) with the run's final weights, or None if none were kept."""
-    from nnstudy.data import load_dataset
-    from nnstudy.models import build_model
-
-    run, folder = store.get(run_id), store.run_dir(run_id)
-    cfg = TrainConfig.from_dict(run["config"], where=f"run {run_id}")
-    if (folder / "model.pt").is_file():
-        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-    elif (folder / "checkpoint.pt").is_file():  # big models keep no model.pt; the last epoch's is final
-        state = torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
-    else:
-        return None
-    data = load_dataset(cfg)
-    model = build_model(cfg, data.input_shape, data.num_classes)
-    model.load_state_dict(state)
-    return model.eval(), cfg, data
-
-
-@torch.no_grad()
 def predict(model, data, cfg, chunk: int = 512) -> np.ndarray:
-    """Softmax probabilities on the test set, (N, classes), on the run's device when it is here."""
+    """Softmax probabilities on the test set, (N, classes), on the run's device when it is here,
+    with test-time augmentation where the run's final evaluation used it."""
     from nnstudy.optim import resolve_device
 
     try:
         device = resolve_device(cfg.device)
     except UsageError:
         device = torch.device("cpu")
-    model = model.to(device).eval()
-    out = []
-    for i in range(0, len(data.x_test), chunk):
-        xb = data.prepare(data.x_test[i:i + chunk].to(device))
-        z = model(xb).float()
-        if cfg.tta:  # as the final evaluation did
-            z = (z + model(xb.flip(-1)).float()) / 2
-        out.append(z.softmax(1).cpu())
-    return torch.cat(out).numpy()
+    z = outputs(model.to(device), data, data.x_test.to(device), chunk, tta=cfg.tta)
+    return torch.cat([b.softmax(1).cpu() for b in z]).numpy()
 
 
 def draw_curves(store, run_id: str, path: Path) -> Path:
@@ -99,7 +75,7 @@ def draw_curves(store, run_id: str, path: Path) -> Path:
                 curves[split] = ([k / per_epoch for k in s], v)
         plots.plot_curves(curves, ylabel=metric, xlabel="epoch" if epochs else "step", ax=ax)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def running_mean(steps, vals, window: int):
@@ -133,7 +109,7 @@ def draw_confusion(pred, y, classes, path: Path) -> Path:
     ax.set_ylabel("true")
     ax.set_title(f"test set: accuracy {np.trace(cm) / max(1, cm.sum()):.4f} (row-normalised)", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def draw_confident_errors(probs: np.ndarray, y: np.ndarray, data, path: Path, n: int = 16) -> Path | None:
@@ -154,7 +130,7 @@ def draw_confident_errors(probs: np.ndarray, y: np.ndarray, data, path: Path, n:
         ax.axis("off")
     fig.suptitle("most confidently wrong test images: predicted, confidence (true class)", fontsize=8)
     fig.tight_layout(h_pad=1.2)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def first_layer(model) -> torch.Tensor | None:
@@ -187,11 +163,7 @@ def draw_filters(model, path: Path, n: int = 32) -> Path | None:
     for ax in axes.flat:
         ax.axis("off")
     fig.suptitle(f"first layer: {len(w)} filters", fontsize=8)
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    return plots.save(fig, path)
+    return save(fig, path)
 
 
 def draw_study(store, run: dict, folder: Path) -> list[Path]:
@@ -206,7 +178,7 @@ def draw_study(store, run: dict, folder: Path) -> list[Path]:
                     reference={r["label"]: r["published"]["value"] for r in rows if "published" in r})
     ax.set_ylim(0, 1.0)
     ax.legend(fontsize=8, loc="lower right")  # the published markers sit near the top
-    paths = [_save(fig, folder / "accuracy.png")]
+    paths = [save(fig, folder / "accuracy.png")]
     fig, ax = plt.subplots(figsize=(6, 4))
     curves, bands = {}, {}
     for r in rows:
@@ -217,9 +189,9 @@ def draw_study(store, run: dict, folder: Path) -> list[Path]:
             x = steps / max(1, steps[-1])  # fraction of the run: the rungs take different step counts
             curves[r["label"]], bands[r["label"]] = (x, mean), (x, mean - std, mean + std)
     plots.plot_curves(curves, ylabel="validation accuracy", xlabel="fraction of training", ax=ax, bands=bands)
-    paths.append(_save(fig, folder / "val_curves.png"))
+    paths.append(save(fig, folder / "val_curves.png"))
     fast = next((r for r in rows if r["key"] == "fast"), None)
-    loaded = load_final_model(store, fast["runs"][0]) if fast else None
+    loaded = load_run_model(store, fast["runs"][0], missing_ok=True) if fast else None
     if loaded is not None:
         model, cfg, data = loaded
         probs = predict(model, data, cfg)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from nnstudy import plots
-from nnstudy.experiment import load_run_model
+from nnstudy.experiment import load_run_model, load_weights
 from nnstudy.models.mlp import MLP, LinearNet
 
 
 def _week_model(store, run_id: str, relu: bool):
+    """The week's nets are built by hand (the registry's MLP differs in layout), so only their
+    weights come from the store."""
     model = MLP(2, 3, 100, 1, "relu") if relu else LinearNet(2, 3, 100)
-    model.load_state_dict(torch.load(store.run_dir(run_id) / "model.pt", map_location="cpu", weights_only=True))
+    model.load_state_dict(load_weights(store, run_id))
     return model.eval()
 
 
