@@ -89,10 +89,9 @@ CHANNELS_LAST_MIN_WIDTH = 32  # CPU: channels_last for conv nets with a conv thi
 
 def channels_last_pays(model: nn.Module, device: torch.device) -> bool:
     """On CUDA, always for conv nets. On the CPU, where oneDNN's NHWC kernels win for wide convs only:
-    a training step at 1 | 2 threads ran convnet-small 1.36x | 1.47x, convnet-fast 1.32x | 1.27x and
-    alexnet 1.35x | 1.36x faster in channels_last, but LeNet-5 with batch norm (6 and 16 channels)
-    0.98x | 0.72x, and classic LeNet-5 and convnet-tiny gained 1-9% (28x28 inputs;
-    benchmarks/results/step_options.md, this project's 2-core x86 machine, torch 2.14)."""
+    the wide nets (convnet-small, convnet-fast, alexnet) train faster in channels_last, the narrow
+    ones (LeNet-5, with batch norm especially) gain little or lose (benchmarks/step_options.py;
+    results/step_options.md)."""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         return False
@@ -134,7 +133,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     net = torch.compile(net) if cfg.compile else net
     ddp = distributed.active()
     # Conv nets evaluate 512 images at a time: 2048 of them at 28x28x32 make 205 MB tensors, two alive
-    # at once (peak RSS of a Fashion-MNIST run measured 1.9-2.2 GB with 2048). Flat models keep 2048.
+    # at once (peak memory of a Fashion-MNIST run: benchmarks/results/notes.md). Flat models keep 2048.
     chunk = 512 if any(isinstance(m, nn.Conv2d) for m in model.modules()) else 2048
     loss_fn = make_loss(cfg, data.num_classes)
     opt = make_optimizer(cfg, model.parameters())
@@ -206,7 +205,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                     loss = loss_fn(out if out.dtype == torch.float32 else out.float(), yb)
                     if ddp:  # DDP averages gradients over ranks: weight by the slice's share
                         loss = loss * weight
-                for p in params:  # opt.zero_grad(set_to_none=True) without its profiler scope: ~5 us a step
+                for p in params:  # opt.zero_grad(set_to_none=True) without its profiler scope
                     p.grad = None
                 loss.backward()
                 if hook is not None:

@@ -191,9 +191,9 @@ def study_digest(name: str, profile: str, seeds: list[int], device: str) -> str:
 def study_threads(device: str) -> int:
     """CPU threads for a study: NNSTUDY_THREADS if set, else 1 on the CPU (0: torch's default).
 
-    Studies train many small models, where per-op overhead, not arithmetic, sets the speed. Measured
-    on a shared 2-core machine (load ~5): a 1000-point spiral MLP, 500 Adam steps, took 2.9-3.1 s on
-    one thread and 45-76 s on torch's default two, whose OpenMP threads wait on each other."""
+    Studies train many small models, where per-op overhead, not arithmetic, sets the speed, and on a
+    loaded machine torch's default OpenMP threads wait on each other: a step on two threads can take
+    many times one thread's (scratch timings in benchmarks/results/notes.md; benchmarks/batched.py times both)."""
     env = os.environ.get("NNSTUDY_THREADS")
     if env is not None:
         try:

@@ -23,8 +23,8 @@ PROFILES = {
     # train: training images drawn per seed (10% of them validate), 0 = all 60,000; test: test images
     # scored (one fixed draw), 0 = all 10,000; epochs: passes of the SHORT setting (None: the recipes as
     # written); batch: its batch size (small subsets need small batches to take enough steps). Threads:
-    # the house's (studies.study_threads: one on a CPU, where 2 spin-waiting OpenMP threads on a shared
-    # 2-core machine were measured 4-20x slower on these nets).
+    # the house's (studies.study_threads: one on a CPU, where spin-waiting OpenMP threads on a shared
+    # machine slow these small nets down; benchmarks/results/notes.md).
     "quick": dict(train=1500, test=500, epochs=1, batch=32),
     "default": dict(train=6000, test=5000, epochs=3, batch=64),
     "full": dict(train=0, test=0, epochs=None, batch=0),

@@ -45,7 +45,7 @@ PROFILES = {
     # test: the fixed test images every run is scored on (0: all); epochs of `batch` images; validation
     # every `eval_every` steps; target: the validation accuracy that counts as reached; probe: timed
     # steps per model; threads: torch CPU threads (0: torch's default; on a shared CPU two threads
-    # wait for each other, up to 10x slower per step, measured).
+    # wait for each other; benchmarks/results/notes.md).
     "quick": dict(train=160, test=200, epochs=1, batch=16, eval_every=3, target=0.3, probe=2, threads=1),
     "default": dict(train=5500, test=2000, epochs=1, batch=32, eval_every=31, target=0.7, probe=4, threads=1),
     "full": dict(train=0, test=0, epochs=10, batch=128, eval_every=100, target=0.85, probe=10, threads=0),

@@ -25,7 +25,7 @@ PROFILES = {
     # pair: Atcold's recipe (SGD lr 0.01 momentum 0.5, batches of 64): training images (0: all), epochs,
     # test images (0: all 10,000);
     # threads: torch CPU threads per run (0: torch's default). These nets are small: a second thread
-    # buys little, and on a shared CPU two threads wait for each other (10-80x slower per step, measured).
+    # buys little, and on a shared CPU two threads wait for each other (benchmarks/results/notes.md).
     "quick": dict(spiral_n=200, spiral_steps=400, spiral_budgets=(100, 1000), spiral_depths=(1, 4),
                   fashion_subset=3000, fashion_epochs=2, fashion_budgets=(20_000,), fashion_depths=(1, 3),
                   pair_subset=6000, pair_epochs=2, pair_test=2000, threads=1),
