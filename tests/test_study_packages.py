@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import nnstudy.studies
 from nnstudy.cli import main
 from nnstudy.report import outline, write_report
@@ -89,3 +91,25 @@ def test_a_new_folder_is_a_new_study(tmp_path, monkeypatch, capsys):
     finally:
         for mod in [m for m in sys.modules if m.startswith("nnstudy.studies.toy_count")]:
             del sys.modules[mod]
+
+
+def test_profiles_are_typed_and_read_as_their_fields():
+    import importlib
+
+    from nnstudy.studies import Profile
+
+    for name in load_all().names():
+        module = importlib.import_module(STUDIES.get(name).__module__)
+        profiles = getattr(module, "PROFILES", None)
+        if profiles is None:  # the studies on shared.SIZES
+            continue
+        assert list(profiles) == ["quick", "default", "full"], name
+        for p in profiles.values():
+            assert isinstance(p, Profile)
+            assert {**p} == {f: getattr(p, f) for f in p.__dataclass_fields__}  # stored `settings` = the fields
+    quick = importlib.import_module("nnstudy.studies.spiral").PROFILES["quick"]
+    assert quick["steps"] == quick.steps == 600
+    with pytest.raises(KeyError):
+        quick["stepz"]
+    with pytest.raises(TypeError):  # a typo in a profile table fails at import, not mid-run
+        type(quick)(n=1, steps=1, lrs=(), adam_steps=(), stepz=3)

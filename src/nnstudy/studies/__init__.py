@@ -20,8 +20,8 @@ import pkgutil
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 
 from nnstudy.config import TrainConfig
 from nnstudy.errors import UsageError
@@ -30,6 +30,24 @@ from nnstudy.store import Store, environment, git_commit
 from nnstudy.threads import torch_threads
 
 STUDIES = Registry("study")
+
+
+@dataclass(frozen=True)
+class Profile(Mapping):
+    """A study's settings at one profile (quick, default, full): subclass it as a frozen dataclass
+    with typed, commented fields. It reads as a read-only mapping too (p["steps"], {**p}), the form
+    the studies' code and their stored `settings` use, so a profile stores exactly as its fields."""
+
+    def __getitem__(self, key: str):
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (f.name for f in fields(self))
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ rate, temperature) use it; the test split is scored once, at the end.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -18,15 +19,24 @@ import torch.nn as nn
 from nnstudy.config import TrainConfig
 from nnstudy.evidence import lookup, ms, num, sentence
 from nnstudy.store import Store, atomic_write
-from nnstudy.studies import StudyContext
+from nnstudy.studies import Profile, StudyContext
 from nnstudy.train import outputs
 
-# Per profile: spiral points per class and full-batch steps; Fashion-MNIST training subset
-# (0: all 60,000 minus validation) and epochs of mini-batches of 128.
+
+@dataclass(frozen=True)
+class Sizes(Profile):
+    """The two datasets of the activations, softmax and optimizers studies at one profile."""
+
+    spiral_n: int  # spiral points per class
+    spiral_steps: int  # full-batch steps
+    fashion_subset: int  # Fashion-MNIST training images (0: all 60,000 minus validation)
+    fashion_epochs: int  # epochs of mini-batches of 128
+
+
 SIZES = {
-    "quick": dict(spiral_n=150, spiral_steps=300, fashion_subset=2000, fashion_epochs=3),
-    "default": dict(spiral_n=400, spiral_steps=800, fashion_subset=8000, fashion_epochs=3),
-    "full": dict(spiral_n=1000, spiral_steps=3000, fashion_subset=0, fashion_epochs=15),
+    "quick": Sizes(spiral_n=150, spiral_steps=300, fashion_subset=2000, fashion_epochs=3),
+    "default": Sizes(spiral_n=400, spiral_steps=800, fashion_subset=8000, fashion_epochs=3),
+    "full": Sizes(spiral_n=1000, spiral_steps=3000, fashion_subset=0, fashion_epochs=15),
 }
 
 

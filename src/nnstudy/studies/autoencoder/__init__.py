@@ -12,22 +12,35 @@ best linear reconstruction: the baseline an under-complete code has to beat. A 2
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset, load_dataset
 from nnstudy.models.autoencoder import Autoencoder, reconstruction_error, train_autoencoder
-from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import TOPICS, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.studies.shared import record_run
 from nnstudy.train import fit
 
 MASK, GAUSS = 0.25, 0.25  # test corruptions: fraction of pixels set to 0; std of added noise (pixel units)
-PROFILES = {  # training images, test images scored, steps of batch 64, under/over-complete code sizes
-    "quick": dict(n=1000, n_test=1000, steps=100, codes=(32, 1024), noises=("none", "mask"), map_steps=100),
-    "default": dict(n=10000, n_test=10000, steps=400, codes=(32, 1024), noises=("none", "mask", "gaussian"),
-                    map_steps=800),
-    "full": dict(n=50000, n_test=10000, steps=4000, codes=(32, 1024), noises=("none", "mask", "gaussian"),
-                 map_steps=6000),
+@dataclass(frozen=True)
+class AutoencoderProfile(Profile):
+    n: int  # training images
+    n_test: int  # test images scored
+    steps: int  # training steps of batch 64
+    codes: tuple[int, ...]  # code sizes: under- and over-complete
+    noises: tuple[str, ...]  # corruptions trained with (none: a plain autoencoder)
+    map_steps: int  # training steps of the 2-unit code drawn as a map
+
+
+PROFILES = {
+    "quick": AutoencoderProfile(n=1000, n_test=1000, steps=100, codes=(32, 1024), noises=("none", "mask"),
+                                map_steps=100),
+    "default": AutoencoderProfile(n=10000, n_test=10000, steps=400, codes=(32, 1024),
+                                  noises=("none", "mask", "gaussian"), map_steps=800),
+    "full": AutoencoderProfile(n=50000, n_test=10000, steps=4000, codes=(32, 1024), noises=("none", "mask", "gaussian"),
+                               map_steps=6000),
 }
 CURVE_IMAGES = 1000  # test images scored during training (the curves); the final numbers use all of them
 LEVEL = {"none": 0.0, "mask": MASK, "gaussian": GAUSS}  # training corruption of each denoising variant

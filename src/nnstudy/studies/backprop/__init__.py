@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,16 +29,27 @@ from nnstudy.data import load_dataset
 from nnstudy.data.toy import make_spiral
 from nnstudy.models import build_model
 from nnstudy.scratch import MLP, SGD, Adam, gradcheck
-from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import TOPICS, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.threads import numpy_blas_threads, openblas_thread_functions, torch_threads
 
+
+@dataclass(frozen=True)
+class BackpropProfile(Profile):
+    depths: tuple[int, ...]  # hidden layers of the nets checked against finite differences
+    check_width: int  # their hidden width
+    check_points: int  # examples in each gradient check
+    n_per_class: int  # spiral points per class of the training curves
+    steps: int  # full-batch steps of each curve
+    curves: tuple[str, ...]  # which nets train in NumPy and PyTorch side by side
+
+
 PROFILES = {
-    "quick": dict(depths=(1, 2), check_width=8, check_points=20, n_per_class=200, steps=100,
-                  curves=("week",)),
-    "default": dict(depths=(1, 2, 4), check_width=16, check_points=30, n_per_class=1000, steps=500,
-                    curves=("week", "deep tanh")),
-    "full": dict(depths=(1, 2, 4, 8), check_width=32, check_points=60, n_per_class=1000, steps=5000,
-                 curves=("week", "deep tanh")),
+    "quick": BackpropProfile(depths=(1, 2), check_width=8, check_points=20, n_per_class=200, steps=100,
+                             curves=("week",)),
+    "default": BackpropProfile(depths=(1, 2, 4), check_width=16, check_points=30, n_per_class=1000, steps=500,
+                               curves=("week", "deep tanh")),
+    "full": BackpropProfile(depths=(1, 2, 4, 8), check_width=32, check_points=60, n_per_class=1000, steps=5000,
+                            curves=("week", "deep tanh")),
 }
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 H = 1e-5  # finite-difference step: ~eps^(1/3) in float64, where truncation and rounding balance

@@ -15,19 +15,28 @@ compare the ordering and the gaps, not the last digit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nnstudy.config import TrainConfig
 from nnstudy.recipes import RECIPES
-from nnstudy.studies import NEXT_WEEK, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import NEXT_WEEK, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
+
+
+@dataclass(frozen=True)
+class ImagesProfile(Profile):
+    """Threads: the house's (studies.study_threads: one on a CPU, where spin-waiting OpenMP threads on
+    a shared machine slow these small nets down; benchmarks/results/notes.md)."""
+
+    train: int  # training images drawn per seed (10% of them validate); 0: all 60,000
+    test: int  # test images scored (one fixed draw); 0: all 10,000
+    epochs: int | None  # passes of the short setting; None: the recipes as written
+    batch: int  # its batch size (small subsets need small batches to take enough steps)
+
 
 PROFILES = {
-    # train: training images drawn per seed (10% of them validate), 0 = all 60,000; test: test images
-    # scored (one fixed draw), 0 = all 10,000; epochs: passes of the SHORT setting (None: the recipes as
-    # written); batch: its batch size (small subsets need small batches to take enough steps). Threads:
-    # the house's (studies.study_threads: one on a CPU, where spin-waiting OpenMP threads on a shared
-    # machine slow these small nets down; benchmarks/results/notes.md).
-    "quick": dict(train=1500, test=500, epochs=1, batch=32),
-    "default": dict(train=6000, test=5000, epochs=3, batch=64),
-    "full": dict(train=0, test=0, epochs=None, batch=0),
+    "quick": ImagesProfile(train=1500, test=500, epochs=1, batch=32),
+    "default": ImagesProfile(train=6000, test=5000, epochs=3, batch=64),
+    "full": ImagesProfile(train=0, test=0, epochs=None, batch=0),
 }
 # quick/default: one short-budget setting for every model (constant lr: the MLPs are batchable)
 SHORT = dict(optimizer="adam", lr=2e-3, momentum=0.0, nesterov=False, weight_decay=0.0, schedule="constant",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -25,7 +26,7 @@ from nnstudy.config import TrainConfig
 from nnstudy.errors import DataError
 from nnstudy.models import build_model
 from nnstudy.models.summary import summarize
-from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import QUESTIONS, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.threads import torch_threads
 
 # (key, label, model, activation): the first three are the comparison, the rest AlexNet's ablations.
@@ -40,15 +41,26 @@ VARIANTS = [
 ]
 ABLATIONS = ("alexnet-sigmoid", "alexnet-tanh", "alexnet-nodrop", "alexnet-shallow")
 MAIN = ("lenet5", "lenet5-modern", "alexnet")  # the ones also trained on CIFAR-10
+@dataclass(frozen=True)
+class LeNetAlexNetProfile(Profile):
+    train: int  # training images (a fixed subset, data_seed 0; 0: all), VAL_FRAC of them validate
+    test: int  # the fixed test images every run is scored on (0: all)
+    epochs: int  # epochs of `batch` images
+    batch: int  # batch size
+    eval_every: int  # steps between validations
+    target: float  # the validation accuracy that counts as reached
+    probe: int  # timed steps per model (throughput)
+    # torch CPU threads (0: torch's default; on a shared CPU two threads wait for each other;
+    # benchmarks/results/notes.md)
+    threads: int
+
+
 PROFILES = {
-    # train: training images (a fixed subset, data_seed 0; 0: all) of which VAL_FRAC go to validation;
-    # test: the fixed test images every run is scored on (0: all); epochs of `batch` images; validation
-    # every `eval_every` steps; target: the validation accuracy that counts as reached; probe: timed
-    # steps per model; threads: torch CPU threads (0: torch's default; on a shared CPU two threads
-    # wait for each other; benchmarks/results/notes.md).
-    "quick": dict(train=160, test=200, epochs=1, batch=16, eval_every=3, target=0.3, probe=2, threads=1),
-    "default": dict(train=5500, test=2000, epochs=1, batch=32, eval_every=31, target=0.7, probe=4, threads=1),
-    "full": dict(train=0, test=0, epochs=10, batch=128, eval_every=100, target=0.85, probe=10, threads=0),
+    "quick": LeNetAlexNetProfile(train=160, test=200, epochs=1, batch=16, eval_every=3, target=0.3, probe=2, threads=1),
+    "default": LeNetAlexNetProfile(train=5500, test=2000, epochs=1, batch=32, eval_every=31, target=0.7, probe=4,
+                                   threads=1),
+    "full": LeNetAlexNetProfile(train=0, test=0, epochs=10, batch=128, eval_every=100, target=0.85, probe=10,
+                                threads=0),
 }
 VAL_FRAC = 0.1
 SEEDS = {"quick": 2, "default": 3, "full": 5}

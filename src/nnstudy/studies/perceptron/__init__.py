@@ -15,6 +15,7 @@ XOR, and one hidden layer can.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,16 +25,28 @@ from nnstudy.scratch import make_separable, novikoff_bound, solve_xor, train_per
 from nnstudy.scratch.perceptron import max_margin_separator
 from nnstudy.scratch.xor import HAND_XOR, train_xor_mlp
 from nnstudy.store import atomic_write
-from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import TOPICS, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.threads import torch_threads
 
-PROFILES = {  # training points per set, held-out points, margins, epoch caps, noisy-XOR budget
-    "quick": dict(n=60, n_test=200, margins=(0.05, 0.2), max_epochs=200, xor_epochs=50, mlp_steps=300,
-                  xor_n=200),
-    "default": dict(n=200, n_test=1000, margins=(0.01, 0.02, 0.05, 0.1, 0.2), max_epochs=2000, xor_epochs=100,
-                    mlp_steps=600, xor_n=400),
-    "full": dict(n=1000, n_test=5000, margins=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2), max_epochs=10000,
-                 xor_epochs=1000, mlp_steps=2000, xor_n=1000),
+
+@dataclass(frozen=True)
+class PerceptronProfile(Profile):
+    n: int  # training points per separable set
+    n_test: int  # held-out points per set
+    margins: tuple[float, ...]  # the separable sets' margins
+    max_epochs: int  # epoch cap of Rosenblatt's rule
+    xor_epochs: int  # perceptron epochs on XOR
+    mlp_steps: int  # training steps of the one-hidden-layer net on XOR
+    xor_n: int  # points of the noisy XOR (held out: a fresh draw)
+
+
+PROFILES = {
+    "quick": PerceptronProfile(n=60, n_test=200, margins=(0.05, 0.2), max_epochs=200, xor_epochs=50, mlp_steps=300,
+                               xor_n=200),
+    "default": PerceptronProfile(n=200, n_test=1000, margins=(0.01, 0.02, 0.05, 0.1, 0.2), max_epochs=2000,
+                                 xor_epochs=100, mlp_steps=600, xor_n=400),
+    "full": PerceptronProfile(n=1000, n_test=5000, margins=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2), max_epochs=10000,
+                              xor_epochs=1000, mlp_steps=2000, xor_n=1000),
 }
 FIGURE_MARGIN = 0.05  # the set whose updates are drawn (seed 0)
 HISTORY_FILE = "perceptron.json"  # points and weight histories for the figures, in the study's folder

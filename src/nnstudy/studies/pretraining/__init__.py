@@ -20,13 +20,15 @@ pretrained runs); the pretrained runs also keep those weights (init.pt) for anyo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.autoencoder import greedy_pretrain
-from nnstudy.studies import TOPICS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import TOPICS, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.studies.shared import record_run, save_tensors
 
 FINETUNE = dict(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=64)  # the classic recipe, every method
@@ -34,13 +36,21 @@ FINETUNE = dict(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=64)  # the cl
 # collapsed to near-constants (std over examples 0.016 -> 0.0006) and fine-tuning then failed (measured).
 PRETRAIN = dict(optimizer="adam", lr=1e-3, batch_size=64, noise="mask", level=0.25, tied=True)
 VAL_FRAC = 0.1  # carved from round(n / 0.9) examples, so exactly n remain for training
-PROFILES = {  # hidden width, fine-tuning steps, pretraining steps per layer, cells as (activations, sizes, depths)
-    "quick": dict(width=64, steps=400, pre_steps=150, grid=[(("sigmoid",), (1000,), (3, 6))]),
-    "default": dict(width=128, steps=1000, pre_steps=300,
-                    grid=[(("sigmoid",), (1000,), (3, 4, 5, 6)), (("sigmoid",), (5000, 20000), (3, 6)),
-                          (("tanh",), (1000,), (3, 6))]),
-    "full": dict(width=500, steps=10000, pre_steps=3000,
-                 grid=[(("sigmoid", "tanh"), (1000, 5000, 0), (3, 4, 5, 6, 8))]),  # 0: all 54,000
+@dataclass(frozen=True)
+class PretrainingProfile(Profile):
+    width: int  # hidden width
+    steps: int  # fine-tuning steps
+    pre_steps: int  # pretraining steps per layer
+    grid: list[tuple]  # cells as (activations, training-set sizes, depths); size 0: all 54,000
+
+
+PROFILES = {
+    "quick": PretrainingProfile(width=64, steps=400, pre_steps=150, grid=[(("sigmoid",), (1000,), (3, 6))]),
+    "default": PretrainingProfile(width=128, steps=1000, pre_steps=300,
+                                  grid=[(("sigmoid",), (1000,), (3, 4, 5, 6)), (("sigmoid",), (5000, 20000), (3, 6)),
+                                        (("tanh",), (1000,), (3, 6))]),
+    "full": PretrainingProfile(width=500, steps=10000, pre_steps=3000,
+                               grid=[(("sigmoid", "tanh"), (1000, 5000, 0), (3, 4, 5, 6, 8))]),  # 0: all 54,000
 }
 METHODS = ("default", "xavier", "pretrained", "modern")
 

@@ -9,21 +9,31 @@ with Adam (0.949): two changes at once, training accuracy only, one seed, one bu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset
 from nnstudy.data.toy import make_spiral
 from nnstudy.models.mlp import MLP, LinearNet
-from nnstudy.studies import EXPERIMENT, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import EXPERIMENT, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
 
 WEEK = dict(n_per_class=1000, classes=3, noise=0.2, width=100, lr=1e-3, weight_decay=1e-5, steps=1000)
 WEEK_SEED = 12345  # torch.manual_seed of the week's notebook
 HELDOUT_SEED = 2024  # a fresh draw of the same spiral, from its own generator (the week's stream untouched)
-PROFILES = {  # per-class points, steps, learning rates for ReLU+SGD, step budgets for ReLU+Adam
-    "quick": dict(n=200, steps=600, lrs=(1e-3, 1e-1), adam_steps=(600, 1500)),
-    "default": dict(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0), adam_steps=(1000, 5000)),
-    "full": dict(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0), adam_steps=(1000, 5000, 20000)),
+@dataclass(frozen=True)
+class SpiralProfile(Profile):
+    n: int  # points per class of each held-out spiral (20% held out)
+    steps: int  # full-batch steps of the factorial
+    lrs: tuple[float, ...]  # learning rates of the ReLU+SGD budget sweep
+    adam_steps: tuple[int, ...]  # step budgets of the ReLU+Adam sweep
+
+
+PROFILES = {
+    "quick": SpiralProfile(n=200, steps=600, lrs=(1e-3, 1e-1), adam_steps=(600, 1500)),
+    "default": SpiralProfile(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0), adam_steps=(1000, 5000)),
+    "full": SpiralProfile(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0), adam_steps=(1000, 5000, 20000)),
 }
 FACTORIAL = [("linear", "sgd"), ("linear", "adam"), ("mlp", "sgd"), ("mlp", "adam")]
 LABEL = {"linear": "linear", "mlp": "ReLU", "sgd": "SGD", "adam": "Adam"}

@@ -27,6 +27,7 @@ extra threads cost more than they give) and restores the setting afterwards.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -35,29 +36,54 @@ from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.mlp import MLP
 from nnstudy.probes import LayerProbe, log_steps, measure
-from nnstudy.studies import QUESTIONS, TOPICS, Entry, Study, StudyContext, mean_std, register_study
+from nnstudy.studies import QUESTIONS, TOPICS, Entry, Profile, Study, StudyContext, mean_std, register_study
 from nnstudy.studies.vanishing.nielsen import run_nielsen
 from nnstudy.studies.vanishing.report import table
 from nnstudy.threads import torch_threads
 from nnstudy.train import plan_steps
 
+
+@dataclass(frozen=True)
+class VanishingProfile(Profile):
+    n_train: int  # Fashion-MNIST training images (20% validate)
+    epochs: int  # training epochs of the depth and fixes runs
+    depth: int  # hidden layers of the grid at initialization, the fixes and the spiral runs
+    narrow: int  # hidden width of the depth sweep and the spiral runs
+    wide: int  # hidden width of the grid at initialization
+    train_widths: tuple[int, ...]  # hidden widths the fixes train at
+    depths: tuple[int, ...]  # depths of the depth sweep
+    lrs: tuple[float, ...]  # SGD learning rates tried per fix (the best on validation is kept)
+    arms: tuple[str, ...] | None  # fixes trained (None: every arm)
+    depth_arms: tuple[str, ...]  # arms of the depth sweep
+    init_seeds: int  # seeds of Nielsen's nets at initialization (at least the study's seeds)
+    nielsen_steps: int  # training steps of Nielsen's nets
+    nielsen_seeds: int  # seeds of that training
+    spiral_n: int  # spiral points per class
+    spiral_steps: int  # full-batch SGD steps on the spiral
+    spiral_arms: tuple[str, ...] | None  # arms on the spiral (None: every arm)
+    init_batch: int  # images the grid at initialization measures on
+    jac_batch: int  # examples whose layer Jacobians are measured
+
+
 PROFILES = {
-    "quick": dict(n_train=500, epochs=10, depth=6, narrow=30, wide=64, train_widths=(30,), depths=(2, 6),
-                  lrs=(0.1,), arms=("sigmoid", "relu + kaiming", "sigmoid + batch norm", "sigmoid + residual"),
-                  depth_arms=("sigmoid", "relu + kaiming"), init_seeds=2, nielsen_steps=10, nielsen_seeds=1,
-                  spiral_n=100, spiral_steps=100, spiral_arms=("sigmoid", "relu + kaiming"), init_batch=256,
-                  jac_batch=4),
-    "default": dict(n_train=2000, epochs=10, depth=10, narrow=30, wide=256, train_widths=(30,),
-                    depths=(2, 4, 6, 8, 10), lrs=(0.03, 0.1, 0.3, 1.0), arms=None,
-                    depth_arms=("sigmoid", "tanh + xavier", "relu + kaiming"), init_seeds=10,
-                    nielsen_steps=300, nielsen_seeds=2, spiral_n=300, spiral_steps=500,
-                    spiral_arms=("sigmoid", "tanh + xavier", "relu + kaiming", "sigmoid + batch norm",
-                                 "sigmoid + residual"), init_batch=500, jac_batch=4),
-    "full": dict(n_train=5000, epochs=30, depth=20, narrow=30, wide=1000, train_widths=(30, 256),
-                 depths=(2, 4, 6, 8, 10, 15, 20), lrs=(0.01, 0.03, 0.1, 0.3, 1.0), arms=None,
-                 depth_arms=("sigmoid", "tanh + xavier", "relu + kaiming"), init_seeds=20, nielsen_steps=500,
-                 nielsen_seeds=5, spiral_n=1000, spiral_steps=3000, spiral_arms=None, init_batch=1000,
-                 jac_batch=32),
+    "quick": VanishingProfile(n_train=500, epochs=10, depth=6, narrow=30, wide=64, train_widths=(30,), depths=(2, 6),
+                              lrs=(0.1,),
+                              arms=("sigmoid", "relu + kaiming", "sigmoid + batch norm", "sigmoid + residual"),
+                              depth_arms=("sigmoid", "relu + kaiming"), init_seeds=2, nielsen_steps=10, nielsen_seeds=1,
+                              spiral_n=100, spiral_steps=100, spiral_arms=("sigmoid", "relu + kaiming"), init_batch=256,
+                              jac_batch=4),
+    "default": VanishingProfile(n_train=2000, epochs=10, depth=10, narrow=30, wide=256, train_widths=(30,),
+                                depths=(2, 4, 6, 8, 10), lrs=(0.03, 0.1, 0.3, 1.0), arms=None,
+                                depth_arms=("sigmoid", "tanh + xavier", "relu + kaiming"), init_seeds=10,
+                                nielsen_steps=300, nielsen_seeds=2, spiral_n=300, spiral_steps=500,
+                                spiral_arms=("sigmoid", "tanh + xavier", "relu + kaiming", "sigmoid + batch norm",
+                                             "sigmoid + residual"),
+                                init_batch=500, jac_batch=4),
+    "full": VanishingProfile(n_train=5000, epochs=30, depth=20, narrow=30, wide=1000, train_widths=(30, 256),
+                             depths=(2, 4, 6, 8, 10, 15, 20), lrs=(0.01, 0.03, 0.1, 0.3, 1.0), arms=None,
+                             depth_arms=("sigmoid", "tanh + xavier", "relu + kaiming"), init_seeds=20,
+                             nielsen_steps=500, nielsen_seeds=5, spiral_n=1000, spiral_steps=3000, spiral_arms=None,
+                             init_batch=1000, jac_batch=32),
 }
 # name -> (activation, init, batch_norm, residual); the first is the problem, the rest its fixes.
 ARMS = {

@@ -14,29 +14,44 @@ relabels inputs) and everything a convolution assumes (neighbouring pixels belon
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nnstudy.config import TrainConfig
 from nnstudy.models.summary import summarize
-from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import QUESTIONS, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.threads import torch_threads
 
+
+@dataclass(frozen=True)
+class WidthDepthProfile(Profile):
+    spiral_n: int  # spiral points per class
+    spiral_steps: int  # full-batch Adam steps
+    spiral_budgets: tuple[int, ...]  # parameter budgets on the spiral
+    spiral_depths: tuple[int, ...]  # depths at each budget
+    fashion_subset: int  # Fashion-MNIST training images (0: all)
+    fashion_epochs: int  # epochs of batches of 128
+    fashion_budgets: tuple[int, ...]  # parameter budgets on Fashion-MNIST
+    fashion_depths: tuple[int, ...]  # depths at each budget
+    pair_subset: int  # MLP vs CNN, Atcold's recipe (SGD lr 0.01 momentum 0.5, batches of 64): training images (0: all)
+    pair_epochs: int  # its epochs
+    pair_test: int  # its test images (0: all 10,000)
+    # torch CPU threads per run (0: torch's default). These nets are small: a second thread buys little,
+    # and on a shared CPU two threads wait for each other (benchmarks/results/notes.md).
+    threads: int
+
+
 PROFILES = {
-    # spiral: points per class, full-batch Adam steps, parameter budgets, depths;
-    # fashion: training subset (0: all), epochs of batches of 128, budgets, depths;
-    # pair: Atcold's recipe (SGD lr 0.01 momentum 0.5, batches of 64): training images (0: all), epochs,
-    # test images (0: all 10,000);
-    # threads: torch CPU threads per run (0: torch's default). These nets are small: a second thread
-    # buys little, and on a shared CPU two threads wait for each other (benchmarks/results/notes.md).
-    "quick": dict(spiral_n=200, spiral_steps=400, spiral_budgets=(100, 1000), spiral_depths=(1, 4),
-                  fashion_subset=3000, fashion_epochs=2, fashion_budgets=(20_000,), fashion_depths=(1, 3),
-                  pair_subset=6000, pair_epochs=2, pair_test=2000, threads=1),
-    "default": dict(spiral_n=500, spiral_steps=1000, spiral_budgets=(100, 300, 1000, 3000),
-                    spiral_depths=(1, 2, 4, 8), fashion_subset=20_000, fashion_epochs=3,
-                    fashion_budgets=(10_000, 50_000, 200_000), fashion_depths=(1, 2, 4),
-                    pair_subset=0, pair_epochs=1, pair_test=0, threads=1),
-    "full": dict(spiral_n=1000, spiral_steps=5000, spiral_budgets=(100, 300, 1000, 3000, 10_000, 30_000),
-                 spiral_depths=(1, 2, 3, 4, 8), fashion_subset=0, fashion_epochs=10,
-                 fashion_budgets=(10_000, 30_000, 100_000, 300_000, 1_000_000), fashion_depths=(1, 2, 3, 4, 6),
-                 pair_subset=0, pair_epochs=1, pair_test=0, threads=0),
+    "quick": WidthDepthProfile(spiral_n=200, spiral_steps=400, spiral_budgets=(100, 1000), spiral_depths=(1, 4),
+                               fashion_subset=3000, fashion_epochs=2, fashion_budgets=(20_000,), fashion_depths=(1, 3),
+                               pair_subset=6000, pair_epochs=2, pair_test=2000, threads=1),
+    "default": WidthDepthProfile(spiral_n=500, spiral_steps=1000, spiral_budgets=(100, 300, 1000, 3000),
+                                 spiral_depths=(1, 2, 4, 8), fashion_subset=20_000, fashion_epochs=3,
+                                 fashion_budgets=(10_000, 50_000, 200_000), fashion_depths=(1, 2, 4), pair_subset=0,
+                                 pair_epochs=1, pair_test=0, threads=1),
+    "full": WidthDepthProfile(spiral_n=1000, spiral_steps=5000, spiral_budgets=(100, 300, 1000, 3000, 10_000, 30_000),
+                              spiral_depths=(1, 2, 3, 4, 8), fashion_subset=0, fashion_epochs=10,
+                              fashion_budgets=(10_000, 30_000, 100_000, 300_000, 1_000_000),
+                              fashion_depths=(1, 2, 3, 4, 6), pair_subset=0, pair_epochs=1, pair_test=0, threads=0),
 }
 RECIPE = {"spiral_lr": 1e-2, "fashion_lr": 1e-3, "fashion_batch": 128,  # Adam for the grids
           "pair_lr": 0.01, "pair_momentum": 0.5, "pair_batch": 64}  # Atcold's SGD for the pair
