@@ -121,15 +121,15 @@ def test_quick_study_records_everything(quick):
 def test_quick_study_claims(quick):
     _, row = quick
     deep, shallow = (cell(row, "sigmoid", d)["methods"] for d in (6, 3))
-    err = {m: deep[m]["test_err"]["mean"] for m in deep}
+    err = {m: deep[m]["test_err_pct"]["mean"] for m in deep}
     # Six sigmoid layers from random init do not leave chance (90% error) in 400 SGD steps; the pretrained
     # net does (quick: 56%), and the modern recipe does best (22%).
     assert err["default"] > 85 and err["xavier"] > 85
     assert err["pretrained"] < err["default"] - 15
     assert err["modern"] < err["pretrained"] - 10
     # At depth 3 every method trains; the modern recipe is still the best (quick: 22% vs 29-41%).
-    assert all(shallow[m]["test_err"]["mean"] < 50 for m in shallow)
-    assert shallow["modern"]["test_err"]["mean"] == min(shallow[m]["test_err"]["mean"] for m in shallow)
+    assert all(shallow[m]["test_err_pct"]["mean"] < 50 for m in shallow)
+    assert shallow["modern"]["test_err_pct"]["mean"] == min(shallow[m]["test_err_pct"]["mean"] for m in shallow)
     # Fine-tuning barely moves the lower layers of the stuck random-init net, and does move the pretrained ones.
     assert deep["default"]["moved"][0]["mean"] < 0.05 < deep["pretrained"]["moved"][0]["mean"]
 
@@ -154,12 +154,12 @@ def synthetic_run(store, errs: dict) -> dict:
     ms_ = lambda m, s=0.5: {"mean": m, "std": s, "n": 3}
     cells = []
     for (n, depth), values in errs.items():
-        methods = {m: {"test_err": ms_(v), "train_err": ms_(v / 2), "moved": [ms_(0.3, 0.01)] * depth,
+        methods = {m: {"test_err_pct": ms_(v), "train_err_pct": ms_(v / 2), "moved": [ms_(0.3, 0.01)] * depth,
                        "moved_mean": ms_(0.3, 0.01), "diverged": 0, "runs": []}
                    for m, v in zip(("default", "xavier", "pretrained", "modern"), values)}
         cells.append({"activation": "sigmoid", "n_train": n, "depth": depth, "methods": methods})
     settings = {"width": 128, "steps": 1000, "pre_steps": 300, "finetune": {"lr": 0.05, "momentum": 0.9,
-                "batch_size": 64}, "pretrain": {"level": 0.25}, "chance_err": 90.0}
+                "batch_size": 64}, "pretrain": {"level": 0.25}, "chance_err_pct": 90.0}
     run_id = store.create_run("study", {"study": "pretraining"}, study="pretraining", name="pretraining")
     store.finish(run_id, "complete", {"cells": cells, "stacks": [], "settings": settings, "table": []})
     return store.get(run_id)

@@ -172,12 +172,13 @@ def test_lenet_alexnet_sizes_and_costs(lenet_alexnet):
     speed = s["speed"]
     assert speed["alexnet"]["macs"] > 30 * speed["lenet5"]["macs"]
     # ~40x the multiply-adds: slower per image whatever the machine's load (measured ~15x at load 10)
-    assert speed["lenet5"]["train_img_s"] > 3 * speed["alexnet"]["train_img_s"]
+    assert speed["lenet5"]["train_img_per_s"] > 3 * speed["alexnet"]["train_img_per_s"]
     for a in s["ablations"]:
         alex = next(r for r in s["fashion"] if r["key"] == "alexnet")
         mine = next(r for r in s["fashion"] if r["key"] == a["key"])
         assert a["acc_bought"] == pytest.approx(alex["test_acc"]["mean"] - mine["test_acc"]["mean"])
-        assert a["speed_ratio"] == pytest.approx(speed["alexnet"]["train_img_s"] / speed[a["key"]]["train_img_s"])
+        assert a["speed_ratio"] == pytest.approx(speed["alexnet"]["train_img_per_s"]
+                                                 / speed[a["key"]]["train_img_per_s"])
 
 
 def test_modern_lenet_learns_where_the_classic_one_has_not_started(lenet_alexnet):

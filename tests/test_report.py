@@ -50,10 +50,10 @@ def spiral_summary(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90, a
     lrs = (1e-3, 1e-2, 1e-1, 1.0)[:len(sgd)]
     return {
         "title": "spiral", "profile": "default", "seeds": [0, 1, 2], "seconds": 12.5,
-        "week": {"linear_sgd": {"run": "w1", "printed_loss": 0.8615, "printed_acc": 0.5040000081062317,
-                                "train_acc": 0.504, "heldout_acc": 0.4997, "heldout_loss": 0.86},
-                 "relu_adam": {"run": "w2", "printed_loss": 0.1784, "printed_acc": 0.9486666917800903,
-                               "train_acc": 0.9487, "heldout_acc": week_heldout, "heldout_loss": 0.17}},
+        "week": {"linear_sgd": {"run": "w1", "last_step_train_loss": 0.8615, "last_step_train_acc": 0.5040000081062317,
+                                "train_acc": 0.504, "test_acc": 0.4997, "test_loss": 0.86},
+                 "relu_adam": {"run": "w2", "last_step_train_loss": 0.1784, "last_step_train_acc": 0.9486666917800903,
+                               "train_acc": 0.9487, "test_acc": week_heldout, "test_loss": 0.17}},
         "factorial": [cell("linear+SGD", lin_sgd), cell("linear+Adam", lin_adam), cell("ReLU+SGD", relu_sgd),
                       cell("ReLU+Adam", relu_adam)],
         "sgd_lr": [cell(f"ReLU+SGD lr={lr:g}", a, lr=lr) for lr, a in zip(lrs, sgd)],
@@ -288,7 +288,7 @@ def test_sentences_refuse_numbers_without_evidence(store):
     with pytest.raises(TypeError):
         sentence("reached {a}", a=0.9)
     with pytest.raises(ValueError):
-        sentence("reached {a:.2f}", a=num(run, "week.relu_adam.heldout_acc"))
+        sentence("reached {a:.2f}", a=num(run, "week.relu_adam.test_acc"))
     with pytest.raises(TypeError):
         f"{ms(run, 'factorial.0.test_acc')}"
     with pytest.raises(KeyError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -77,9 +78,19 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     assert steps == sorted(set(steps)) and len(steps) == 6 * 18 + 1  # no gaps or duplicates
 
 
+def interrupted(out: Path, run_id: str) -> str:
+    """Mark a finished run as if it had been stopped mid-training: a complete run is never resumed,
+    and these tests are about what a resume then finds in the checkpoint."""
+    db = sqlite3.connect(out / "nnstudy.db")
+    with db:
+        db.execute("UPDATE runs SET status = 'failed' WHERE id = ?", (run_id,))
+    db.close()
+    return run_id
+
+
 def test_tampered_checkpoint_fails_cleanly(tmp_path):
     out = tmp_path / "runs"
-    run_id = train(out, "--epochs", "1")["run"]
+    run_id = interrupted(out, train(out, "--epochs", "1")["run"])
     ckpt = out / run_id / "checkpoint.pt"
     good = ckpt.read_bytes()
 
@@ -102,7 +113,7 @@ def test_tampered_checkpoint_fails_cleanly(tmp_path):
 
 def test_checkpoint_from_another_model_fails_cleanly(tmp_path):
     out = tmp_path / "runs"
-    lenet = train(out, "--epochs", "1")["run"]
+    lenet = interrupted(out, train(out, "--epochs", "1")["run"])
     mlp = train(out, "--epochs", "1", "--model", "mlp")["run"]
     (out / lenet / "checkpoint.pt").write_bytes((out / mlp / "checkpoint.pt").read_bytes())
     rc, _, err = run_cli("train", "--resume", lenet, "--out", out)

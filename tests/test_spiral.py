@@ -41,13 +41,13 @@ def test_week_reproduced_to_printed_digits():
     week = reproduce_week(store=None)
     lin, relu = week["linear_sgd"], week["relu_adam"]
     # The notebook printed [LOSS]: 0.861541, [ACCURACY]: 0.504 and [LOSS]: 0.178407, [ACCURACY]: 0.949.
-    assert f"{lin['printed_acc']:.3f}" == "0.504"
-    assert f"{relu['printed_acc']:.3f}" == "0.949"
-    assert abs(lin["printed_loss"] - 0.861541) < 2e-6
-    assert abs(relu["printed_loss"] - 0.178407) < 2e-6
+    assert f"{lin['last_step_train_acc']:.3f}" == "0.504"
+    assert f"{relu['last_step_train_acc']:.3f}" == "0.949"
+    assert abs(lin["last_step_train_loss"] - 0.861541) < 2e-6
+    assert abs(relu["last_step_train_loss"] - 0.178407) < 2e-6
     # Held out (a fresh draw of the same spiral): the linear net stays near chance, ReLU does not.
-    assert lin["heldout_acc"] < 0.56
-    assert relu["heldout_acc"] > 0.9
+    assert lin["test_acc"] < 0.56
+    assert relu["test_acc"] > 0.9
 
 
 @pytest.fixture(scope="module")

@@ -58,3 +58,62 @@ def test_all_skips_what_the_store_already_holds(quick_all):
     assert rc == 0, err[-2000:]
     again = json.loads(out)
     assert {k: v["run"] for k, v in again["studies"].items()} == {k: v["run"] for k, v in summary["studies"].items()}
+
+
+# -- the summaries' naming and unit convention (issue 24; README, "Results store") ------------------
+FRACTION_SUFFIXES = ("acc", "_err", "_frac")  # accuracies, error rates and shares: fractions in [0, 1]
+TIME_SUFFIXES = ("seconds", "_s", "_ms")  # durations: seconds, or milliseconds where it says so (or seconds_...)
+BANNED = {"target", "targets", "err", "error", "time", "h", "tiny", "pct"}  # a name that says what it holds
+BANNED_PARTS = ("heldout", "printed")  # splits are train, val and test; "printed" is not a quantity
+BANNED_ENDS = ("_img_s", "_time", "_sec", "_secs")  # rates end in _per_s; durations say their unit
+
+
+def convention_violations(obj, path: str = "") -> list[str]:
+    """Every numeric field of a summary whose name breaks the convention, as "path: why"."""
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += convention_violations(v, f"{path}.{k}" if path else str(k))
+        return out
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += convention_violations(v, f"{path}.{i}")
+        return out
+    if isinstance(obj, bool) or not isinstance(obj, (int, float)):
+        return out
+    # mean_std dicts ({"mean", "std", "n"}) and list items are named by their parent
+    names = [p for p in path.split(".") if not p.isdigit() and p not in ("mean", "std", "n")]
+    name = names[-1] if names else path
+    if name in BANNED or any(part in name for part in BANNED_PARTS) or name.endswith(BANNED_ENDS):
+        out.append(f"{path}: {name!r} does not say what it holds or its unit")
+    if path.split(".")[-1] == "n":
+        return out  # a count of seeds
+    if name.endswith(FRACTION_SUFFIXES) or name == "chance":
+        if not 0.0 <= obj <= 1.0 and not path.endswith(".std"):
+            out.append(f"{path} = {obj}: accuracies and error rates are fractions in [0, 1] (or say _pct)")
+    if name.endswith("_pct") and not 0.0 <= obj <= 100.0 and not path.endswith(".std"):
+        out.append(f"{path} = {obj}: a percentage outside [0, 100]")
+    unit_named = name.endswith(TIME_SUFFIXES) or name.startswith("seconds_") or "_per_s" in name
+    if ("second" in name or name.endswith(("_ms", "_s"))) and not unit_named:
+        out.append(f"{path}: a duration begins or ends with its unit: seconds, _s or _ms")
+    return out
+
+
+def test_the_convention_check_catches_what_issue_24_found():
+    bad = {"target": 1e-6, "cells": [{"methods": {"x": {"test_err": {"mean": 22.9, "std": 1.0, "n": 2}}}}],
+           "speed": {"lenet5": {"train_img_s": 2700.0}}, "week": {"printed_acc": 0.5, "heldout_acc": 0.5}}
+    found = convention_violations(bad)
+    assert len(found) == 5 and any("test_err.mean = 22.9" in f for f in found), found
+    good = {"autograd_rel_err_target": 1e-6, "test_err_pct": {"mean": 22.9, "std": 1.0, "n": 2},
+            "train_img_per_s": 2700.0, "seconds": 3.5, "torch_ms": 0.6, "test_acc": None, "steps": 100}
+    assert convention_violations(good) == []
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_every_study_summary_follows_the_naming_and_unit_convention(quick_all, name):
+    store, summary, _ = quick_all
+    row = store.get(summary["studies"][name]["run"])
+    fields = {k: v for k, v in row["summary"].items() if k not in ("env", "table")}  # env: versions; table: text
+    assert convention_violations(fields) == []
+    for child in store.runs(parent=row["id"]):  # the training runs' summaries too
+        assert convention_violations(child["summary"]) == [], child["id"]

@@ -49,7 +49,7 @@ def test_the_product_is_validated_and_ordered():
     (["--seeds", "5..3"], "empty range"),
     (["--lr", "1e-4:1e-1:0"], "empty range"),
     (["--lr", "abc"], "lr='abc' is not a float"),
-    (["--lr", "-1"], "lr=-1.0 must be > 0"),
+    (["--lr", "-1"], "lr=-1.0 is out of range; valid: a finite number > 0"),
     (["--optimizer", "adam,sgdd"], "optimizer='sgdd' is not valid"),
     (["--width", "1..x"], "two integers"),
     (["--lr", "0:1:3"], "LO > 0"),

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from nnstudy.config import TrainConfig
-from nnstudy.data import cache, load_dataset, vision
-from nnstudy.data.vision import DataWarning, augment_batch, load_vision
+from nnstudy.data import cache, load_dataset, load_source, vision
+from nnstudy.data.vision import DataWarning, augment_batch
 from nnstudy.errors import DataError
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -94,7 +94,7 @@ def write_png(p: Path, a: np.ndarray) -> None:
 def test_real_fashion_mnist_loads_verified_and_balanced():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)  # the installed files must be known ones
-        d = load_vision(cfg_for("fashion-mnist"))
+        d = load_source(cfg_for("fashion-mnist"))
     assert d.x_train.shape == (60000, 1, 28, 28) and d.x_test.shape == (10000, 1, 28, 28)
     assert d.x_train.dtype == torch.uint8 and d.y_train.dtype == torch.int64
     assert d.y_train.min() == 0 and d.y_train.max() == 9 and d.num_classes == 10
@@ -114,7 +114,7 @@ def test_real_fashion_mnist_loads_verified_and_balanced():
 def test_mnist_idx_in_torchvision_layout(tmp_path, gz):
     a = fake_mnist(tmp_path / "MNIST" / "raw", gz=gz)
     with pytest.warns(DataWarning, match="50/20 train/test images, the official set has 60000/10000"):
-        d = load_vision(cfg_for("mnist", tmp_path))
+        d = load_source(cfg_for("mnist", tmp_path))
     assert torch.equal(d.x_train, torch.from_numpy(a["x_train"][:, None]))
     assert torch.equal(d.y_test, torch.from_numpy(a["y_test"]).long())
     assert d.x_train.dtype == torch.uint8 and d.y_train.dtype == torch.int64
@@ -125,12 +125,12 @@ def test_mnist_idx_in_torchvision_layout(tmp_path, gz):
 def test_flat_files_found_through_nnstudy_data(tmp_path, monkeypatch):
     fake_mnist(tmp_path / "mnist", gz=False, n=(10, 10))
     monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path))
-    assert len(load_vision(cfg_for("mnist")).x_train) == 10
+    assert len(load_source(cfg_for("mnist")).x_train) == 10
 
 
 def test_cifar10_pickle_batches(tmp_path):
     a = fake_cifar(tmp_path / "cifar-10-batches-py")
-    d = load_vision(cfg_for("cifar10", tmp_path))
+    d = load_source(cfg_for("cifar10", tmp_path))
     assert d.x_train.shape == (20, 3, 32, 32) and d.x_test.shape == (6, 3, 32, 32)
     # each row is the red plane, then green, then blue, each 32x32 row-major
     assert torch.equal(d.x_train[3, 1, 2], torch.from_numpy(a["x_train"][3, 1024 + 64:1024 + 96]))
@@ -145,11 +145,11 @@ def test_image_folder_held_out_split_is_stratified_and_seeded(tmp_path):
         for i in range(5):
             write_png(tmp_path / c / f"{i}.png", rng.integers(0, 256, (6, 8, 3), dtype=np.uint8))
     (tmp_path / "cat" / "notes.txt").write_text("not an image")
-    d = load_vision(cfg_for(f"folder:{tmp_path}"))
+    d = load_source(cfg_for(f"folder:{tmp_path}"))
     assert d.classes == ["cat", "dog"] and d.x_train.shape[1:] == (3, 6, 8)
     assert torch.bincount(d.y_test).tolist() == [1, 1] and len(d.x_train) == 8  # round(0.2 * 5) per class
-    again = load_vision(cfg_for(f"folder:{tmp_path}"))
-    other = load_vision(cfg_for(f"folder:{tmp_path}", data_seed=3))
+    again = load_source(cfg_for(f"folder:{tmp_path}"))
+    other = load_source(cfg_for(f"folder:{tmp_path}", data_seed=3))
     assert torch.equal(d.x_test, again.x_test) and not torch.equal(d.x_test, other.x_test)
     assert not d.flip
 
@@ -160,7 +160,7 @@ def test_image_folder_with_train_test_split_and_gray_images(tmp_path):
     for split in ("train", "test"):
         for c in ("a", "b"):
             write_png(tmp_path / split / c / "x.png", img)
-    d = load_vision(cfg_for(f"folder:{tmp_path}"))
+    d = load_source(cfg_for(f"folder:{tmp_path}"))
     assert d.x_train.shape == (2, 1, 4, 5) and d.x_test.shape == (2, 1, 4, 5)
     assert torch.equal(d.x_test[0, 0], torch.from_numpy(img)) and "test_split" not in d.meta
 
@@ -171,7 +171,7 @@ def test_npz_layouts(tmp_path, layout):
     x = rng.integers(0, 256, (10, 3, 7, 9), dtype=np.uint8)  # (N, C, H, W) reference
     stored = {"NHW": x[:, 0], "NHWC": x.transpose(0, 2, 3, 1), "NCHW": x}[layout]
     np.savez(tmp_path / "s.npz", x=stored, y=np.arange(10) % 2, x_test=stored[:3], y_test=np.array([0, 1, 1]))
-    d = load_vision(cfg_for(f"npz:{tmp_path / 's.npz'}"))
+    d = load_source(cfg_for(f"npz:{tmp_path / 's.npz'}"))
     want = x[:, :1] if layout == "NHW" else x
     assert torch.equal(d.x_train, torch.from_numpy(want)) and torch.equal(d.x_test, torch.from_numpy(want[:3]))
     assert d.num_classes == 2 and d.y_train.dtype == torch.int64
@@ -179,27 +179,27 @@ def test_npz_layouts(tmp_path, layout):
 
 def test_npz_without_test_split_holds_out_20_percent(tmp_path):
     np.savez(tmp_path / "s.npz", x=np.zeros((20, 4, 4), np.uint8), y=np.arange(20) % 2)
-    d = load_vision(cfg_for(f"npz:{tmp_path / 's.npz'}"))
+    d = load_source(cfg_for(f"npz:{tmp_path / 's.npz'}"))
     assert (len(d.x_train), len(d.x_test)) == (16, 4) and "data_seed=0" in d.meta["test_split"]
 
 
 # -- every bad input is one clear DataError -----------------------------------------------------------
 def test_missing_set_says_where_it_looked_and_how_to_fix(tmp_path, monkeypatch):
     with pytest.raises(DataError) as e:
-        load_vision(cfg_for("mnist", tmp_path / "nowhere"))
+        load_source(cfg_for("mnist", tmp_path / "nowhere"))
     msg = str(e.value)
     assert "mnist not found" in msg and str(tmp_path / "nowhere") in msg and "MNIST/raw/" in msg
     assert "--data-dir" in msg and "--download" in msg and "\n" not in msg
     monkeypatch.setattr(vision, "SYSTEM_ROOTS", ())
     with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
-        load_vision(cfg_for("fashion-mnist", tmp_path))
+        load_source(cfg_for("fashion-mnist", tmp_path))
 
 
 def test_incomplete_set_names_the_missing_files(tmp_path):
     fake_mnist(tmp_path / "MNIST" / "raw")
     (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match=r"lacks t10k-labels-idx1-ubyte\[\.gz\]"):
-        load_vision(cfg_for("mnist", tmp_path))
+        load_source(cfg_for("mnist", tmp_path))
 
 
 def corrupt(kind: str, d: Path) -> None:
@@ -233,7 +233,7 @@ def test_bad_idx_files(tmp_path, kind, words):
     fake_mnist(d, gz=False)
     corrupt(kind, d)
     with pytest.raises(DataError, match=words):
-        load_vision(cfg_for("mnist", tmp_path))
+        load_source(cfg_for("mnist", tmp_path))
 
 
 def test_another_sets_known_file_is_refused(tmp_path, monkeypatch):
@@ -244,7 +244,7 @@ def test_another_sets_known_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setitem(vision.KNOWN_MD5, md5sum(d / "train-images-idx3-ubyte.gz"),
                         ("mnist", "train-images-idx3-ubyte.gz"))
     with pytest.raises(DataError, match="this is mnist's train-images-idx3-ubyte.gz .* misplaced"):
-        load_vision(cfg_for("fashion-mnist", tmp_path))
+        load_source(cfg_for("fashion-mnist", tmp_path))
 
 
 class Boom:  # a pickle that would run a command when loaded
@@ -272,29 +272,29 @@ def test_bad_cifar_batches(tmp_path, monkeypatch, kind, words):
         b.write_bytes(pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [12]}, protocol=2))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataError, match=words):
-        load_vision(cfg_for("cifar10", tmp_path))
+        load_source(cfg_for("cifar10", tmp_path))
     assert not (tmp_path / "pwned").exists()
 
 
 def test_bad_folders_and_npz(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no class sub-folders"):
-        load_vision(cfg_for(f"folder:{tmp_path / 'empty'}"))
+        load_source(cfg_for(f"folder:{tmp_path / 'empty'}"))
     (tmp_path / "noimg" / "cat").mkdir(parents=True)
     with pytest.raises(DataError, match="class folder 'cat' has no images"):
-        load_vision(cfg_for(f"folder:{tmp_path / 'noimg'}"))
+        load_source(cfg_for(f"folder:{tmp_path / 'noimg'}"))
     write_png(tmp_path / "mixed" / "a" / "1.png", np.zeros((4, 4), np.uint8))
     write_png(tmp_path / "mixed" / "b" / "2.png", np.zeros((5, 4), np.uint8))
     with pytest.raises(DataError, match="images differ in size: .* is 4x4, .* is 4x5"):
-        load_vision(cfg_for(f"folder:{tmp_path / 'mixed'}"))
+        load_source(cfg_for(f"folder:{tmp_path / 'mixed'}"))
     with pytest.raises(DataError, match="does not exist"):
-        load_vision(cfg_for(f"folder:{tmp_path / 'absent'}"))
+        load_source(cfg_for(f"folder:{tmp_path / 'absent'}"))
     np.savez(tmp_path / "bad.npz", images=np.zeros((2, 4, 4), np.uint8))
     with pytest.raises(DataError, match="expected at least 'x' .* and 'y'"):
-        load_vision(cfg_for(f"npz:{tmp_path / 'bad.npz'}"))
+        load_source(cfg_for(f"npz:{tmp_path / 'bad.npz'}"))
     np.savez(tmp_path / "float.npz", x=np.zeros((2, 4, 4), np.float32), y=np.zeros(2, int))
     with pytest.raises(DataError, match="expected uint8"):
-        load_vision(cfg_for(f"npz:{tmp_path / 'float.npz'}"))
+        load_source(cfg_for(f"npz:{tmp_path / 'float.npz'}"))
 
 
 # -- augmentation ----------------------------------------------------------------------------------
@@ -331,7 +331,7 @@ def test_augment_batch_shifts_content_and_flips_only_when_allowed():
 
 def test_prepare_augments_and_normalises(tmp_path):
     fake_mnist(tmp_path / "MNIST" / "raw", gz=False)
-    d = load_vision(cfg_for("mnist", tmp_path))
+    d = load_source(cfg_for("mnist", tmp_path))
     out = d.prepare(d.x_train[:8], train=True, augment=True, generator=torch.Generator().manual_seed(0))
     assert out.shape == (8, 1, 28, 28) and out.dtype == torch.float32
     assert abs(d.prepare(d.x_train).mean().item()) < 1e-4  # normalised with the training mean
@@ -340,7 +340,7 @@ def test_prepare_augments_and_normalises(tmp_path):
 # -- caches ----------------------------------------------------------------------------------------
 def test_second_load_comes_from_the_disk_cache_without_parsing(tmp_path, monkeypatch):
     fake_mnist(tmp_path / "MNIST" / "raw")
-    first = load_vision(cfg_for("mnist", tmp_path))
+    first = load_source(cfg_for("mnist", tmp_path))
     assert len(list((tmp_path / "cache").glob("mnist-*.pt"))) == 1
     cache.clear_memory_cache()  # as a new process would start
 
@@ -348,7 +348,7 @@ def test_second_load_comes_from_the_disk_cache_without_parsing(tmp_path, monkeyp
         raise AssertionError("parsed again")
 
     monkeypatch.setattr(vision, "parse_named", no_parse)
-    second = load_vision(cfg_for("mnist", tmp_path))
+    second = load_source(cfg_for("mnist", tmp_path))
     assert torch.equal(first.x_train, second.x_train) and torch.equal(first.y_test, second.y_test)
     assert first.meta == second.meta and first.classes == second.classes
 
@@ -359,9 +359,9 @@ def test_memory_cache_parses_once_and_hands_out_copies(tmp_path, monkeypatch):
     calls = []
     real = vision.parse_named
     monkeypatch.setattr(vision, "parse_named", lambda *a: calls.append(1) or real(*a))
-    first = load_vision(cfg_for("mnist", tmp_path))
+    first = load_source(cfg_for("mnist", tmp_path))
     first.x_train.zero_()  # a careless caller
-    second = load_vision(cfg_for("mnist", tmp_path))
+    second = load_source(cfg_for("mnist", tmp_path))
     assert len(calls) == 1 and second.x_train.float().mean() > 50
     assert not (tmp_path / "cache").exists()
 
@@ -369,14 +369,14 @@ def test_memory_cache_parses_once_and_hands_out_copies(tmp_path, monkeypatch):
 def test_corrupt_cache_is_rebuilt_and_changed_files_reparsed(tmp_path):
     d = tmp_path / "MNIST" / "raw"
     fake_mnist(d, seed=0)
-    want = load_vision(cfg_for("mnist", tmp_path)).x_train
+    want = load_source(cfg_for("mnist", tmp_path)).x_train
     (pt,) = (tmp_path / "cache").glob("mnist-*.pt")
     pt.write_bytes(b"not a torch file")
     cache.clear_memory_cache()
-    assert torch.equal(load_vision(cfg_for("mnist", tmp_path)).x_train, want)
+    assert torch.equal(load_source(cfg_for("mnist", tmp_path)).x_train, want)
     assert torch.load(pt, weights_only=True)["x_train"].shape == want.shape  # rewritten whole
     new = fake_mnist(d, seed=1, n=(30, 20))  # replaced files: new size and mtime, new key
-    assert torch.equal(load_vision(cfg_for("mnist", tmp_path)).x_train, torch.from_numpy(new["x_train"][:, None]))
+    assert torch.equal(load_source(cfg_for("mnist", tmp_path)).x_train, torch.from_numpy(new["x_train"][:, None]))
 
 
 def test_download_fetches_into_data_dir_then_loads(tmp_path, monkeypatch, capsys):
@@ -388,7 +388,7 @@ def test_download_fetches_into_data_dir_then_loads(tmp_path, monkeypatch, capsys
             fake_mnist(Path(root) / "MNIST" / "raw", n=(12, 10))
 
     monkeypatch.setattr(tvd, "MNIST", FakeMNIST)
-    d = load_vision(cfg_for("mnist", tmp_path / "data", download=True))
+    d = load_source(cfg_for("mnist", tmp_path / "data", download=True))
     assert len(d.x_train) == 12 and (tmp_path / "data" / "MNIST" / "raw").is_dir()
     assert capsys.readouterr().out == ""  # progress goes to stderr: stdout is reserved for --json
 
@@ -398,4 +398,4 @@ def test_download_fetches_into_data_dir_then_loads(tmp_path, monkeypatch, capsys
 
     monkeypatch.setattr(tvd, "CIFAR10", Offline)
     with pytest.raises(DataError, match="downloading cifar10 into .* failed .* Tried mirror 1 Tried mirror 2"):
-        load_vision(cfg_for("cifar10", tmp_path / "data", download=True))
+        load_source(cfg_for("cifar10", tmp_path / "data", download=True))

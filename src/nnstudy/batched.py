@@ -38,8 +38,8 @@ import torch
 from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset, load_dataset
 from nnstudy.errors import Diverged
-from nnstudy.experiment import RunResult, finish_run, train_and_evaluate
-from nnstudy.models import build_model, count_params
+from nnstudy.experiment import RunResult, finish_run, run_result, train_and_evaluate
+from nnstudy.models import build_model
 from nnstudy.optim import make_optimizer, make_scheduler, resolve_device
 from nnstudy.stacked import (
     EVAL_COLUMNS,
@@ -51,7 +51,7 @@ from nnstudy.stacked import (
     loss_and_grad,
 )
 from nnstudy.store import Store
-from nnstudy.train import FULL_BATCH_EVAL, FitResult, plan_steps
+from nnstudy.train import FULL_BATCH_EVAL, FitResult, held_out_split, measured_splits, plan_steps, unmeasured_finals
 
 BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
 # How many members go through each kernel call: a chunk's workspace (activations and their gradients)
@@ -183,8 +183,7 @@ def train_group(cfgs: list[TrainConfig], store: Store | None = None, *, study=No
     out = []
     for k, (cfg, d, model, res, rid) in enumerate(zip(cfgs, datas, models, fits, run_ids)):
         model.load_state_dict(net.state_dict(k))
-        r = RunResult(rid, res.status, res.final, cfg, res.steps, res.seconds, count_params(model),
-                      res.error, res.records, model)
+        r = run_result(rid, res, cfg, model, d)
         if store is not None:
             _record(store, r, d, {"models": len(cfgs), "group_seconds": round(wall, 3),
                                   "chunk_members": net.chunk_members})
@@ -270,7 +269,7 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
     K, C = len(cfgs), d0.num_classes
     X, Y = _stack(datas, "train", device)  # (K, D + 1, N), (K, N)
     n = X.shape[2]
-    held = "val" if d0.x_val is not None and len(d0.x_val) else ("test" if not d0.is_image else None)
+    held = held_out_split(d0)
     HX, HY = _stack(datas, held, device) if held else (None, None)
     total, per_epoch = plan_steps(cfg, n)
     full_batch = cfg.batch_size == 0 or cfg.batch_size >= n
@@ -335,14 +334,16 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                     f"step {step}/{total} {time.perf_counter() - t0:.1f} s")
     seconds = (time.perf_counter() - t0) / K
     net.chunk_members = tuner.chunks()[0][1]
-    finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks()) for s in d0.splits()}
+    finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks()) for s in measured_splits(d0)}
     held_all = torch.stack(held_vals).cpu() if held_vals else None  # (evals, K, 2)
     finals = {s: v.cpu() for s, v in finals.items()}
-    return [_member_result(k, tr[:step, :, k].cpu(), held, held_steps, held_all, finals, seconds)
+    return [_member_result(k, tr[:step, :, k].cpu(), held, held_steps, held_all, finals, seconds,
+                           unmeasured_finals(d0))
             for k in range(K)], net
 
 
-def _member_result(k: int, tr: torch.Tensor, held, held_steps, held_all, finals, seconds: float) -> FitResult:
+def _member_result(k: int, tr: torch.Tensor, held, held_steps, held_all, finals, seconds: float,
+                   unmeasured: dict) -> FitResult:
     """Member k's records and final numbers, cut at its divergence like fit's."""
     bad = (~torch.isfinite(tr[:, 0])).nonzero()
     last = int(bad[0]) if len(bad) else len(tr) - 1  # last recorded train step
@@ -356,7 +357,7 @@ def _member_result(k: int, tr: torch.Tensor, held, held_steps, held_all, finals,
     if len(bad):
         return FitResult("diverged", {}, records, last, seconds, str(Diverged(last, rows[last][0])))
     steps = len(tr)
-    final = {}
+    final = dict(unmeasured)  # empty splits: None, as fit records them
     for split, v in finals.items():  # v (K, 2)
         final[f"{split}_loss"], final[f"{split}_acc"] = v[k].tolist()
         records += [(steps, split, "loss", final[f"{split}_loss"]), (steps, split, "acc", final[f"{split}_acc"])]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
+import time
 import traceback
 
 from nnstudy.config import DEVICES, PROFILES, TrainConfig
@@ -35,10 +35,12 @@ def emit(args, obj: dict, text: str | None = None) -> None:
         print(text)
 
 
-def open_store(args):
+def open_store(args, readonly: bool = False):
+    """readonly for commands that only read (runs, show, report): they then work on read-only media
+    and cannot change what is stored, nor create a store where there is none."""
     from nnstudy.store import Store
 
-    return Store(args.out) if getattr(args, "out", None) else Store()
+    return Store(getattr(args, "out", None), readonly=readonly)
 
 
 def add_common(p, device: bool = True, json_flag: bool = True):
@@ -50,16 +52,25 @@ def add_common(p, device: bool = True, json_flag: bool = True):
 
 
 def add_config_flags(p) -> None:
-    """One flag per TrainConfig field, defaulting to 'not given' so a --config file can fill it."""
+    """One flag per TrainConfig field, defaulting to 'not given' so a --config file can fill it; its
+    help is the field's comment in config.py, its default and what it accepts."""
+    from nnstudy.config import field_docs, valid_values
+
+    docs = field_docs()
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("extra", "device"):
             continue
         flag = "--" + f.name.replace("_", "-")
+        default = str(f.default).lower() if isinstance(f.default, bool) else f.default if f.default != "" else '""'
+        valid = valid_values(f.name) if not isinstance(f.default, bool) else ""  # --x / --no-x says it
+        text = f"{docs.get(f.name, '')} [default: {default}" + (f"; valid: {valid}]" if valid else "]")
+        text = text.replace("%", "%%")  # argparse formats help with %
         if isinstance(f.default, bool):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=text)
         else:
             p.add_argument(flag, dest=f.name, type=type(f.default), default=argparse.SUPPRESS,
-                           metavar=f.name.upper())
+                           metavar=f.name.upper(), help=text)
 
 
 def build_parser() -> Parser:
@@ -97,13 +108,16 @@ def build_parser() -> Parser:
     s.add_argument("--dataset", default="fashion-mnist", help="sets the input shape and classes (default: %(default)s)")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("runs", help="list the runs in the store")
-    s.add_argument("--study")
+    s = sub.add_parser("runs", help="the runs in the store as a table, newest last")
+    s.add_argument("--study", help="only this study's runs (a sweep's --name counts as a study)")
     s.add_argument("--kind", choices=("study", "train"))
+    s.add_argument("--status", choices=("running", "complete", "diverged", "failed", "crashed"))
+    s.add_argument("--last", type=int, metavar="N", help="only the newest N runs (after the other filters)")
     add_common(s, device=False)
 
-    s = sub.add_parser("show", help="one run: config, environment, final numbers")
-    s.add_argument("run")
+    s = sub.add_parser("show", help="one run: what it trained, its numbers, where its files are")
+    s.add_argument("run", help="a run id or a unique prefix of one")
+    s.add_argument("--all", action="store_true", help="every config field, not only those off their defaults")
     add_common(s, device=False)
 
     s = sub.add_parser("all", help="every study, then the report: the main job")
@@ -201,12 +215,16 @@ def cmd_train(args) -> int:
             figures = [str(p) for p in draw_run(store, res.run_id)]
         except Exception as e:  # the run is stored and complete: a drawing failure must not hide it
             log(f"nnstudy: figures not drawn ({type(e).__name__}: {e}); the run is complete")
-    text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items())
-            + f"; {res.steps} steps in {res.seconds:.2f} s")
+    missing = sorted({k.rsplit("_", 1)[0] for k, v in res.final.items() if v is None})  # empty splits
+    text = (f"run {res.run_id}: {res.status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items()
+                                                          if v is not None)
+            + "".join(f"; no {s} split" for s in missing) + f"; {res.steps} steps in {res.seconds:.2f} s")
     emit(args, {**res.summary(), "config": cfg.to_dict(), "figures": figures},
          text + (f"; figures in {store.run_dir(res.run_id)}" if figures else ""))
     if res.status == "diverged":
         log(f"nnstudy: {res.error}")
+    for w in res.warnings:  # complete, but it learned nothing or blew up (experiment.learning_warnings)
+        log(f"nnstudy: warning: {w}")
     return 0
 
 
@@ -233,37 +251,44 @@ def cmd_show_model(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    store = open_store(args)
+    from nnstudy import console
+
+    if args.last is not None and args.last < 1:
+        raise UsageError(f"--last {args.last}: need at least 1")
+    store = open_store(args, readonly=True)
     rows = store.runs(study=args.study, kind=args.kind)
-    keep = ("id", "kind", "study", "name", "status", "seed")
-    slim = [{k: r[k] for k in keep} | {"final": r["summary"].get("final")} for r in rows]
-    lines = [f"{r['id']}  {r['kind']:<5}  {r['status']:<8}  {r['study'] or '-':<12}  {r['name'] or ''}" for r in rows]
-    emit(args, {"runs": slim}, "\n".join(lines) or "(no runs)")
+    if args.status:  # here, not in SQL: "crashed" is worked out when a run is read, never stored
+        rows = [r for r in rows if r["status"] == args.status]
+    listing = console.runs_listing(store, rows[-args.last:] if args.last else rows)
+    emit(args, {"runs": listing}, console.runs_table(listing, colour=console.use_colour()))
     return 0
 
 
 def cmd_show(args) -> int:
-    store = open_store(args)
+    from nnstudy import console
+
+    store = open_store(args, readonly=True)
     r = store.get(args.run)
-    r["folder"] = str(store.run_dir(r["id"]))
-    text = json.dumps({k: r[k] for k in ("id", "kind", "study", "name", "status", "error", "folder")}, indent=2)
-    text += "\nconfig: " + json.dumps(r["config"]) + "\nenv: " + json.dumps(r["env"])
-    text += "\nsummary: " + json.dumps({k: v for k, v in r["summary"].items() if k not in ("table", "env")},
-                                       default=str)[:4000]
-    emit(args, r, text)
+    if args.json:
+        emit(args, console.show_object(store, r))
+    else:
+        print(console.show_page(store, r, every=args.all, colour=console.use_colour()))
     return 0
 
 
 def cmd_all(args) -> int:
+    from nnstudy.console import all_summary
     from nnstudy.studies import load_all, run_study
 
     store = open_store(args)
     done = {}
     for name in load_all().names():
         log(f"== {name} ==")
+        started = time.time()
         row = run_study(name, store, args.profile, args.seeds, args.device or "auto", log=log,
                         skip_done=not args.force)
-        done[name] = {"run": row["id"], "seconds": row["summary"].get("seconds")}
+        done[name] = {"run": row["id"], "status": row["status"], "seconds": row["summary"].get("seconds"),
+                      "kept": row["started"] < started}  # an earlier run of the same code, not re-run
     report = {}
     try:
         from nnstudy.report import write_report
@@ -272,30 +297,28 @@ def cmd_all(args) -> int:
     except ModuleNotFoundError as e:
         if e.name != "nnstudy.report":
             raise
-    emit(args, {"studies": done, "report": report},
-         "\n".join(f"{k:<15} {v['run']}" for k, v in done.items()) + (f"\nreport: {report}" if report else ""))
+    emit(args, {"studies": done, "report": report}, all_summary(done, report, store.home))
     return 0
 
 
 def cmd_report(args) -> int:
+    from nnstudy.console import report_line
     from nnstudy.report import write_report
 
-    store = open_store(args)
+    store = open_store(args, readonly=True)  # the report's files go to --report-dir (default STORE/report)
     paths = write_report(store, args.report_dir)
-    emit(args, paths, "\n".join(f"{k}: {v}" for k, v in paths.items()))
+    emit(args, paths, report_line(paths))
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from nnstudy.studies import format_table
+    from nnstudy.console import sweep_summary
     from nnstudy.sweep import grid_from_args, run_sweep
 
     cfgs = grid_from_args(args)
     store = open_store(args)
     summary = run_sweep(cfgs, store.home, study=args.name, jobs=args.jobs, log=log)
-    text = (f"{format_table(summary['table'])}\n\n{summary['runs']} runs ({args.name!r}) in {summary['seconds']} s; "
-            f"store {store.home}")
-    emit(args, summary, text)
+    emit(args, summary, sweep_summary(summary, store.home))
     return 0
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,10 @@ class TrainConfig:
     test_subset: int = 0  # evaluate on only this many test examples (0: all): one fixed draw, the same for every run
     permute_pixels: bool = False  # images: shuffle pixel positions by one fixed permutation drawn with data_seed
     data_seed: int = 0  # seed of the data draw and split (toy generation, validation carve-out, subset)
-    data_dir: str = ""  # where image sets live ("" : NNSTUDY_DATA, ~/.cache/nnstudy, system places)
+    data_dir: str = ""  # the image set's folder, and only there ("": NNSTUDY_DATA, ~/.cache/nnstudy, system)
     download: bool = False  # image sets: download when missing (needs the internet)
     augment: bool = False  # images: random crop (pad 2-4 px) + flips where the set allows, per batch
+    remap_labels: bool = False  # npz: map the distinct labels, sorted, to classes 0..C-1 (ids like 7, 10**6)
     # model
     model: str = "mlp"  # a registered model name (`nnstudy models`)
     width: int = 100  # MLP: hidden units per layer
@@ -66,7 +68,7 @@ class TrainConfig:
     grad_clip: float = 0.0  # max global gradient norm (0: no clipping)
     steps: int = 1000  # optimizer steps, used when epochs == 0
     epochs: int = 0  # passes over the training split (overrides steps when > 0)
-    batch_size: int = 0  # examples per step (0: the whole training split, full batch)
+    batch_size: int = 0  # examples per step (0: the whole training split); unset, image sets take 128 (train, sweep)
     eval_every: int = 0  # steps between held-out evaluations (0: every 10 steps full-batch, each epoch else)
     seed: int = 0  # seed of initialisation, data order and augmentation
     # execution
@@ -115,26 +117,8 @@ class TrainConfig:
 
     # -- validation ---------------------------------------------------------------------------
     def validate(self) -> None:
-        choice("activation", self.activation, ACTIVATIONS)
-        choice("init", self.init, INITS)
-        choice("optimizer", self.optimizer, OPTIMIZERS)
-        choice("schedule", self.schedule, SCHEDULES)
-        choice("loss", self.loss, LOSSES)
-        choice("device", self.device, DEVICES)
-        choice("amp", self.amp, AMP)
-        positive("lr", self.lr)
-        positive("width", self.width)
-        positive("depth", self.depth, "a depth of at least 1 hidden layer (use model=linear for none)")
-        positive("n_per_class", self.n_per_class)
-        positive("classes", self.classes)
-        for name in ("momentum", "weight_decay", "noise", "label_smoothing", "grad_clip"):
-            nonneg(name, getattr(self, name))
-        for name in ("steps", "epochs", "batch_size", "eval_every", "train_subset", "test_subset", "threads"):
-            nonneg(name, getattr(self, name))
-        for name in ("test_frac", "val_frac", "dropout"):
-            v = getattr(self, name)
-            if not 0.0 <= v < 1.0:
-                raise UsageError(f"{name}={v!r} is out of range; valid: 0 <= {name} < 1")
+        for name in RULES:
+            check(name, getattr(self, name))
         if self.steps == 0 and self.epochs == 0:
             raise UsageError("steps=0 and epochs=0: nothing to train; set --steps N or --epochs N (N >= 1)")
         if self.nesterov and (self.momentum <= 0 or self.optimizer != "sgd"):
@@ -142,28 +126,66 @@ class TrainConfig:
                              f"(got optimizer={self.optimizer!r}, momentum={self.momentum})")
         if self.label_smoothing and self.loss != "cross_entropy":
             raise UsageError(f"label_smoothing={self.label_smoothing} needs loss=cross_entropy (got {self.loss!r})")
+        if self.batch_norm and self.batch_size == 1:
+            raise UsageError("batch_norm=true with batch_size=1: batch norm needs 2 or more examples per batch "
+                             "(its statistics of one example are that example); use --batch-size 2 or more")
         if not self.dataset:
             raise UsageError("dataset is empty; valid: a toy set, an image set, folder:PATH or npz:PATH")
 
 
-def choice(name: str, value, valid) -> None:
-    if value not in valid:
-        raise UsageError(f"{name}={value!r} is not valid; valid: {', '.join(valid)}")
+# What each field accepts: checked by `validate`, shown by `nnstudy train --help` (`valid_values`).
+INT_MAX = 2**63 - 1  # torch keeps counts and seeds in int64: a larger int fails deep inside it
+MAX_THREADS = 1024  # more than any one machine's cores; torch.set_num_threads(10**6) crashes the process
+RANGES = {"> 0": lambda v: v > 0, ">= 0": lambda v: v >= 0, ">= 2": lambda v: v >= 2,
+          "0 <= x < 1": lambda v: 0 <= v < 1, f"0 <= x <= {MAX_THREADS}": lambda v: 0 <= v <= MAX_THREADS}
+RULES: dict[str, tuple | str] = {
+    "activation": ACTIVATIONS, "init": INITS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "loss": LOSSES,
+    "device": DEVICES, "amp": AMP,
+    **dict.fromkeys(("lr", "width", "depth", "n_per_class"), "> 0"),
+    "classes": ">= 2",  # one class is learned perfectly by a constant: an accuracy of 1.0 that means nothing
+    **dict.fromkeys(("weight_decay", "noise", "grad_clip", "steps", "epochs", "batch_size", "eval_every",
+                     "train_subset", "test_subset", "seed", "data_seed"), ">= 0"),
+    "threads": f"0 <= x <= {MAX_THREADS}",
+    # momentum >= 1 never forgets a gradient (the velocity grows without bound); torch requires smoothing <= 1
+    **dict.fromkeys(("test_frac", "val_frac", "dropout", "momentum", "label_smoothing"), "0 <= x < 1"),
+}
 
 
-def positive(name: str, value, what: str = "") -> None:
-    if not value > 0:
-        raise UsageError(f"{name}={value!r} must be > 0" + (f": {what}" if what else ""))
+def valid_values(name: str) -> str:
+    """What a field accepts, in words (for --help and error messages)."""
+    rule = RULES.get(name)
+    kind = type(getattr(TrainConfig, name, None))
+    if isinstance(rule, tuple):
+        return ", ".join(rule)
+    if kind is bool:
+        return "true, false"
+    if rule is None:
+        return ""
+    number = "an integer" if kind is int else "a finite number"
+    return f"{number} {rule}" if rule.startswith(">") else f"{number} with {rule}"
 
 
-def nonneg(name: str, value) -> None:
-    if not value >= 0:
-        raise UsageError(f"{name}={value!r} must be >= 0")
+def check(name: str, value) -> None:
+    """One field's value against its rule: a choice, or a range; floats finite, ints within int64."""
+    rule = RULES[name]
+    if isinstance(rule, tuple):
+        if value not in rule:
+            raise UsageError(f"{name}={value!r} is not valid; valid: {', '.join(rule)}")
+        return
+    if isinstance(value, int) and abs(value) > INT_MAX:
+        raise UsageError(f"{name}={value!r} is too large (torch counts in 64-bit integers); "
+                         f"valid: {valid_values(name)}")
+    if not math.isfinite(value) or not RANGES[rule](value):  # inf, 1e400 and nan are never a setting
+        raise UsageError(f"{name}={value!r} is out of range; valid: {valid_values(name)}")
 
 
 def coerce(f: dataclasses.Field, value, where: str):
     """Convert a TOML or command-line value to the field's type, or fail with one clear line."""
     kind = type(f.default) if f.default is not dataclasses.MISSING else dict
+    if kind is str:  # a TOML number or list where a name belongs: str() would accept anything
+        if not isinstance(value, str):
+            raise UsageError(f"{where}: {f.name}={value!r} is not a string; write it in quotes")
+        return value
     if kind is dict:
         if not isinstance(value, dict):
             raise UsageError(f"{where}: {f.name}={value!r} must be a table")
@@ -179,27 +201,56 @@ def coerce(f: dataclasses.Field, value, where: str):
             raise ValueError
         if isinstance(value, bool) and kind is not bool:
             raise ValueError
-        out = kind(value)
-        if kind is float and out != out:  # NaN
-            raise ValueError
-        return out
-    except (TypeError, ValueError):
+        return kind(value)  # range and finiteness: TrainConfig.validate, which every construction runs
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float() of a TOML integer like 10**400
         raise UsageError(f"{where}: {f.name}={value!r} is not {'an' if kind is int else 'a'} "
                          f"{kind.__name__}") from None
 
 
 def read_toml(path: str | Path) -> dict:
+    """A TOML file's fields (flat, or one [train] table). TOML is UTF-8: a byte-order mark (Windows
+    Notepad's habit) is dropped, since it carries no meaning and the text is the same without it;
+    other encodings are refused with the place of the first bad byte, since guessing could misread."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            d = tomllib.load(fh)
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"config file {str(p)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"config file {str(p)!r} is not valid TOML: {e}") from None
     except OSError as e:
         raise UsageError(f"config file {str(p)!r} cannot be read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise UsageError(f"config file {str(p)!r} is not UTF-8 (byte 0x{raw[e.start]:02x} on line {line}); "
+                         "TOML files are UTF-8: save it as UTF-8") from None
+    try:
+        d = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"config file {str(p)!r} is not valid TOML: {e}") from None
     # Allow either a flat file or one [train] table.
     if set(d) == {"train"} and isinstance(d["train"], dict):
         d = d["train"]
     return d
+
+
+def field_docs() -> dict[str, str]:
+    """Each TrainConfig field's trailing comment in this file, by name: the one place the meaning of
+    a field is written (nanoGPT style), shown again by `nnstudy train --help`."""
+    import io
+    import tokenize
+
+    try:
+        source = Path(__file__).read_text(encoding="utf-8")
+    except OSError:  # installed without sources: help without descriptions is still help
+        return {}
+    body = source[source.index("class TrainConfig"):source.index("    def __post_init__")]
+    docs, name = {}, None
+    for tok in tokenize.generate_tokens(io.StringIO(body).readline):
+        if tok.type == tokenize.NAME and tok.start[1] == 4 and name is None:
+            name = tok.string  # a field's name starts its line, indented once
+        elif tok.type == tokenize.COMMENT and name is not None:
+            docs[name] = tok.string.lstrip("#").strip()
+        if tok.type in (tokenize.NEWLINE, tokenize.NL):
+            name = None
+    return docs

@@ -9,7 +9,9 @@ Every TrainConfig field takes a grid (`--FIELD GRID`); `--seeds` is sugar for `-
     adam             one value
 
 Items combine (`--lr 1e-4:1e-2:3,0.5`). The Cartesian product of all grids gives the configs, each
-validated by TrainConfig (a bad value is one clear line, exit 2). Configs that differ only in
+validated by TrainConfig (a bad value is one clear line, exit 2), at most MAX_RUNS of them. Image
+sets without a --batch-size grid train in mini-batches of recipes.IMAGE_BATCH, as `nnstudy train`
+does. Configs that differ only in
 batched.BATCH_FIELDS (seed, data_seed, lr, weight_decay, momentum) train as one batched group;
 groups run one after another, or side by side in `--jobs N` worker processes.
 """
@@ -29,8 +31,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from nnstudy.config import TrainConfig
 from nnstudy.errors import UsageError
+from nnstudy.recipes import image_batch_default
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name != "extra"}
+MAX_RUNS = 100_000  # configs in one sweep: a typo like 0..1000000000 is refused before it fills memory
 
 
 def field_type(name: str) -> type:
@@ -68,6 +72,8 @@ def _int_range(flag: str, item: str) -> list[int]:
         raise UsageError(f"sweep: {flag} {item!r}: a range a..b needs two integers, e.g. 0..31") from None
     if hi < lo:
         raise UsageError(f"sweep: {flag} {item!r} is an empty range; a..b needs a <= b")
+    if hi - lo >= MAX_RUNS:
+        raise UsageError(f"sweep: {flag} {item!r} holds {hi - lo + 1} values; a sweep runs at most {MAX_RUNS:,}")
     return list(range(lo, hi + 1))
 
 
@@ -79,6 +85,8 @@ def _log_range(flag: str, item: str, kind: type) -> list:
         raise UsageError(f"sweep: {flag} {item!r}: a log range is LO:HI:N, e.g. 1e-4:1e-1:4") from None
     if n < 1:
         raise UsageError(f"sweep: {flag} {item!r} is an empty range; N must be at least 1")
+    if n > MAX_RUNS:
+        raise UsageError(f"sweep: {flag} {item!r}: N={n:,} points; a sweep runs at most {MAX_RUNS:,}")
     if not (lo > 0 and hi > 0 and math.isfinite(lo) and math.isfinite(hi)):
         raise UsageError(f"sweep: {flag} {item!r}: a log range needs LO > 0 and HI > 0")
     if n == 1:
@@ -100,9 +108,13 @@ def expand_grid(grid: dict[str, str | list], base: dict | None = None) -> list[T
         field_type(n)
         if not ax:
             raise UsageError(f"sweep: --{n.replace('_', '-')} has no values")
+    if math.prod(len(ax) for ax in axes) > MAX_RUNS:
+        raise UsageError(f"sweep: the grid holds {math.prod(len(ax) for ax in axes):,} configs; "
+                         f"a sweep runs at most {MAX_RUNS:,}")
     cfgs, seen = [], set()
     for combo in itertools.product(*axes):
-        cfg = TrainConfig.from_dict({**(base or {}), **dict(zip(names, combo))}, where="sweep")
+        d = image_batch_default({**(base or {}), **dict(zip(names, combo))})
+        cfg = TrainConfig.from_dict(d, where="sweep")
         if cfg.digest() not in seen:
             seen.add(cfg.digest())
             cfgs.append(cfg)
@@ -156,7 +168,8 @@ def _work(home: str, cfg_dicts: list[dict], study: str, names: list[str], thread
     try:
         cfgs = [TrainConfig.from_dict(d) for d in cfg_dicts]
         res = train_many(cfgs, store, study=study, names=names, log=_stderr if verbose else None)
-        return [{"run": r.run_id, "status": r.status, "final": r.final, "error": r.error} for r in res]
+        return [{"run": r.run_id, "status": r.status, "final": r.final, "error": r.error, "warnings": r.warnings}
+                for r in res]
     finally:
         store.close()
 
@@ -199,7 +212,8 @@ def run_sweep(cfgs: list[TrainConfig], home, *, study: str = "sweep", jobs: int 
 
 
 def summarize(cfgs, results, study: str, fields: list[str], groups, seconds: float) -> dict:
-    """One row per config minus its seed: mean ± std over seeds of the final accuracies."""
+    """One row per config minus its seed: mean ± std over seeds of the final accuracies (None where
+    a split does not exist), and how many complete runs carry learning warnings (warned)."""
     from nnstudy.studies import mean_std
 
     keys = [f for f in fields if f != "seed"]
@@ -211,7 +225,8 @@ def summarize(cfgs, results, study: str, fields: list[str], groups, seconds: flo
     for key, idx in cells.items():
         ok = [results[i] for i in idx if results[i]["status"] == "complete"]
         row = dict(zip(keys, key))
-        row.update(n=len(ok), diverged=sum(results[i]["status"] == "diverged" for i in idx))
+        row.update(n=len(ok), diverged=sum(results[i]["status"] == "diverged" for i in idx),
+                   warned=sum(bool(r.get("warnings")) for r in ok))  # complete but at chance or blown up
         for split in splits:  # every row has every column, "n/a" where no run completed
             row[f"{split} acc"] = mean_std(r["final"].get(f"{split}_acc") for r in ok)
         table.append(row)

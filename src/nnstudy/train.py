@@ -36,7 +36,7 @@ STEP_BUFFER_LOGITS = 1 << 22  # the step buffer holds at most 4M logits (16 MB i
 @dataclass
 class FitResult:
     status: str  # complete | diverged
-    final: dict[str, float]  # "<split>_<loss|acc>" after the last update, eval mode
+    final: dict[str, float | None]  # "<split>_<loss|acc>" after the last update, eval mode; None: empty split
     records: list[tuple] = field(default_factory=list)  # (step, split, name, value)
     steps: int = 0  # optimizer steps taken
     seconds: float = 0.0  # wall time of the training loop (no data loading, no final evaluation)
@@ -74,14 +74,36 @@ def outputs(model: nn.Module, data: Dataset, x: torch.Tensor, chunk: int = 2048,
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Dataset, x: torch.Tensor, y: torch.Tensor, loss_fn,
              autocast=None, tta: bool = False, chunk: int = 2048) -> tuple[float, float]:
-    """Mean loss and accuracy of `model` (in eval mode) on x, y; restores the model's mode."""
+    """Mean loss and accuracy of `model` (in eval mode) on x, y; restores the model's mode.
+    An empty split has no mean: callers evaluate only `measured_splits` (never a 0.0 for "no data")."""
+    if not len(x):
+        raise ValueError("evaluate: no examples (a split that does not exist has no numbers)")
     total_loss, correct = 0.0, 0
     for k, out in enumerate(outputs(model, data, x, chunk, autocast, tta)):
         yb = y[k * chunk:(k + 1) * chunk]
         total_loss += loss_fn(out, yb).item() * len(yb)
         correct += (out.argmax(1) == yb).sum().item()
-    n = max(1, len(x))
-    return total_loss / n, correct / n
+    return total_loss / len(x), correct / len(x)
+
+
+def measured_splits(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The splits that hold examples: only these are evaluated and recorded."""
+    return {s: xy for s, xy in data.splits().items() if len(xy[0])}
+
+
+def unmeasured_finals(data: Dataset) -> dict[str, None]:
+    """None (null in JSON) for each split that exists in name only (`--test-frac 0`): it has no
+    numbers and no metric rows, never a 0.0 that reads like a measured score of zero. `final`
+    therefore always names train and test, and val when a validation split was carved out."""
+    return {f"{s}_{m}": None for s, (x, _) in data.splits().items() if not len(x) for m in ("loss", "acc")}
+
+
+def held_out_split(data: Dataset) -> str | None:
+    """The split evaluated during training: val when carved out; toy sets fall back to test (the
+    week's notebook watched it); image sets never peek at test; None when it holds no examples."""
+    if data.x_val is not None and len(data.x_val):
+        return "val"
+    return "test" if not data.is_image and len(data.x_test) else None
 
 
 CHANNELS_LAST_MIN_WIDTH = 32  # CPU: channels_last for conv nets with a conv this wide (see channels_last_pays)
@@ -98,12 +120,31 @@ def channels_last_pays(model: nn.Module, device: torch.device) -> bool:
     return device.type == "cuda" or max(c.out_channels for c in convs) >= CHANNELS_LAST_MIN_WIDTH
 
 
-def plan_steps(cfg, n_train: int) -> tuple[int, int]:
-    """(total optimizer steps, steps per epoch)."""
+def plan_steps(cfg, n_train: int, batch_norm: bool = False) -> tuple[int, int]:
+    """(total optimizer steps, steps per epoch). With batch norm, a last batch of one example is
+    dropped (see check_batch_norm)."""
     bs = cfg.batch_size or n_train
     per_epoch = math.ceil(n_train / bs)
+    if batch_norm and bs < n_train and n_train % bs == 1:
+        per_epoch -= 1
     total = cfg.epochs * per_epoch if cfg.epochs else cfg.steps
     return total, per_epoch
+
+
+def has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def check_batch_norm(model: nn.Module, cfg, n_train: int) -> None:
+    """Batch norm normalises by the batch's own statistics, which one example does not have
+    (BatchNorm1d raises; BatchNorm2d normalises the image by itself). So a batch of one is refused
+    up front, and a last batch of one is dropped (plan_steps), as DataLoader's drop_last would: the
+    order is reshuffled every epoch, so a different example sits out each epoch and none is lost.
+    Dropping rather than merging it into the batch before keeps every step's batch size as set."""
+    if has_batch_norm(model) and min(cfg.batch_size or n_train, n_train) == 1:
+        raise UsageError(f"model {cfg.model!r} has batch norm, which needs 2 or more examples per batch; "
+                         f"batch_size={cfg.batch_size} with {n_train} training example(s) gives 1: "
+                         "use --batch-size 2 or more (or a model without batch norm)")
 
 
 def fit(model: nn.Module, data: Dataset, cfg, **kw) -> FitResult:
@@ -141,16 +182,17 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     n = len(data.x_train)
     if n == 0:
         raise UsageError(f"dataset {data.name!r} has no training examples after the split and subset")
-    total, per_epoch = plan_steps(cfg, n)
+    check_batch_norm(model, cfg, n)
+    total, per_epoch = plan_steps(cfg, n, has_batch_norm(model))
     sched = make_scheduler(cfg, opt, total)
     amp = autocast_for(cfg, device)
     g = torch.Generator().manual_seed(cfg.seed)  # data order and augmentation: its own stream
     full_batch = cfg.batch_size == 0 or cfg.batch_size >= n
     eval_every = cfg.eval_every or (FULL_BATCH_EVAL if full_batch else per_epoch)
-    held = "val" if data.x_val is not None and len(data.x_val) else ("test" if not image else None)
+    held = held_out_split(data)
     hx, hy = (data.x_val, data.y_val) if held == "val" else (data.x_test, data.y_test)
     records: list[tuple] = []
-    step, start_epoch = 0, 0
+    step, start_epoch, before = 0, 0, 0.0  # before: seconds trained by earlier segments of a resumed run
     if resume:
         try:
             model.load_state_dict(resume["model"])
@@ -162,6 +204,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
         g.set_state(resume["gen"])
         torch.set_rng_state(resume["rng"])
         step, start_epoch, records = resume["step"], resume["epoch"], [tuple(r) for r in resume["records"]]
+        before = float(resume.get("seconds", 0.0))  # checkpoints before this field: unknown, counted as 0
     # The latest loss is read (.item(): a sync) every check_every steps to stop a diverged run early; every
     # buffered loss is checked when the buffer is drained, and the records are cut at the first bad one.
     check_every = 10 if device.type == "cpu" else 50
@@ -180,7 +223,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
 
     model.train()
     bar = _Bar(per_epoch, cfg.batch_size) if log is not None and not full_batch and sys.stderr.isatty() else None
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - before  # a resumed run's time is the sum of its segments
     epoch = start_epoch
     try:
         while step < total:
@@ -239,7 +282,8 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
             if not full_batch:
                 _epoch_log(log, epoch, total // per_epoch, records, flushed, time.perf_counter() - t0)
                 if checkpoint is not None and cfg.checkpoint:
-                    save_checkpoint(checkpoint, model, opt, sched, g, step, epoch, records)
+                    save_checkpoint(checkpoint, model, opt, sched, g, step, epoch, records,
+                                    time.perf_counter() - t0)
             if flush:
                 flush(records[flushed:])
             flushed = len(records)
@@ -253,8 +297,8 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
         return FitResult("diverged", {}, records, at, time.perf_counter() - t0, str(Diverged(at, lv)))
     seconds = time.perf_counter() - t0
     distributed.sync_buffers(model)  # every rank evaluates with rank 0's batch-norm statistics
-    final = {}
-    for split, (x, y) in data.splits().items():
+    final = unmeasured_finals(data)
+    for split, (x, y) in measured_splits(data).items():
         fl, fa = evaluate(model, data, x, y, loss_fn, amp, tta=cfg.tta and split == "test", chunk=chunk)
         final[f"{split}_loss"], final[f"{split}_acc"] = fl, fa
         records += [(step, split, "loss", fl), (step, split, "acc", fa)]
@@ -375,8 +419,11 @@ class _Bar:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
-def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, records: list) -> None:
-    """Everything needed to continue bit-for-bit: weights, optimizer, schedule, both RNG streams."""
+def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, records: list,
+                    seconds: float = 0.0) -> None:
+    """Everything needed to continue bit-for-bit: weights, optimizer, schedule, both RNG streams; and
+    the training seconds so far, so that a resumed run's time adds up its segments (time spent past
+    the last checkpoint of a killed segment is redone after the resume, and counted once)."""
     import io
 
     from nnstudy.store import atomic_write
@@ -385,7 +432,7 @@ def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, rec
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
                 "sched": sched.state_dict() if sched else None, "gen": g.get_state(),
                 "rng": torch.get_rng_state(), "step": step, "epoch": epoch,
-                "records": [list(r) for r in records]}, buf)
+                "records": [list(r) for r in records], "seconds": seconds}, buf)
     atomic_write(Path(path), buf.getvalue())
 
 

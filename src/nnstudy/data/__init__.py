@@ -20,7 +20,7 @@ IMAGE_SETS = ("mnist", "fashion-mnist", "cifar10")
 @dataclass
 class Dataset:
     name: str
-    x_train: torch.Tensor  # (N, D) float toy points, or (N, C, H, W) uint8 images
+    x_train: torch.Tensor  # (N, D) float toy points, or (N, C, H, W) uint8 (or 16-bit: uint16) images
     y_train: torch.Tensor  # (N,) int64 class indices
     x_test: torch.Tensor
     y_test: torch.Tensor
@@ -28,7 +28,7 @@ class Dataset:
     x_val: torch.Tensor | None = None  # validation split carved from train (model selection)
     y_val: torch.Tensor | None = None
     classes: list[str] = field(default_factory=list)  # class names, index order
-    mean: tuple[float, ...] | None = None  # images: per-channel mean of the training pixels, in [0, 1]
+    mean: tuple[float, ...] | None = None  # images: per-channel mean of the training pixels, in [0, 1] (full scale)
     std: tuple[float, ...] | None = None
     flip: bool = False  # horizontal flips keep the label (not for digits)
     meta: dict = field(default_factory=dict)  # generation parameters, source files, checksums
@@ -59,7 +59,7 @@ class Dataset:
             from nnstudy.data.vision import augment_batch
 
             x = augment_batch(x, flip=self.flip, generator=generator)
-        x = x.float().div_(255.0)
+        x = x.float().div_(65535.0 if x.dtype == torch.uint16 else 255.0)  # full scale of the pixels -> 1
         if self.mean is not None:
             m = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
             s = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
@@ -74,21 +74,31 @@ class Dataset:
         return out
 
 
+# Every source, one table: (does the name belong to it, module, loader). A loader takes the config
+# and returns the raw Dataset; load_dataset then applies subsets and validation to all alike.
+SOURCES = (
+    (lambda name: name in TOY_SETS, "nnstudy.data.toy", "load_toy"),
+    (lambda name: name in IMAGE_SETS, "nnstudy.data.vision", "load_vision"),
+    (lambda name: name.startswith("folder:"), "nnstudy.data.usersets", "load_folder_set"),
+    (lambda name: name.startswith("npz:"), "nnstudy.data.usersets", "load_npz_set"),
+)
+
+
+def load_source(cfg) -> Dataset:
+    """The raw Dataset cfg.dataset names (before subsets and validation), from the SOURCES table.
+    Loaders are imported when used: a toy run never imports torchvision."""
+    import importlib
+
+    for belongs, module, loader in SOURCES:
+        if belongs(cfg.dataset):
+            return getattr(importlib.import_module(module), loader)(cfg)
+    raise UsageError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(TOY_SETS + IMAGE_SETS)}, "
+                     "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y)")
+
+
 def load_dataset(cfg) -> Dataset:
     """The dataset a config names, split, subset and validated."""
-    name = cfg.dataset
-    if name in TOY_SETS:
-        from nnstudy.data.toy import load_toy
-
-        data = load_toy(cfg)
-    elif name in IMAGE_SETS or name.startswith(("folder:", "npz:")):
-        from nnstudy.data.vision import load_vision
-
-        data = load_vision(cfg)
-    else:
-        raise UsageError(f"unknown dataset {name!r}; valid: {', '.join(TOY_SETS + IMAGE_SETS)}, "
-                         "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y)")
-    data = finish_splits(data, cfg)
+    data = finish_splits(load_source(cfg), cfg)
     validate_tensors(data)
     return data
 
@@ -128,6 +138,34 @@ def permute_pixels(data: Dataset, g: torch.Generator) -> None:
     data.meta = {**data.meta, "permuted_pixels": True}
 
 
+def bundle(name: str, d: dict, flip: bool) -> Dataset:
+    """The Dataset; per-channel stats from d when the parse cached them, else from d's train split.
+    A channel whose training pixels are all equal (std 0) is left unscaled (std 1: it normalises to
+    zeros) when another channel varies; when none varies, validate_tensors refuses the data."""
+    mean, std = (tuple(d["mean"]), tuple(d["std"])) if "mean" in d else channel_stats(d["x_train"])
+    if any(s > 0 for s in std):
+        std = tuple(s if s > 0 else 1.0 for s in std)
+    return Dataset(name=name, x_train=d["x_train"], y_train=d["y_train"], x_test=d["x_test"],
+                   y_test=d["y_test"], num_classes=len(d["classes"]), x_val=d.get("x_val"),
+                   y_val=d.get("y_val"), classes=d["classes"], mean=mean, std=std, flip=flip, meta=d["meta"])
+
+
+def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 or uint16 images (N, C, H, W) in [0, 1] units (of full scale:
+    255 or 65535), exact from histograms."""
+    levels = 65536 if x.dtype == torch.uint16 else 256
+    v = torch.arange(levels, dtype=torch.float64) / (levels - 1)  # pixel value -> [0, 1]
+    mean, std = [], []
+    for c in range(x.shape[1]):
+        pixels = x[:, c].reshape(-1)
+        pixels = pixels.int() if x.dtype == torch.uint16 else pixels  # bincount has no uint16 kernel
+        h = torch.bincount(pixels, minlength=levels).double().cpu()  # (levels,) value counts
+        m = (h * v).sum() / h.sum().clamp_min(1)
+        mean.append(m.item())
+        std.append(((h * (v - m) ** 2).sum() / h.sum().clamp_min(1)).sqrt().item())
+    return tuple(mean), tuple(std)
+
+
 def check_labels(y: torch.Tensor, num_classes: int, where: str) -> None:
     """Labels must be int class indices in [0, num_classes)."""
     from nnstudy.errors import DataError
@@ -140,12 +178,20 @@ def check_labels(y: torch.Tensor, num_classes: int, where: str) -> None:
 
 
 def validate_tensors(data: Dataset, model=None) -> None:
-    """One clear DataError for data no training step could use: splits whose examples differ in
-    shape, labels that are not integer class indices in [0, num_classes) or do not match the inputs
-    one to one, NaN or inf in floating-point inputs; with `model`, a model that cannot take these
-    inputs or does not give one output per class (a trial forward pass of two examples, eval mode)."""
+    """One clear DataError for data no training step could use: fewer than two classes, images whose
+    pixels are all equal (std 0), splits whose examples differ in shape, labels that are not integer
+    class indices in [0, num_classes) or do not match the inputs one to one, NaN or inf in
+    floating-point inputs; with `model`, a model that cannot take these inputs or does not give one
+    output per class (a trial forward pass of two examples, eval mode)."""
     from nnstudy.errors import DataError
 
+    if data.num_classes < 2:
+        raise DataError(f"dataset {data.name!r} has {data.num_classes} class; a classifier needs 2 or more "
+                        "(with one, a constant is always right and accuracy 1.0 means nothing)")
+    if data.std is not None and not any(s > 0 for s in data.std):
+        raise DataError(f"dataset {data.name!r}: every training pixel has the same value in every channel "
+                        f"(mean {', '.join(f'{m:.4g}' for m in data.mean)} of full scale, std 0): there is "
+                        "nothing to learn from, and normalising would divide by zero; check the images")
     shape = tuple(data.x_train.shape[1:])
     for split, (x, y) in data.splits().items():
         where = f"dataset {data.name!r}, {split} split"

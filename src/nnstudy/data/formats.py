@@ -1,8 +1,10 @@
 """Readers for the on-disk formats of the image sets, each checked as it is read.
 
 IDX (MNIST, Fashion-MNIST), CIFAR-10's python pickle batches, image folders (torchvision's
-ImageFolder convention) and .npz arrays. Every reader returns NumPy uint8 images (N, C, H, W)
-and int64 labels (N,), or raises one `DataError` line naming the file and what is wrong.
+ImageFolder convention) and .npz arrays. Every reader returns NumPy images (N, C, H, W), uint8, or
+uint16 where the source holds 16-bit pixels (read at their depth: clipping them to 8 bits would turn
+a bright 16-bit image white), and int64 labels (N,), or raises one `DataError` line naming the file
+and what is wrong.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from nnstudy.errors import DataError
 
 IDX_MAGIC = {"images": 2051, "labels": 2049}  # 0x0803: ubyte, 3 dims; 0x0801: ubyte, 1 dim
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif")
-GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+GRAY_MODES = ("1", "L", "LA")
+DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # PIL's 16-bit gray (a 16-bit PNG opens as "I" or "I;16")
 
 
 def md5sum(path: Path) -> str:
@@ -139,7 +142,8 @@ def list_image_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
 
 
 def read_images(files: list[Path]) -> np.ndarray:
-    """Decode every file once with PIL: (N, C, H, W) uint8; gray (C=1) unless some image has colour."""
+    """Decode every file once with PIL: (N, C, H, W); gray (C=1) unless some image has colour.
+    uint8, or uint16 when some image is 16-bit gray (8-bit ones then scale by 257: 255 -> 65535)."""
     from PIL import Image
 
     images = []
@@ -155,13 +159,31 @@ def read_images(files: list[Path]) -> np.ndarray:
         if im.size != first.size:
             raise DataError(f"images differ in size: {files[0]} is {first.size[0]}x{first.size[1]}, "
                             f"{f} is {im.size[0]}x{im.size[1]} (width x height); resize them to one size")
-    mode = "L" if all(im.mode in GRAY_MODES for im in images) else "RGB"
-    arr = np.stack([np.asarray(im.convert(mode), dtype=np.uint8) for im in images])  # (N, H, W[, 3])
-    return arr[:, None] if mode == "L" else arr.transpose(0, 3, 1, 2)
+        if im.mode == "F":
+            raise DataError(f"{f}: 32-bit floating-point pixels, whose scale is unknown; save the images as 8- or "
+                            "16-bit integers")
+    deep = [f for f, im in zip(files, images) if im.mode in DEEP_MODES]
+    if not deep:
+        mode = "L" if all(im.mode in GRAY_MODES for im in images) else "RGB"
+        arr = np.stack([np.asarray(im.convert(mode), dtype=np.uint8) for im in images])  # (N, H, W[, 3])
+        return arr[:, None] if mode == "L" else arr.transpose(0, 3, 1, 2)
+    out = np.empty((len(images), 1, first.size[1], first.size[0]), np.uint16)  # (N, 1, H, W)
+    for i, (f, im) in enumerate(zip(files, images)):
+        if im.mode in DEEP_MODES:
+            a = np.asarray(im)
+            if a.size and (a.min() < 0 or a.max() > 65535):  # mode "I" holds 32 bits
+                raise DataError(f"{f}: pixel values up to {int(a.max())}, beyond 16 bits; save it as 8- or 16-bit")
+            out[i, 0] = a
+        elif im.mode in GRAY_MODES:
+            out[i, 0] = np.asarray(im.convert("L"), dtype=np.uint16) * 257  # one scale: 0..65535
+        else:
+            raise DataError(f"{f} is colour ({im.mode}) but {deep[0]} is 16-bit gray; one set needs one kind "
+                            "of image: convert them all to gray or all to 8-bit colour")
+    return out
 
 
 def to_nchw(x: np.ndarray, where: str) -> np.ndarray:
-    """(N, H, W), (N, H, W, C) or (N, C, H, W) with C <= 4 -> (N, C, H, W) uint8."""
+    """(N, H, W), (N, H, W, C) or (N, C, H, W) with C <= 4 -> (N, C, H, W) uint8 (uint16 stays uint16)."""
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] <= 4:
@@ -169,14 +191,16 @@ def to_nchw(x: np.ndarray, where: str) -> np.ndarray:
     elif not (x.ndim == 4 and x.shape[1] <= 4):
         raise DataError(f"{where}: images have shape {x.shape}; expected (N, H, W), (N, H, W, C) or "
                         "(N, C, H, W) with C <= 4 channels")
+    if x.dtype == np.uint16:  # 16-bit pixels, read at their depth
+        return np.ascontiguousarray(x)
     if x.dtype != np.uint8:
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             bad = ~np.isfinite(x.reshape(len(x), -1)).all(1)  # (N,) images holding a NaN or inf
             raise DataError(f"{where}: {int(bad.sum())} of {len(x)} images hold NaN or inf pixel values (first: "
                             f"image {int(np.argmax(bad))}); drop or repair them")
         if not np.issubdtype(x.dtype, np.integer) or (x.size and (x.min() < 0 or x.max() > 255)):
-            raise DataError(f"{where}: images are {x.dtype}; expected uint8 pixels in 0..255 "
-                            "(from floats in [0, 1]: (x * 255).round().astype(np.uint8))")
+            raise DataError(f"{where}: images are {x.dtype}; expected uint8 pixels in 0..255 (from floats in "
+                            "[0, 1]: (x * 255).round().astype(np.uint8)) or uint16 (16-bit pixels)")
         x = x.astype(np.uint8)
     return np.ascontiguousarray(x)
 

@@ -4,9 +4,11 @@
 mnist, fashion-mnist, cifar10, `folder:PATH` (one sub-folder per class) and `npz:PATH`. It never
 carves a validation split (`finish_splits` does, after it) unless the source has one.
 
-Where a named set is looked for, in order: cfg.data_dir, $NNSTUDY_DATA, ~/.cache/nnstudy, then
-/usr/share/datasets (Debian's dataset-fashion-mnist). In each root: torchvision's layout
-(FashionMNIST/raw/, MNIST/raw/, cifar-10-batches-py/), ROOT/<name>/, or the files in ROOT itself.
+Where a named set is looked for: in cfg.data_dir alone when it is given (a mistyped or incomplete
+--data-dir is an error, never a silent fall-back to another copy); else, in order, $NNSTUDY_DATA,
+~/.cache/nnstudy, then /usr/share/datasets (Debian's dataset-fashion-mnist). In each root:
+torchvision's layout (FashionMNIST/raw/, MNIST/raw/, cifar-10-batches-py/), ROOT/<name>/, or the
+files in ROOT itself. The folder the files came from is the Dataset's meta["source"].
 
 Checks: structure is an error (magic numbers, header vs file size, gzip CRC, shapes, image/label
 counts, label range). Provenance is a warning (`DataWarning`), since the data is well-formed and
@@ -33,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nnstudy.data import Dataset, check_labels
+from nnstudy.data import Dataset, bundle, channel_stats, check_labels
 from nnstudy.data import formats as fmt
 from nnstudy.data.cache import cached, data_home
 from nnstudy.errors import DataError, UsageError
@@ -102,7 +104,9 @@ SETS = {
 
 # -- locating -------------------------------------------------------------------------------------
 def search_roots(cfg) -> list[Path]:
-    roots = [cfg.data_dir, os.environ.get("NNSTUDY_DATA"), data_home(), *SYSTEM_ROOTS]
+    if cfg.data_dir:  # the user said where: a copy found elsewhere would be another set than they meant
+        return [Path(cfg.data_dir).expanduser()]
+    roots = [os.environ.get("NNSTUDY_DATA"), data_home(), *SYSTEM_ROOTS]
     out = []
     for r in roots:
         if r and Path(r).expanduser() not in out:
@@ -143,6 +147,11 @@ def locate(name: str, cfg) -> dict[str, Path]:
     where = ", ".join(str(r) for r in search_roots(cfg))
     layout = " or ".join(f"{s}/" for s in spec.dirs)
     part = f" (incomplete: {'; '.join(partial)})" if partial else ""
+    if cfg.data_dir:
+        exists = "" if Path(cfg.data_dir).expanduser().is_dir() else ", which is not a directory"
+        raise DataError(f"{name} not found in --data-dir {cfg.data_dir}{exists} (looked for {layout} or the files "
+                        f"themselves){part}; to fix: {spec.hint}, --download into it, or drop --data-dir to search "
+                        f"$NNSTUDY_DATA, ~/.cache/nnstudy and {', '.join(SYSTEM_ROOTS) or 'no system place'}")
     raise DataError(f"{name} not found: looked in {where} (for {layout} or the files themselves){part}; "
                     f"to fix: {spec.hint}, or --download")
 
@@ -226,39 +235,11 @@ def provenance(name: str, files: dict[str, Path], counts: tuple[int, int]) -> di
 def load_vision(cfg) -> Dataset:
     """The image set cfg.dataset names, as uint8 tensors (N, C, H, W) and int64 labels (N,)."""
     name = cfg.dataset
-    if name.startswith("folder:"):
-        from nnstudy.data.usersets import load_folder
-
-        return load_folder(cfg, Path(name[len("folder:"):]).expanduser())
-    if name.startswith("npz:"):
-        from nnstudy.data.usersets import load_npz
-
-        return load_npz(cfg, Path(name[len("npz:"):]).expanduser())
     if name not in SETS:
         raise UsageError(f"unknown image set {name!r}; valid: {', '.join(SETS)}, folder:PATH, npz:PATH")
     files = locate(name, cfg)
     d = cached(name, sorted(files.values()), lambda: parse_named(name, files))
     return bundle(name, d, flip=SETS[name].flip)
-
-
-def bundle(name: str, d: dict, flip: bool) -> Dataset:
-    """The Dataset; per-channel stats from d when the parse cached them, else from d's train split."""
-    mean, std = (tuple(d["mean"]), tuple(d["std"])) if "mean" in d else channel_stats(d["x_train"])
-    return Dataset(name=name, x_train=d["x_train"], y_train=d["y_train"], x_test=d["x_test"],
-                   y_test=d["y_test"], num_classes=len(d["classes"]), x_val=d.get("x_val"),
-                   y_val=d.get("y_val"), classes=d["classes"], mean=mean, std=std, flip=flip, meta=d["meta"])
-
-
-def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 images (N, C, H, W) in [0, 1] units, exact from histograms."""
-    v = torch.arange(256, dtype=torch.float64) / 255.0  # pixel value -> [0, 1]
-    mean, std = [], []
-    for c in range(x.shape[1]):
-        h = torch.bincount(x[:, c].reshape(-1), minlength=256).double().cpu()  # (256,) value counts
-        m = (h * v).sum() / h.sum().clamp_min(1)
-        mean.append(m.item())
-        std.append(((h * (v - m) ** 2).sum() / h.sum().clamp_min(1)).sqrt().item())
-    return tuple(mean), tuple(std)
 
 
 # -- augmentation ----------------------------------------------------------------------------------

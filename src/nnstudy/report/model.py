@@ -103,7 +103,7 @@ def provenance(store: Store, parts) -> dict:
              "seeds": ",".join(str(s) for s in r["config"].get("seeds", [])) or "-",
              "device": e.get("device", r["config"].get("device", "-")), "started": when(r["started"]),
              "finished": when(r["finished"]), "seconds": r["summary"].get("seconds", "-"),
-             "commit": e.get("git") or "-"} for r, e in zip(runs, envs)]
+             "commit": e.get("git") or "-", "warned runs": warned(store, r["id"])} for r, e in zip(runs, envs)]
     facts = [("Built", when(time.time())), ("Store", str(store.home.resolve())),
              ("Profile(s)", distinct(r["profile"] for r in rows)), ("Seeds", distinct(r["seeds"] for r in rows)),
              ("Device(s)", distinct(r["device"] for r in rows)),
@@ -114,6 +114,16 @@ def provenance(store: Store, parts) -> dict:
                                   + (f", {e['gpu']}" if e.get("gpu") else "") for e in envs))]
     n_studies = sum(1 for _, blocks in parts for b in blocks if b.status != "see")
     return {"facts": facts, "runs": rows, "complete": len(runs), "studies": n_studies}
+
+
+def warned(store: Store, study_run: str) -> str:
+    """How many of a study's training runs ended complete with warnings (loss-rose, at-chance:
+    experiment.learning_warnings), e.g. "2 of 24: at-chance"; "-" when none did. Some are meant
+    (the vanishing study's depth-10 sigmoid nets stay at chance); the reader should know which."""
+    children = store.runs(parent=study_run)
+    codes = [w.split(":")[0] for c in children for w in c["summary"].get("warnings", [])]
+    n = sum(1 for c in children if c["summary"].get("warnings"))
+    return f"{n} of {len(children)}: {', '.join(dict.fromkeys(codes))}" if n else "-"
 
 
 def command(study: str) -> str:

@@ -173,6 +173,12 @@ def mean_std(values) -> dict:
             "n": len(vals)}
 
 
+def train_test_gap(final: dict) -> float | None:
+    """Train minus test accuracy (a fraction); None when either was not measured (an empty split)."""
+    tr, te = final.get("train_acc"), final.get("test_acc")
+    return None if tr is None or te is None else tr - te
+
+
 def fmt_ms(d: dict, digits: int = 3) -> str:
     if not d or d.get("mean") is None:
         return "n/a"
@@ -193,9 +199,9 @@ def train_over_seeds(ctx: StudyContext, variants: list[tuple[str, Callable[[int]
     rows = []
     for (name, _), runs in zip(variants, results):
         ok = [r for r in runs if r.status == "complete"]
-        rows.append({"name": name, "train_acc": mean_std(r.final["train_acc"] for r in ok),
+        rows.append({"name": name, "train_acc": mean_std(r.final.get("train_acc") for r in ok),
                      "val_acc": mean_std(r.final.get("val_acc") for r in ok),
-                     "test_acc": mean_std(r.final["test_acc"] for r in ok),
+                     "test_acc": mean_std(r.final.get("test_acc") for r in ok),
                      "diverged": len(runs) - len(ok), "runs": [r.run_id for r in runs]})
     return rows, results
 

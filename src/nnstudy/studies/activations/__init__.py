@@ -83,7 +83,7 @@ def hidden_stats(model, data) -> list[dict]:
 def steps_row(results: list, target: float) -> dict:
     """Steps to reach the target validation accuracy: mean ± std over the seeds that got there."""
     hits = [steps_to(r.records, target) for r in results if r.status == "complete"]
-    return {"target": target, "steps": mean_std(h for h in hits if h is not None),
+    return {"val_acc_target": target, "steps": mean_std(h for h in hits if h is not None),
             "reached": sum(h is not None for h in hits), "of": len(results)}
 
 
@@ -120,9 +120,9 @@ def run_fashion(ctx: StudyContext) -> list[dict]:
                 stats.append(hidden_stats(r.model, data))
         ok = [r for r in results if r.status == "complete"]
         rows.append({"name": LABEL[act], "activation": act,
-                     "train_acc": mean_std(r.final["train_acc"] for r in ok),
+                     "train_acc": mean_std(r.final.get("train_acc") for r in ok),
                      "val_acc": mean_std(r.final["val_acc"] for r in ok),
-                     "test_acc": mean_std(r.final["test_acc"] for r in ok),
+                     "test_acc": mean_std(r.final.get("test_acc") for r in ok),
                      "diverged": len(results) - len(ok), "runs": [r.run_id for r in results],
                      "to_target": steps_row(results, TARGET["fashion"]), "grad": grad_summary(probes),
                      "hidden": [{k: mean_std(st[i][k] for st in stats) for k in stats[0][i]}
@@ -167,11 +167,11 @@ class ActivationsStudy(Study):
                 t = r["to_target"]
                 g = r["grad"]["init"]["grad_z"] if "grad" in r else []
                 table.append({"dataset": ds, "activation": r["name"], "test acc": fmt_ms(r["test_acc"]),
-                              "steps to target": f"{fmt_ms(t['steps'], 0)} (val {t['target']}: "
+                              "steps to target": f"{fmt_ms(t['steps'], 0)} (val {t['val_acc_target']}: "
                                                  f"{t['reached']}/{t['of']} seeds)",
                               "|dL/db| h1 .. h3, init": " / ".join(f"{x['mean']:.3g}" for x in g)})
         return {"spiral": spiral, "fashion": fashion, "derivatives": curves, "ranges": RANGE,
-                "targets": TARGET, "flat_threshold": FLAT,
+                "val_acc_targets": TARGET, "flat_threshold": FLAT,
                 "settings": {"spiral": spiral_config(ctx.profile, 0, **SPIRAL).to_dict(),
                              "fashion": fashion_config(ctx.profile, 0, **FASHION).to_dict()},
                 "table": table}

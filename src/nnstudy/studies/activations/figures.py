@@ -48,7 +48,7 @@ def draw_curves(store, s: dict, path: Path) -> Path:
         curves, bands = mean_curves(store, s[key], "val", "acc")
         plots.plot_curves(curves, "validation accuracy", ax=ax, bands=bands,
                           title=f"{title}: mean ± std over seeds")
-        ax.axhline(s["targets"][key], color="k", lw=0.8, ls=":")
+        ax.axhline(s["val_acc_targets"][key], color="k", lw=0.8, ls=":")
     fig.tight_layout()
     return save(fig, path)
 

@@ -60,7 +60,7 @@ def speed_text(run: dict) -> list:
     out = []
     for key, how in (("spiral", "full-batch Adam steps"), ("fashion", "SGD + momentum steps")):
         i = index(run, key)
-        target = num(run, f"targets.{key}", ".2f")
+        target = num(run, f"val_acc_targets.{key}", ".2f")
         reached = [a for a, k in i.items() if run["summary"][key][k]["to_target"]["steps"]["mean"] is not None]
         out.append(sentence("Steps to {t} validation accuracy on {ds} ({how}): {lst}.", t=target,
                             ds="the spiral" if key == "spiral" else "Fashion-MNIST", how=how,

@@ -164,8 +164,8 @@ class BackpropStudy(Study):
         ctx.log("backprop (2/2): NumPy vs PyTorch training on the spiral, same initialization")
         with torch_threads(1), numpy_blas_threads(1):
             curves = run_curves(ctx, p)
-        return {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, "h": H, "tiny": TINY,
-                "target": TARGET, "counts": {"arrays": len(checks)},
+        return {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, "fd_step": H,
+                "rel_err_floor": TINY, "autograd_rel_err_target": TARGET, "counts": {"arrays": len(checks)},
                 "gradcheck": checks, "max_rel_err_autograd": max(r["rel_err_autograd"] for r in checks),
                 "max_rel_err_fd": max(r["rel_err_fd"] for r in checks), "curves": curves,
                 "threads": {"torch": 1, "numpy_blas": 1 if openblas_thread_functions() else "unchanged"},

@@ -25,7 +25,7 @@ def gradcheck_figure(s: dict, path: Path) -> Path:
     ax.axhline(1e-6, color="k", ls="--", lw=1, label="target 1e-6")
     ax.set_yscale("log")
     ax.set_xticks(range(len(groups)), [f"depth {d}\n{a}" for d, a in groups], fontsize=7)
-    ax.set_ylabel(f"max relative error per array\n(denominator floored at {s['tiny']:g})")
+    ax.set_ylabel(f"max relative error per array\n(denominator floored at {s['rel_err_floor']:g})")
     ax.set_title("Hand-written backward, float64: each dot one W or b, input layer first", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)

@@ -22,8 +22,8 @@ def gradcheck_text(run) -> list:
         k=num(run, "counts.arrays", "d"), depths=join(num(run, f"settings.depths.{i}", "d")
                                                     for i in range(len(run["summary"]["settings"]["depths"]))),
         p=num(run, "settings.check_points", "d"), a=num(run, "max_rel_err_autograd", ".1e"),
-        w=compare(num(run, "max_rel_err_autograd"), num(run, "target"), more="above", less="far below",
-                  same="at", tol=0.0), t=num(run, "target", ".0e"), h=num(run, "h", ".0e"),
+        w=compare(num(run, "max_rel_err_autograd"), num(run, "autograd_rel_err_target"), more="above", less="far below",
+                  same="at", tol=0.0), t=num(run, "autograd_rel_err_target", ".0e"), h=num(run, "fd_step", ".0e"),
         fd=num(run, "max_rel_err_fd", ".1e"))]
 
 

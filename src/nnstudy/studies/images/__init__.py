@@ -19,7 +19,17 @@ from dataclasses import dataclass
 
 from nnstudy.config import TrainConfig
 from nnstudy.recipes import RECIPES
-from nnstudy.studies import NEXT_WEEK, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
+from nnstudy.studies import (
+    NEXT_WEEK,
+    Entry,
+    Profile,
+    Study,
+    StudyContext,
+    fmt_ms,
+    mean_std,
+    register_study,
+    train_test_gap,
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,7 @@ def aggregate(rung: tuple, results: list, store) -> dict:
            "config": {k: v for k, v in results[0].config.to_dict().items() if k not in ("seed", "data_seed")}}
     for split in ("train", "val", "test"):
         row[f"{split}_acc"] = mean_std(r.final.get(f"{split}_acc") for r in ok)
-    row["gap"] = mean_std(r.final["train_acc"] - r.final["test_acc"] for r in ok)
+    row["gap"] = mean_std(train_test_gap(r.final) for r in ok)
     row["seconds"] = mean_std(r.seconds for r in ok)  # training loop only, per run
     if key in PUBLISHED:
         src, setup, value = PUBLISHED[key]

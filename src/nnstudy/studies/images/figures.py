@@ -29,8 +29,8 @@ def draw_run(store, run_id: str, folder: Path | None = None) -> list[Path]:
     folder = Path(folder or store.run_dir(run["id"]))
     paths = [draw_curves(store, run["id"], folder / "curves.png")]
     loaded = load_run_model(store, run["id"], missing_ok=True)
-    if loaded is None or not loaded[2].is_image:  # toy sets: the curves say it all
-        return paths
+    if loaded is None or not loaded[2].is_image or not len(loaded[2].y_test):  # toy sets: the curves say it all;
+        return paths  # no test split: no test predictions to draw
     model, cfg, data = loaded
     probs = predict(model, data, cfg)  # (N_test, classes)
     y = data.y_test.numpy()

@@ -37,8 +37,8 @@ def draw_speed(rows: list[dict], speed: dict, save: Path) -> Path:
     keys = [r["key"] for r in rows]
     labels = [r["label"] for r in rows]
     xs = np.arange(len(keys))
-    ax_s.bar(xs - 0.2, [speed[k]["train_img_s"] for k in keys], 0.4, label="training")
-    ax_s.bar(xs + 0.2, [speed[k]["eval_img_s"] for k in keys], 0.4, label="inference")
+    ax_s.bar(xs - 0.2, [speed[k]["train_img_per_s"] for k in keys], 0.4, label="training")
+    ax_s.bar(xs + 0.2, [speed[k]["eval_img_per_s"] for k in keys], 0.4, label="inference")
     ax_s.set_ylabel("images / s (this machine, median)")
     ax_m.bar(xs, [speed[k]["macs"] / 1e6 for k in keys], color="#888")
     ax_m.set_ylabel("million multiply-adds per image")
@@ -90,7 +90,7 @@ def draw_ablations(effects: list[dict], save: Path) -> Path:
 
 def draw_lenet_alexnet(store, run: dict, folder: Path) -> list[Path]:
     s = run["summary"]
-    batch, target = s["settings"]["batch"], s["target"]
+    batch, target = s["settings"]["batch"], s["val_acc_target"]
     out = [draw_accuracy(s["fashion"], "Fashion-MNIST: same optimizer, batch and images", folder / "accuracy.png",
                          reference=D2L),
            draw_speed(s["fashion"], s["speed"], folder / "speed.png"),

@@ -71,7 +71,7 @@ def comparison(run: dict):
 def ablations(run: dict) -> list:
     s = run["summary"]
     ax = acc(run, "alexnet")
-    fast = num(run, "speed.alexnet.train_img_s", ".0f")
+    fast = num(run, "speed.alexnet.train_img_per_s", ".0f")
     out, bought = [], []
     for a in s["ablations"]:
         k = a["key"]
@@ -81,7 +81,7 @@ def ablations(run: dict) -> list:
         bought.append((w, k, diff(ax, mine)))
         out.append(sentence("{name} reaches {a}: {idea} {w} ({d}), and the changed net trains at {r} times "
                             "AlexNet's images per second.", name=WORDS[k], a=mine, idea=IDEAS[k], w=w,
-                            d=diff(ax, mine), r=ratio(num(run, f"speed.{k}.train_img_s", ".0f"), fast)))
+                            d=diff(ax, mine), r=ratio(num(run, f"speed.{k}.train_img_per_s", ".0f"), fast)))
     i, j = at(run, "alexnet"), at(run, "alexnet-nodrop")
     g, gn = ms(run, f"fashion.{i}.gap"), ms(run, f"fashion.{j}.gap")
     out.append(sentence("Dropout is there for the gap between training and test accuracy: {g} with it, {gn} "
@@ -99,7 +99,7 @@ def ablations(run: dict) -> list:
 
 def cost(run: dict):
     m = lambda k: num(run, f"speed.{k}.macs", ",d")
-    v = lambda k: num(run, f"speed.{k}.train_img_s", ".0f")
+    v = lambda k: num(run, f"speed.{k}.train_img_per_s", ".0f")
     rel = {k: ratio(v(k), v("alexnet")) for k in ("alexnet-sigmoid", "alexnet-tanh")}
     one = ratio(v("alexnet"), v("alexnet"))  # 1, as a checkable number
     w = {k: compare(r, one, more="faster", less="slower", same="about as fast", tol=SPEED_TOL) for k, r in rel.items()}
@@ -122,7 +122,8 @@ def target(run: dict):
         if r["reached"]:
             got += sentence(" after {img} images", img=ms(run, f"fashion.{i}.images_to_target", ".0f"))
         parts.append(got)
-    return sentence("Runs whose validation accuracy reached {t}: ", t=num(run, "target", "g")) + join(parts, "; ") + "."
+    return (sentence("Runs whose validation accuracy reached {t}: ", t=num(run, "val_acc_target", "g"))
+            + join(parts, "; ") + ".")
 
 
 def cifar(run: dict):
@@ -141,7 +142,7 @@ def model_table(run: dict, part: str) -> dict:
     rows = []
     for i, r in enumerate(s[part]):
         p = f"{part}.{i}"
-        speed = [num(run, f"speed.{r['key']}.macs", ",d"), num(run, f"speed.{r['key']}.train_img_s", ".0f")] \
+        speed = [num(run, f"speed.{r['key']}.macs", ",d"), num(run, f"speed.{r['key']}.train_img_per_s", ".0f")] \
             if part == "fashion" else ["", ""]
         rows.append([r["label"], num(run, f"{p}.params", ",d"), *speed, ms(run, f"{p}.test_acc"),
                      ms(run, f"{p}.train_acc"), ms(run, f"{p}.gap"),

@@ -24,7 +24,17 @@ from nnstudy.config import TrainConfig
 from nnstudy.models import build_model
 from nnstudy.optim import make_loss, make_optimizer
 from nnstudy.store import atomic_write, to_json
-from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study, train_over_seeds
+from nnstudy.studies import (
+    QUESTIONS,
+    Entry,
+    Study,
+    StudyContext,
+    fmt_ms,
+    mean_std,
+    register_study,
+    train_over_seeds,
+    train_test_gap,
+)
 from nnstudy.studies.shared import best_by, fashion_config, spiral_config
 
 VARIANTS = {  # name -> TrainConfig fields
@@ -58,7 +68,7 @@ def run_grid(ctx: StudyContext, key: str) -> dict:
     for i, (row, res) in enumerate(zip(rows, results)):
         ok = [r for r in res if r.status == "complete"]
         row.update(optimizer=list(VARIANTS)[i // len(lrs)], lr=lrs[i % len(lrs)],
-                   gap=mean_std(r.final["train_acc"] - r.final["test_acc"] for r in ok),
+                   gap=mean_std(train_test_gap(r.final) for r in ok),
                    seconds=mean_std(r.seconds for r in ok))
     best = []
     for opt in VARIANTS:

@@ -150,8 +150,8 @@ def finetune(ctx, p, data, act, n, depth, method, seed, stack) -> dict:
         save_tensors(ctx.store, res.run_id, "init.pt",
                 {f"hidden.{i}.linear.{k}": t for i, wb in enumerate(start) for k, t in zip(("weight", "bias"), wb)})
     f = res.final
-    return {"run": res.run_id, "status": res.status, "test_err": 100 * (1 - f["test_acc"]) if f else None,
-            "train_err": 100 * (1 - f["train_acc"]) if f else None, "moved": dist, "started_as_given": check.ok}
+    return {"run": res.run_id, "status": res.status, "test_err_pct": 100 * (1 - f["test_acc"]) if f else None,
+            "train_err_pct": 100 * (1 - f["train_acc"]) if f else None, "moved": dist, "started_as_given": check.ok}
 
 
 @register_study
@@ -195,7 +195,7 @@ class PretrainingStudy(Study):
         summary_cells = [summarise(runs, a, n, d, n_actual[n]) for a, n, d in grid]
         checks = [r["started_as_given"] for rs in runs.values() for r in rs]
         chance = 100 * (1 - 1 / data.num_classes)  # test error % of guessing: a net that never trained
-        return {"cells": summary_cells, "stacks": stacks, "settings": {**settings(p), "chance_err": chance},
+        return {"cells": summary_cells, "stacks": stacks, "settings": {**settings(p), "chance_err_pct": chance},
                 "checks": {"runs": len(checks), "started_as_given": sum(bool(c) for c in checks)},
                 "table": table(summary_cells)}
 
@@ -217,7 +217,8 @@ def summarise(runs: dict, act: str, n: int, depth: int, n_train: int) -> dict:
         ok = [r for r in rs if r["status"] == "complete"]
         layers = len(rs[0]["moved"])
         cell["methods"][method] = {
-            "test_err": mean_std(r["test_err"] for r in ok), "train_err": mean_std(r["train_err"] for r in ok),
+            "test_err_pct": mean_std(r["test_err_pct"] for r in ok),
+            "train_err_pct": mean_std(r["train_err_pct"] for r in ok),
             "moved": [mean_std(r["moved"][i] for r in ok) for i in range(layers)],
             "moved_mean": mean_std(sum(r["moved"]) / layers for r in ok),
             "diverged": len(rs) - len(ok), "runs": [r["run"] for r in rs]}
@@ -234,7 +235,7 @@ def table(summary_cells: list[dict]) -> list[dict]:
     for c in summary_cells:
         m = c["methods"]
         rows.append({"act": c["activation"], "n train": c["n_train"], "depth": c["depth"],
-                     **{f"{k} err %": fmt_ms(m[k]["test_err"], 1) for k in METHODS},
+                     **{f"{k} err %": fmt_ms(m[k]["test_err_pct"], 1) for k in METHODS},
                      "moved (pre / default)": f"{m['pretrained']['moved_mean']['mean']:.2f} / "
                                               f"{m['default']['moved_mean']['mean']:.2f}"})
     return rows

@@ -36,8 +36,8 @@ def error_panels(s: dict, path: Path, x: str, group: str) -> Path | None:
     for ax, ((act, g), cs) in zip(axes[0], panels.items()):
         xs = [c[x] for c in cs]
         for m, (color, marker) in STYLE.items():
-            mean = [c["methods"][m]["test_err"]["mean"] for c in cs]
-            std = [c["methods"][m]["test_err"]["std"] for c in cs]
+            mean = [c["methods"][m]["test_err_pct"]["mean"] for c in cs]
+            std = [c["methods"][m]["test_err_pct"]["std"] for c in cs]
             mean = [np.nan if v is None else v for v in mean]
             std = [0.0 if v is None else v for v in std]
             ax.errorbar(xs, mean, yerr=std, color=color, marker=marker, capsize=3, lw=1.3, ms=4, label=LABEL[m])

@@ -27,7 +27,7 @@ FIGURES = {"error_vs_depth.png": "Test error against depth, mean ± std over see
 
 
 def err(run, i: int, method: str):
-    return ms(run, f"cells.{i}.methods.{method}.test_err", ".1f")
+    return ms(run, f"cells.{i}.methods.{method}.test_err_pct", ".1f")
 
 
 def label(run, i: int):
@@ -64,11 +64,11 @@ def setup(run):
                     lr=num(run, f"{s}.finetune.lr", "g"), bs=num(run, f"{s}.finetune.batch_size", "d"),
                     steps=num(run, f"{s}.steps", "d"), pre=num(run, f"{s}.pre_steps", "d"),
                     mask=num(run, f"{s}.pretrain.level", ".0%"),
-                    k=num(run, "cells.0.methods.default.test_err.n", "d"))
+                    k=num(run, "cells.0.methods.default.test_err_pct.n", "d"))
 
 
 def chance(run):
-    return num(run, "settings.chance_err", ".1f")
+    return num(run, "settings.chance_err_pct", ".1f")
 
 
 def at_chance(run, i: int, method: str) -> bool:

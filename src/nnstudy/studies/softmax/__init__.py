@@ -137,7 +137,7 @@ def run_dataset(ctx: StudyContext, key: str) -> list[dict]:
     rows, results = train_over_seeds(ctx, variants)
     for loss, row, res in zip(LOSSES, rows, results):
         hits = [steps_to(r.records, TARGET[key]) for r in res if r.status == "complete"]
-        row.update(loss=loss, to_target={"target": TARGET[key], "reached": sum(h is not None for h in hits),
+        row.update(loss=loss, to_target={"val_acc_target": TARGET[key], "reached": sum(h is not None for h in hits),
                                          "of": len(res), "steps": mean_std(h for h in hits if h is not None)},
                    **calibrate(ctx, loss, res))
     return rows
@@ -161,13 +161,13 @@ class SoftmaxStudy(Study):
         ctx.log("softmax (3/3): Fashion-MNIST, three losses x seeds")
         fashion = run_dataset(ctx, "fashion")
         table = [{"dataset": ds, "loss": r["name"], "test acc": fmt_ms(r["test_acc"]),
-                  "steps to target": f"{fmt_ms(r['to_target']['steps'], 0)} (val {r['to_target']['target']}: "
+                  "steps to target": f"{fmt_ms(r['to_target']['steps'], 0)} (val {r['to_target']['val_acc_target']}: "
                                      f"{r['to_target']['reached']}/{r['to_target']['of']})",
                   "test ECE": fmt_ms(r["ece"]),
                   "ECE after T": fmt_ms(r["ece_scaled"]) if r["ece_scaled"]["n"] else "",
                   "T (fit on val)": fmt_ms(r["temperature"], 2) if r["temperature"]["n"] else ""}
                  for ds, rows in (("spiral", spiral), ("fashion-mnist", fashion)) for r in rows]
-        return {"spiral": spiral, "fashion": fashion, "overflow": overflow, "bins": BINS, "targets": TARGET,
+        return {"spiral": spiral, "fashion": fashion, "overflow": overflow, "bins": BINS, "val_acc_targets": TARGET,
                 "settings": {"spiral": spiral_config(ctx.profile, 0, **SPIRAL).to_dict(),
                              "fashion": fashion_config(ctx.profile, 0, **FASHION).to_dict()},
                 "table": table}

@@ -51,7 +51,7 @@ def accuracy_text(run: dict):
 
 
 def speed_text(run: dict) -> list:
-    return [sentence("Steps to {t} validation accuracy on {ds}: {lst}.", t=num(run, f"targets.{key}", ".2f"),
+    return [sentence("Steps to {t} validation accuracy on {ds}: {lst}.", t=num(run, f"val_acc_targets.{key}", ".2f"),
                      ds=label, lst=join(steps_phrase(run, key, k) for k in index(run, key).values()))
             for key, label in DATASETS]
 

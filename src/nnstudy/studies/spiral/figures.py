@@ -23,9 +23,9 @@ def draw_spiral(store, run: dict, folder: Path, week_points: tuple) -> list[Path
     out = []
     X, y = week_points
     week = s["week"]
-    panels = [(f"linear+SGD (week): train {week['linear_sgd']['printed_acc']:.3f}", X, y,
+    panels = [(f"linear+SGD (week): train {week['linear_sgd']['last_step_train_acc']:.3f}", X, y,
                _week_model(store, week["linear_sgd"]["run"], relu=False)),
-              (f"ReLU+Adam (week): train {week['relu_adam']['printed_acc']:.3f}", X, y,
+              (f"ReLU+Adam (week): train {week['relu_adam']['last_step_train_acc']:.3f}", X, y,
                _week_model(store, week["relu_adam"]["run"], relu=True))]
     out.append(folder / "week_boundaries.png")
     plots.finish(plots.plot_boundaries(panels, ncols=2, save=out[-1]), close=True)

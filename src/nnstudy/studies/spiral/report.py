@@ -30,9 +30,9 @@ def spiral_section(store, run: dict, title: str) -> Section:
 
 
 def week_text(run: dict) -> list:
-    lp, rp = num(run, "week.linear_sgd.printed_acc"), num(run, "week.relu_adam.printed_acc")
+    lp, rp = num(run, "week.linear_sgd.last_step_train_acc"), num(run, "week.relu_adam.last_step_train_acc")
     lw, rw = ref_num("spiral.linear_sgd"), ref_num("spiral.relu_adam")
-    lh, rh = num(run, "week.linear_sgd.heldout_acc"), num(run, "week.relu_adam.heldout_acc")
+    lh, rh = num(run, "week.linear_sgd.test_acc"), num(run, "week.relu_adam.test_acc")
     words = dict(more="is above", less="is below", same="matches", tol=PRINTED)
     claim = sentence("The week printed a training accuracy of {lw} for a linear net trained with SGD and {rw} for "
                      "a ReLU net trained with Adam, after {steps} full-batch steps: one seed, scored on the "
@@ -105,7 +105,7 @@ def budget_text(run: dict) -> list:
 
 def ceiling(run, adam, sgd, best):
     """Does any budget beat the week's ReLU+Adam run on held-out points?"""
-    week = num(run, "week.relu_adam.heldout_acc")
+    week = num(run, "week.relu_adam.test_acc")
     top_adam = max(range(len(adam)), key=lambda i: adam[i][1].value if adam[i][1].value is not None else -1)
     cand = [("ReLU+Adam with {k} steps", adam[top_adam]), ("ReLU+SGD at learning rate {k}", sgd[best])]
     (label, (k, acc)) = max(cand, key=lambda c: c[1][1].value if c[1][1].value is not None else -1)
@@ -136,7 +136,8 @@ def comparison_table(run: dict) -> dict:
             return ["-", "-"]
         return [sentence("{v} ({k} steps)", v=ref_num(key), k=ref_num(steps_key)), REFERENCES[key].source]
 
-    rows = [[label, ref_num("spiral.steps"), num(run, f"week.{key}.heldout_acc"), num(run, f"week.{key}.printed_acc"),
+    rows = [[label, ref_num("spiral.steps"), num(run, f"week.{key}.test_acc"),
+             num(run, f"week.{key}.last_step_train_acc"),
              *pub(f"spiral.{key}")] for key, label in (("linear_sgd", "week: linear+SGD"),
                                                         ("relu_adam", "week: ReLU+Adam"))]
     keys = {"linear+SGD": "spiral.linear_sgd", "linear+Adam": "spiral.linear_adam",

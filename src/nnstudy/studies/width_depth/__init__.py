@@ -129,8 +129,8 @@ def run_grid(ctx: StudyContext, kind: str, p: dict) -> list[dict]:
         ok = [r for r in runs if r.status == "complete"]
         hits = [first_step(r.records, target) for r in ok]  # validation checks, the final one included
         rows.append({"budget": budget, "depth": depth, "width": width, "params": mlp_params(width, depth, n_in, n_out),
-                     "train_acc": mean_std(r.final["train_acc"] for r in ok),
-                     "test_acc": mean_std(r.final["test_acc"] for r in ok),
+                     "train_acc": mean_std(r.final.get("train_acc") for r in ok),
+                     "test_acc": mean_std(r.final.get("test_acc") for r in ok),
                      "seconds": mean_std(r.seconds for r in ok),
                      "reached": sum(h is not None for h in hits),
                      "steps_to_target": mean_std(h for h in hits if h is not None),
@@ -161,8 +161,8 @@ def run_pair(ctx: StudyContext, p: dict) -> list[dict]:
         rows.append({"model": model, "label": label, "permuted": permute, "params": runs[0].params,
                      "n_train": ctx.store.get(runs[0].run_id)["summary"].get("n_train"),
                      "macs": summarize(runs[0].model, (1, 28, 28)).macs,
-                     "train_acc": mean_std(r.final["train_acc"] for r in ok),
-                     "test_acc": mean_std(r.final["test_acc"] for r in ok),
+                     "train_acc": mean_std(r.final.get("train_acc") for r in ok),
+                     "test_acc": mean_std(r.final.get("test_acc") for r in ok),
                      "seconds": mean_std(r.seconds for r in ok),
                      "atcold_params": ATCOLD["params"][model], "atcold_acc": ATCOLD["test_acc"][(model, permute)],
                      "n": len(ok), "diverged": len(runs) - len(ok), "runs": [r.run_id for r in runs]})
@@ -203,7 +203,7 @@ class WidthDepthStudy(Study):
             ctx.log("width-depth (3/3): MLP vs CNN at equal parameters, original and pixel-permuted")
             pair = run_pair(ctx, p)
         return {"grids": grids, "by_depth": {k: by_depth(v) for k, v in grids.items()}, "pair": pair,
-                "targets": TARGETS, "atcold_source": ATCOLD["source"],
+                "val_acc_targets": TARGETS, "atcold_source": ATCOLD["source"],
                 "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, **RECIPE},
                 "table": terminal_table(grids, pair)}
 

@@ -79,7 +79,8 @@ def draw_boundaries(store, rows: list[dict], save: Path) -> Path:
 
 def draw_width_depth(store, run: dict, folder: Path) -> list[Path]:
     s = run["summary"]
-    out = [draw_grid(kind, rows, s["targets"][kind], folder / f"grid_{kind}.png") for kind, rows in s["grids"].items()]
+    out = [draw_grid(kind, rows, s["val_acc_targets"][kind], folder / f"grid_{kind}.png")
+           for kind, rows in s["grids"].items()]
     out.append(draw_pair(s["pair"], s["atcold_source"], folder / "mlp_vs_cnn.png"))
     out.append(draw_boundaries(store, s["grids"]["spiral"], folder / "spiral_boundaries.png"))
     return out

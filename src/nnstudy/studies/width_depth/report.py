@@ -50,7 +50,7 @@ def setup(run: dict):
         lr=num(run, "settings.spiral_lr", "g"), sub=sub,
         ep=num(run, "settings.fashion_epochs", "d"), bs=num(run, "settings.fashion_batch", "d"),
         flr=num(run, "settings.fashion_lr", "g"), k=num(run, "grids.spiral.0.test_acc.n", "d"),
-        ts=num(run, "targets.spiral", "g"), tf=num(run, "targets.fashion", "g"))
+        ts=num(run, "val_acc_targets.spiral", "g"), tf=num(run, "val_acc_targets.fashion", "g"))
 
 
 def grid_index(run: dict, kind: str) -> dict:
