@@ -137,7 +137,7 @@ def test_quick_study_claims(quick):
 
 
 def test_stored_autoencoder_reloads(quick):
-    from nnstudy.studies.autoencoder_figures import load_autoencoder, test_images
+    from nnstudy.studies.autoencoder.figures import load_autoencoder, test_images
 
     store, row = quick
     run = variants(row)[(32, "none")]["runs"][0]

@@ -110,9 +110,10 @@ def test_run_figures_are_drawn_and_agree_with_the_store(quick_run):
     assert names == ["confident_errors.png", "confusion.png", "curves.png", "filters.png"]
     assert all((store.run_dir(res["run"]) / n).stat().st_size > 5000 for n in names)
 
-    from nnstudy.studies.images_figures import confusion_matrix, load_final_model, predict
+    from nnstudy.experiment import load_run_model
+    from nnstudy.studies.images.figures import confusion_matrix, predict
 
-    model, cfg, data = load_final_model(store, res["run"])
+    model, cfg, data = load_run_model(store, res["run"])
     pred = predict(model, data, cfg).argmax(1)
     cm = confusion_matrix(pred, data.y_test.numpy(), 10)
     assert cm.sum() == 2_000 and cm.shape == (10, 10)

@@ -177,9 +177,9 @@ def synthetic_run(store, errs: dict) -> dict:
       "makes no clear difference in sigmoid depth 3 with 20000 examples (+0.5)"]),
 ])
 def test_section_verdicts_follow_the_numbers(tmp_path, errs, expect):
-    from nnstudy.studies.pretraining_report import pretraining_section
+    from nnstudy.studies.pretraining.report import pretraining_section
 
     store = Store(tmp_path / "runs")
-    text = " ".join(str(p) for p in pretraining_section(store, synthetic_run(store, errs)).paragraphs)
+    text = " ".join(str(p) for p in pretraining_section(store, synthetic_run(store, errs), "pretraining").paragraphs)
     for phrase in expect:
         assert phrase in text

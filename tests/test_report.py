@@ -20,10 +20,10 @@ import pytest
 
 from nnstudy.evidence import OPS, compare, lookup, ms, num, sentence
 from nnstudy.references import REFERENCES, STUDY_TOPICS, topics
-from nnstudy.report import PARTS, write_report
+from nnstudy.report import outline, write_report
 from nnstudy.store import Store
 from nnstudy.studies import STUDIES, Study, load_all
-from nnstudy.studies.spiral_report import spiral_section
+from nnstudy.studies.spiral.report import spiral_section
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>alert(1)</script>"
@@ -177,10 +177,10 @@ def test_partial_store_names_each_missing_studys_command(spiral_store):
     add_run(store, "spiral", {}, status="failed")  # newer than the complete one
     html_text, md = read(write_report(store))
     assert Path(store.home / "report" / "report.html").is_file()
-    for _, entries in PARTS:
-        for e in entries:
-            if e.study != "spiral" and not e.see:
-                assert f"nnstudy run {e.study}" in html_text and f"nnstudy run {e.study}" in md
+    for _, entries in outline(load_all()):
+        for study, e in entries:
+            if study != "spiral" and not e.see:
+                assert f"nnstudy run {study}" in html_text and f"nnstudy run {study}" in md
     assert "is failed; this section shows the latest complete one" in html_text
     assert "1 of the" in html_text and "Spiral classification" in md
     # Headings follow the week's order: spiral, topics, then the questions in the week's numbering.
@@ -219,7 +219,7 @@ def test_spiral_sentences_hold_no_number_that_is_not_evidence(spiral_store):
 ])
 def test_factorial_verdict_follows_the_numbers(store, case, expect):
     run = add_run(store, "spiral", spiral_summary(**case))
-    text = " ".join(str(p) for p in spiral_section(store, run).paragraphs)
+    text = " ".join(str(p) for p in spiral_section(store, run, "spiral").paragraphs)
     assert expect in text
 
 
@@ -231,7 +231,7 @@ def test_factorial_verdict_follows_the_numbers(store, case, expect):
 ])
 def test_ceiling_or_budget_follows_the_numbers(store, case, expect):
     run = add_run(store, "spiral", spiral_summary(**case))
-    text = " ".join(str(p) for p in spiral_section(store, run).paragraphs)
+    text = " ".join(str(p) for p in spiral_section(store, run, "spiral").paragraphs)
     assert expect in text
 
 

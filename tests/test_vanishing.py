@@ -7,7 +7,7 @@ from nnstudy.evidence import OPS, Part, lookup
 from nnstudy.references import REFERENCES, ref
 from nnstudy.store import Store
 from nnstudy.studies import STUDIES, run_study
-from nnstudy.studies.vanishing_nielsen import nielsen_init, nielsen_loss
+from nnstudy.studies.vanishing.nielsen import nielsen_init, nielsen_loss
 
 
 @pytest.fixture(scope="module")

@@ -55,12 +55,11 @@ from nnstudy.train import FULL_BATCH_EVAL, FitResult, held_out_split, measured_s
 
 BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
 # How many members go through each kernel call: a chunk's workspace (activations and their gradients)
-# near one of these sizes. The best one is the machine's, not ours to fix: for 32 spiral MLPs, 2-4 MiB
-# chunks were fastest on a 2-core AMD EPYC (1 MiB L2 per core; larger chunks fell out of cache) and
-# 64 MiB ones (all 32 members at once) ran 1.3x (1 thread) and 1.5x (2 threads) faster than 4 MiB
-# on a 2-core Intel Xeon with AVX-512 (2 MiB L2; fewer, larger calls won; 300-step runs, 2026-12-02).
-# A member's numbers do not depend on its chunk
-# (tests/test_batched.py), so fit_group times its first steps at each size and keeps the fastest.
+# near one of these sizes. The best one is the machine's, not ours to fix: it follows the CPU's cache
+# (small chunks where L2 is small, one big chunk where fewer, larger calls win; the machines measured
+# are in benchmarks/results/notes.md, and benchmarks/batched.py reports the chunking chosen). A
+# member's numbers do not depend on its chunk (tests/test_batched.py), so fit_group times its first
+# steps at each size and keeps the fastest.
 CHUNK_BUDGETS = (4 << 20, 16 << 20, 64 << 20)
 TUNE_ROUNDS = 3  # steps timed per candidate; the fastest of each candidate's steps counts
 
@@ -68,9 +67,9 @@ TUNE_ROUNDS = 3  # steps timed per candidate; the fastest of each candidate's st
 def why_solo(cfg: TrainConfig) -> str | None:
     """Why the batched trainer cannot take this config (None: it can)."""
     if cfg.model not in ("mlp", "linear", "logistic"):
-        # Conv nets train solo on purpose: benchmarks/batched_cnn.py measured grouped convolutions at
-        # 0.53-1.19x of one-by-one steps for LeNet-5 and convnet-tiny on a 2-core CPU, and any batching
-        # could share only the fixed per-step cost (a ceiling of 1.3-2.1x), against 6x for the MLPs.
+        # Conv nets train solo on purpose: grouped convolutions ran no faster than one-by-one steps for
+        # LeNet-5 and convnet-tiny, and batching could share only the fixed per-step cost, a far lower
+        # ceiling than the MLPs' gain (benchmarks/batched_cnn.py; results/batched_cnn.md).
         return f"model {cfg.model!r} is not a stacked model"
     if cfg.model == "mlp" and (cfg.dropout or cfg.batch_norm or cfg.residual):
         return "dropout, batch norm and residual MLPs train solo"

@@ -209,7 +209,7 @@ def cmd_train(args) -> int:
         import matplotlib
 
         matplotlib.use("Agg")  # files only; plots.py leaves notebooks' backends alone
-        from nnstudy.studies.images_figures import draw_run
+        from nnstudy.studies.images.figures import draw_run
 
         try:
             figures = [str(p) for p in draw_run(store, res.run_id)]

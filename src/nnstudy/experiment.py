@@ -175,13 +175,31 @@ def finish_run(store: Store, r: RunResult, data: Dataset, **extra) -> None:
                                       "n_test": len(data.x_test), **source, **extra}, error=r.error)
 
 
-def load_run_model(store: Store, run_id: str) -> tuple[torch.nn.Module, TrainConfig, Dataset]:
-    """Rebuild a stored run's model with its final weights (for drawing; no training)."""
+def load_weights(store: Store, run_id: str) -> dict | None:
+    """A stored run's final weights (a state dict on the CPU), or None where it kept none. The one
+    place a run's weights are read: weights_only, so a file from elsewhere runs no code."""
+    folder = store.run_dir(run_id)
+    if (folder / "model.pt").is_file():
+        return torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    if (folder / "checkpoint.pt").is_file():  # big models keep no model.pt; the last epoch's is final
+        return torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+    return None
+
+
+def load_run_model(store: Store, run_id: str, missing_ok: bool = False
+                   ) -> tuple[torch.nn.Module, TrainConfig, Dataset] | None:
+    """Rebuild a stored run's model with its final weights (for drawing; no training): (model in
+    eval mode, config, dataset). A run that kept no weights: None if missing_ok, else an error."""
     run = store.get(run_id)
-    cfg = TrainConfig.from_dict(run["config"])
+    cfg = TrainConfig.from_dict(run["config"], where=f"run {run['id']}")
+    state = load_weights(store, run["id"])
+    if state is None:
+        if missing_ok:
+            return None
+        raise FileNotFoundError(f"run {run['id']} kept no weights (model.pt or checkpoint.pt) in "
+                                f"{store.run_dir(run['id'])}")
     data = load_dataset(cfg)
     model = build_model(cfg, data.input_shape, data.num_classes)
-    state = torch.load(store.run_dir(run["id"]) / "model.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval(), cfg, data
 

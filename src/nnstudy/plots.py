@@ -48,6 +48,12 @@ def finish(fig, save=None, close: bool = False):
     return fig
 
 
+def save(fig, path) -> Path:
+    """Write a finished figure to `path` and close it (the studies' figures: files, never shown)."""
+    finish(fig, path, close=True)
+    return Path(path)
+
+
 def plot_data(X, y, d: float = 0, auto: bool = False, zoom: float = 1, ax=None, save=None, title=None):
     """Scatter 2-D points coloured by class. `d` and `auto` are accepted for plot_lib compatibility
     (d: unused margin; auto: let matplotlib pick limits instead of fitting a square to the data)."""

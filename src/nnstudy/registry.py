@@ -1,7 +1,7 @@
 """Name -> factory registries for models and studies (timm's pattern).
 
 A model or study registers itself with a decorator when its module is imported; `list`, the
-command line and the tests iterate the registry, so a new one is one new file.
+command line and the tests iterate the registry, so a new one needs no list kept by hand.
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ class Registry:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise UsageError(f"unknown {self.kind} {name!r}{hint}; valid: {', '.join(sorted(self._items))}")
         return self._items[name]
+
+    def sort(self, key: Callable) -> None:
+        """Reorder the entries by key(obj); names() then lists them in that order. In place: the
+        dict stays the same object (tests patch entries in and out of it)."""
+        ordered = sorted(self._items.items(), key=lambda kv: key(kv[1]))
+        self._items.clear()
+        self._items.update(ordered)
 
     def names(self) -> list[str]:
         return list(self._items)

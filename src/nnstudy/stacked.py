@@ -21,9 +21,8 @@ from nnstudy.models.mlp import MLP, LinearNet
 aten = torch.ops.aten
 EVAL_COLUMNS = 2048  # examples per evaluation chunk, as train.evaluate does
 # The factored backward (StackedNet._backward_factored) while its C x (D + 1) product rows are at most a
-# quarter of the hidden width: its two thin matmuls grow with the rows. Per member-step, factored vs
-# plain, H = 100, 32 members, 2 threads (Intel Xeon, 2026-12-02, scratch timing): 9 rows 147 vs 221
-# us, 30-33 rows 218-252 vs 232-272 us (the gain shrinks as the rows grow).
+# quarter of the hidden width: its two thin matmuls grow with the rows, so the gain over the plain
+# backward shrinks as they do (scratch timings in benchmarks/results/notes.md; benchmarks/batched.py times the trainer).
 FACTORED_ROWS_PER_UNIT = 0.25
 
 # In place on the pre-activation buffer, and the backward autograd would run for each (same aten
@@ -131,7 +130,7 @@ class StackedNet:
         for i in range(len(params) - 1, -1, -1):
             a = x if i == 0 else ws.a[i]  # layer i's input, (k, in + 1, B)
             if dz.shape[1] > a.shape[1]:  # a narrow input (the 2-D spiral): the transposed product
-                # with the long side as output columns is ~1.5x faster, and the copy is tiny
+                # with the long side as output columns is faster (benchmarks/results/notes.md); the copy is tiny
                 grads[i].copy_(torch.bmm(a, dz.transpose(1, 2)).transpose(1, 2))
             else:
                 torch.bmm(dz, a.transpose(1, 2), out=grads[i])  # (k, out, in + 1)
@@ -143,8 +142,8 @@ class StackedNet:
 
     def _forward_factored(self, params, x, ws) -> torch.Tensor:
         """x -> W2 relu(W1 x) + b2, the hidden layer in its own contiguous buffer (no row of ones):
-        on this project's 2-core CPUs a bmm into a strided output runs member by member, ~1.4x
-        slower. The logits are the plain path's sums; only the backward is factored. (Factoring
+        a bmm into a strided output runs member by member, slower on the CPU (benchmarks/results/notes.md).
+        The logits are the plain path's sums; only the backward is factored. (Factoring
         the forward too, logits = sum_d x[d] (V m)[(c, d)] with V[(c, d), j] = W2[c, j] W1[j, d],
         saved one more pass but rounded the logits unlike a solo run, and RMSprop at lr 1e-2 then
         drifted from its solo run by 2e-2 in the weights within 60 steps, against 1e-5 this way.)"""
@@ -243,8 +242,8 @@ def loss_and_grad(cfg, z: torch.Tensor, y: torch.Tensor,
 
 def _accuracy_from_log_probs(logp, picked, z, y) -> torch.Tensor:
     """member_accuracy(z, y) from the log-probabilities at hand: over the short strided class axis,
-    max without indices (amax) is fast where max(1) with them is not (32 members x 2,400 examples,
-    2 threads, torch 2.14, Intel Xeon: 20 us vs 406 us; scratch timing, 2026-12-02).
+    max without indices (amax) is fast where max(1) with them is not (an order of magnitude on the
+    CPU; benchmarks/results/notes.md).
     logp = z - lse per example, and subtracting one number keeps the order, so where each example's
     largest logp is unique it marks argmax z, and a hit is logp[y] == that largest.
     A tie (made by rounding, or in z) or a NaN anywhere: argmax's own rule (the first maximal
@@ -264,7 +263,7 @@ def member_accuracy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def predict(z: torch.Tensor) -> torch.Tensor:
     """argmax over classes, (k, C, B) -> (k, B). max(1) returns the first maximal index as argmax
-    does, and is ~40x faster than argmax(1) over a short strided class axis (torch 2.14, CPU)."""
+    does, and is far faster than argmax(1) over a short strided class axis (benchmarks/results/notes.md)."""
     return z.max(1).indices
 
 

@@ -1,9 +1,8 @@
 """Thread counts for small models on a shared CPU: torch's and NumPy's BLAS, set for a block, restored after.
 
 The nets of the from-scratch studies are small: per-operation overhead, not arithmetic, sets their
-speed, and on a loaded machine a second thread costs far more than it gives (measured on the shared
-2-core machine: a NumPy step of a 3 x 50 tanh MLP on 2400 points 7x slower on 2 threads than on 1,
-a batched group of tiny torch MLPs over 10x).
+speed, and on a loaded machine a second thread costs far more than it gives: threads that
+spin-wait for each other on a shared CPU make each step several times slower (benchmarks/results/notes.md).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ def torch_threads(n: int):
 @contextlib.contextmanager
 def numpy_blas_threads(n: int):
     """Run NumPy's OpenBLAS on `n` threads inside the block, then restore it. Small matrix products
-    on a shared CPU run many times faster on one thread (measured 10x on a loaded 2-core machine).
+    on a shared CPU run many times faster on one thread (benchmarks/results/notes.md).
     Best effort: a no-op where NumPy links another BLAS."""
     fns = openblas_thread_functions()
     if fns is None:

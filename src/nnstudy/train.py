@@ -13,7 +13,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +51,26 @@ def autocast_for(cfg, device: torch.device):
     return contextlib.nullcontext()
 
 
+@torch.no_grad()  # on a generator, torch holds grad mode off inside it only, not while the caller runs
+def outputs(model: nn.Module, data: Dataset, x: torch.Tensor, chunk: int = 2048, autocast=None,
+            tta: bool = False) -> Iterator[torch.Tensor]:
+    """The model's outputs on x (raw, before `data.prepare`), float32, one chunk of rows at a time,
+    in eval mode; the model's mode is restored once the last chunk is out. The one batched
+    inference loop: evaluation, the studies' stored predictions and the figures all use it."""
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, len(x), chunk):
+            xb = data.prepare(x[i:i + chunk])
+            with autocast or contextlib.nullcontext():
+                out = model(xb)
+                if tta:  # average with the mirror image: free accuracy where flips keep labels
+                    out = (out + model(xb.flip(-1))) / 2
+            yield out.float()
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Dataset, x: torch.Tensor, y: torch.Tensor, loss_fn,
              autocast=None, tta: bool = False, chunk: int = 2048) -> tuple[float, float]:
@@ -58,19 +78,11 @@ def evaluate(model: nn.Module, data: Dataset, x: torch.Tensor, y: torch.Tensor, 
     An empty split has no mean: callers evaluate only `measured_splits` (never a 0.0 for "no data")."""
     if not len(x):
         raise ValueError("evaluate: no examples (a split that does not exist has no numbers)")
-    was_training = model.training
-    model.eval()
     total_loss, correct = 0.0, 0
-    for i in range(0, len(x), chunk):
-        xb, yb = data.prepare(x[i:i + chunk]), y[i:i + chunk]
-        with autocast or contextlib.nullcontext():
-            out = model(xb)
-            if tta:  # average with the mirror image: free accuracy where flips keep labels
-                out = (out + model(xb.flip(-1))) / 2
-        out = out.float()
+    for k, out in enumerate(outputs(model, data, x, chunk, autocast, tta)):
+        yb = y[k * chunk:(k + 1) * chunk]
         total_loss += loss_fn(out, yb).item() * len(yb)
         correct += (out.argmax(1) == yb).sum().item()
-    model.train(was_training)
     return total_loss / len(x), correct / len(x)
 
 
@@ -99,10 +111,9 @@ CHANNELS_LAST_MIN_WIDTH = 32  # CPU: channels_last for conv nets with a conv thi
 
 def channels_last_pays(model: nn.Module, device: torch.device) -> bool:
     """On CUDA, always for conv nets. On the CPU, where oneDNN's NHWC kernels win for wide convs only:
-    a training step at 1 | 2 threads ran convnet-small 1.36x | 1.47x, convnet-fast 1.32x | 1.27x and
-    alexnet 1.35x | 1.36x faster in channels_last, but LeNet-5 with batch norm (6 and 16 channels)
-    0.98x | 0.72x, and classic LeNet-5 and convnet-tiny gained 1-9% (28x28 inputs;
-    benchmarks/results/step_options.md, this project's 2-core x86 machine, torch 2.14)."""
+    the wide nets (convnet-small, convnet-fast, alexnet) train faster in channels_last, the narrow
+    ones (LeNet-5, with batch norm especially) gain little or lose (benchmarks/step_options.py;
+    results/step_options.md)."""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         return False
@@ -163,7 +174,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
     net = torch.compile(net) if cfg.compile else net
     ddp = distributed.active()
     # Conv nets evaluate 512 images at a time: 2048 of them at 28x28x32 make 205 MB tensors, two alive
-    # at once (peak RSS of a Fashion-MNIST run measured 1.9-2.2 GB with 2048). Flat models keep 2048.
+    # at once (peak memory of a Fashion-MNIST run: benchmarks/results/notes.md). Flat models keep 2048.
     chunk = 512 if any(isinstance(m, nn.Conv2d) for m in model.modules()) else 2048
     loss_fn = make_loss(cfg, data.num_classes)
     opt = make_optimizer(cfg, model.parameters())
@@ -237,7 +248,7 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                     loss = loss_fn(out if out.dtype == torch.float32 else out.float(), yb)
                     if ddp:  # DDP averages gradients over ranks: weight by the slice's share
                         loss = loss * weight
-                for p in params:  # opt.zero_grad(set_to_none=True) without its profiler scope: ~5 us a step
+                for p in params:  # opt.zero_grad(set_to_none=True) without its profiler scope
                     p.grad = None
                 loss.backward()
                 if hook is not None:

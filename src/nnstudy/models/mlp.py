@@ -25,9 +25,9 @@ def make_activation(name: str) -> nn.Module:
 
 # Activations computed in place on the pre-activation z when nothing observes z: the linear layer
 # (or batch norm) that made z does not need it for its backward, and each of these backwards reads
-# the output, so the numbers are the same and a (B, width) allocation and pass is saved. Measured on
-# the week's spiral (ReLU, H=100, 1000 Adam steps, 1 thread, 3 fresh processes each, Intel Xeon):
-# 3.5% less time per step. GELU's backward needs its input: never in place.
+# the output, so the numbers are the same and a (B, width) allocation and pass is saved
+# (benchmarks/spiral.py times the loop; benchmarks/results/notes.md the saving). GELU's backward
+# needs its input: never in place.
 IN_PLACE = {
     "relu": torch.relu_,
     "leaky_relu": lambda z: F.leaky_relu_(z, 0.01),
@@ -70,7 +70,7 @@ class HiddenLayer(nn.Module):
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.residual = residual and n_in == n_out
         # Identity placeholders keep one module layout for probes and state dicts, but calling them
-        # costs a Python module call each (~5 us): a measurable share of a tiny net's step.
+        # costs a Python module call each: a measurable share of a tiny net's step.
         self.has_norm, self.has_drop = batch_norm, dropout > 0
         self.in_place = IN_PLACE.get(activation)
 

@@ -1,9 +1,13 @@
-"""Studies: one file per question of the week, registered by name.
+"""Studies: one package per question of the week, found by looking in this folder.
 
-A study is a class with `name`, `title` (the question it answers), `run(ctx) -> summary` that
-trains and records (never draws), and `draw(store, run, folder) -> [paths]` that only reads the
-store. `run_study` records the study itself as a run of kind "study" whose children are its
-training runs, so the report can find the latest complete result of each study.
+A study is a folder `studies/<name>/`: its `__init__.py` holds the study's one descriptor, a
+`Study` subclass registered with `@register_study` (name, title, one line of help, where the report
+shows it and what the week claimed: `entries`) with `run(ctx) -> summary` that trains and records
+(never draws); `figures.py` draws from the store only; `report.py` builds the report's `Section`
+from the stored summary and is handed what it needs (the title), never importing its study.
+`load_all` imports every package here, so adding a study is adding one folder. `run_study` records
+the study itself as a run of kind "study" whose children are its training runs, so the report can
+find the latest complete result of each study.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import hashlib
 import importlib
 import json
 import os
+import pkgutil
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 
 from nnstudy.config import TrainConfig
 from nnstudy.errors import UsageError
@@ -25,21 +30,70 @@ from nnstudy.store import Store, environment, git_commit
 from nnstudy.threads import torch_threads
 
 STUDIES = Registry("study")
-register_study = STUDIES.register
 
-# Import order = the week's order (the report follows it).
-_MODULES = ("spiral", "perceptron", "backprop", "vanishing", "autoencoder", "pretraining", "activations",
-            "softmax", "optimizers", "width_depth", "lenet_alexnet", "images")
+
+@dataclass(frozen=True)
+class Profile(Mapping):
+    """A study's settings at one profile (quick, default, full): subclass it as a frozen dataclass
+    with typed, commented fields. It reads as a read-only mapping too (p["steps"], {**p}), the form
+    the studies' code and their stored `settings` use, so a profile stores exactly as its fields."""
+
+    def __getitem__(self, key: str):
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (f.name for f in fields(self))
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part of the week's report; parts appear in the order of their numbers."""
+
+    number: int
+    heading: str
+
+
+EXPERIMENT = Part(1, "The week's experiment")
+TOPICS = Part(2, "What the week studied")  # in the order of the week's task list
+QUESTIONS = Part(3, "The week's six questions")  # in the week's numbering
+NEXT_WEEK = Part(4, "Next week")
+OTHER = Part(99, "Other studies")  # where a study that declares no entry appears
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a study appears in the report, under which heading, quoting what the week wrote."""
+
+    part: Part
+    order: int  # position within the part (a question: its number in the week)
+    heading: str  # the week's topic or question
+    claim: str = ""  # what the week wrote, in English (quoted above the evidence)
+    see: bool = False  # answered by this study's earlier entry: quote the week and link there
+
+
+def register_study(cls):
+    """Class decorator: register a study under its `name`, listed with its `help` line."""
+    return STUDIES.register(cls.name, cls.help)(cls)
+
+
+def position(cls) -> tuple:
+    """Where a study sorts: its first entry's part and order (the report's reading order)."""
+    first = next((e for e in cls.entries if not e.see), None)
+    return (first.part.number, first.order, cls.name) if first else (OTHER.number, 0, cls.name)
 
 
 def load_all() -> Registry:
-    for mod in _MODULES:
-        full = f"nnstudy.studies.{mod}"
-        try:
-            importlib.import_module(full)
-        except ModuleNotFoundError as e:
-            if e.name != full:
-                raise
+    """Import every study package in this folder (each registers itself), ordered as the report
+    reads them; `nnstudy list` and `nnstudy all` follow that order."""
+    for info in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
+        if info.ispkg:
+            importlib.import_module(info.name)
+    STUDIES.sort(key=position)
     return STUDIES
 
 
@@ -87,8 +141,10 @@ class Section:
 
 
 class Study:
-    name = ""
-    title = ""  # the week's question, or what the study shows
+    name = ""  # registered name: `nnstudy run NAME`
+    title = ""  # the week's question, or what the study shows (the section's title; stored in the summary)
+    help = ""  # one line for `nnstudy list`
+    entries: tuple[Entry, ...] = ()  # where the report shows it; none: under "Other studies"
     default_seeds = {"quick": 2, "default": 5, "full": 10}
 
     def run(self, ctx: StudyContext) -> dict:
@@ -159,9 +215,9 @@ def study_digest(name: str, profile: str, seeds: list[int], device: str) -> str:
 def study_threads(device: str) -> int:
     """CPU threads for a study: NNSTUDY_THREADS if set, else 1 on the CPU (0: torch's default).
 
-    Studies train many small models, where per-op overhead, not arithmetic, sets the speed. Measured
-    on a shared 2-core machine (load ~5): a 1000-point spiral MLP, 500 Adam steps, took 2.9-3.1 s on
-    one thread and 45-76 s on torch's default two, whose OpenMP threads wait on each other."""
+    Studies train many small models, where per-op overhead, not arithmetic, sets the speed, and on a
+    loaded machine torch's default OpenMP threads wait on each other: a step on two threads can take
+    many times one thread's (scratch timings in benchmarks/results/notes.md; benchmarks/batched.py times both)."""
     env = os.environ.get("NNSTUDY_THREADS")
     if env is not None:
         try:

@@ -1,6 +1,8 @@
-"""What the activations, softmax and optimizers studies share: their two datasets at each profile,
-steps to reach a target, the best row of a grid, a model's outputs on a split, and small tensor
-files kept in a run's folder (predictions) so figures read them from the store.
+"""What studies share, so that no study imports another: the activations, softmax and optimizers
+studies' two datasets at each profile, steps to reach a target, the best row of a grid, a model's
+outputs on a split, small tensor files kept in a run's folder (predictions, weights) so figures
+read them from the store, a child run for training outside `fit` (autoencoder, pretraining), and
+the report's number-or-text helpers.
 
 Both datasets carry a validation split: curves, steps-to-target and every choice (best learning
 rate, temperature) use it; the test split is scored once, at the end.
@@ -9,6 +11,7 @@ rate, temperature) use it; the test split is scored once, at the end.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -16,13 +19,24 @@ import torch.nn as nn
 from nnstudy.config import TrainConfig
 from nnstudy.evidence import lookup, ms, num, sentence
 from nnstudy.store import Store, atomic_write
+from nnstudy.studies import Profile, StudyContext
+from nnstudy.train import outputs
 
-# Per profile: spiral points per class and full-batch steps; Fashion-MNIST training subset
-# (0: all 60,000 minus validation) and epochs of mini-batches of 128.
+
+@dataclass(frozen=True)
+class Sizes(Profile):
+    """The two datasets of the activations, softmax and optimizers studies at one profile."""
+
+    spiral_n: int  # spiral points per class
+    spiral_steps: int  # full-batch steps
+    fashion_subset: int  # Fashion-MNIST training images (0: all 60,000 minus validation)
+    fashion_epochs: int  # epochs of mini-batches of 128
+
+
 SIZES = {
-    "quick": dict(spiral_n=150, spiral_steps=300, fashion_subset=2000, fashion_epochs=3),
-    "default": dict(spiral_n=400, spiral_steps=800, fashion_subset=8000, fashion_epochs=3),
-    "full": dict(spiral_n=1000, spiral_steps=3000, fashion_subset=0, fashion_epochs=15),
+    "quick": Sizes(spiral_n=150, spiral_steps=300, fashion_subset=2000, fashion_epochs=3),
+    "default": Sizes(spiral_n=400, spiral_steps=800, fashion_subset=8000, fashion_epochs=3),
+    "full": Sizes(spiral_n=1000, spiral_steps=3000, fashion_subset=0, fashion_epochs=15),
 }
 
 
@@ -55,10 +69,29 @@ def steps_to(records: list[tuple], target: float, split: str = "val", name: str 
 
 
 def save_tensors(store: Store, run_id: str, filename: str, tensors: dict) -> None:
-    """A dict of tensors (and plain numbers/strings) into the run's folder, written atomically."""
+    """A dict of tensors (and plain numbers/strings) into the run's folder, written atomically;
+    tensors are detached and moved to the CPU first, so the file loads anywhere."""
     buf = io.BytesIO()
-    torch.save(tensors, buf)
+    torch.save({k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in tensors.items()}, buf)
     atomic_write(store.run_dir(run_id) / filename, buf.getvalue())
+
+
+def record_run(ctx: StudyContext, cfg: TrainConfig, name: str, work) -> tuple[str, dict]:
+    """One child run for a training that does not go through `fit`: `work()` returns
+    (status, summary dict with "final", records, state_dict or None, error). Marked failed on any
+    exception, so a crash never reads as complete. Returns (run id, summary)."""
+    run_id = ctx.store.create_run("train", cfg.to_dict(), study=ctx.study, name=name, parent=ctx.run_id,
+                                  seed=cfg.seed, digest=cfg.digest(), device=ctx.device)
+    try:
+        status, summary, records, state, error = work()
+        ctx.store.log_metrics(run_id, records)
+        if state is not None:
+            save_tensors(ctx.store, run_id, "model.pt", state)
+    except BaseException as e:
+        ctx.store.finish(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    ctx.store.finish(run_id, status, summary, error=error)
+    return run_id, summary
 
 
 def load_tensors(store: Store, run_id: str, filename: str) -> dict:
@@ -66,19 +99,31 @@ def load_tensors(store: Store, run_id: str, filename: str) -> dict:
     return torch.load(store.run_dir(run_id) / filename, map_location="cpu", weights_only=True)
 
 
-@torch.no_grad()
 def outputs_on(model: nn.Module, data, split: str, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's raw outputs (N, C) float32 and labels (N,) on one split, in eval mode."""
+    """The model's raw outputs (N, C) float32 and labels (N,) on one split, in eval mode, on the CPU."""
     x, y = data.splits()[split]
-    model = model.cpu().eval()
-    out = [model(data.prepare(x[i:i + chunk])).float() for i in range(0, len(x), chunk)]
-    return torch.cat(out), y
+    return torch.cat(list(outputs(model.cpu(), data, x, chunk))), y
 
 
 def best_by(rows: list[dict], key: str) -> dict:
     """The row with the highest mean of `key` (a mean_std dict); rows without one are skipped."""
     ok = [r for r in rows if r[key]["mean"] is not None]
     return max(ok, key=lambda r: r[key]["mean"]) if ok else rows[0]
+
+
+def mean_curves(store, rows: list[dict], split: str, name: str) -> tuple[dict, dict]:
+    """{label: (steps, mean)} and {label: (steps, lo, hi)} over each row's seeds (a row: "name" and
+    its seeds' "runs"), for plots.plot_curves."""
+    from nnstudy import plots  # matplotlib only when drawing: studies import this module to train
+
+    curves, bands = {}, {}
+    for row in rows:
+        series = [store.series(r, split, name) for r in row["runs"]]
+        series = [s for s in series if s[0]]
+        if series:
+            steps, mean, std = plots.curve_band(series)
+            curves[row["name"]], bands[row["name"]] = (steps, mean), (steps, mean - std, mean + std)
+    return curves, bands
 
 
 # -- report helpers: numbers that carry their evidence, or plain text where the store has none -----

@@ -1,0 +1,167 @@
+"""The report as one self-contained HTML page: inline CSS, figures as data: URIs, no scripts.
+Rendered from the document model (`nnstudy.report.model`) only.
+
+A Content-Security-Policy meta tag forbids every network load and every script, so the page
+opens offline and a string that slipped past escaping still could not run. Every string from a
+user or a config is escaped here (`esc`); numbers render through `nnstudy.evidence` and are
+listed, with where they came from, in the JSON block `#numbers` at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+
+from nnstudy.evidence import esc, render_html
+from nnstudy.report.model import command, missing_text, when
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
+        ".gif": "image/gif", ".webp": "image/webp"}
+BADGE = {"ok": "measured", "missing": "not run", "error": "error",
+         "see": "see above"}
+
+CSS = """
+:root { --ink:#1d232b; --muted:#5b6673; --line:#d9dee4; --accent:#2f5d8a; --bg:#fbfbfa; --card:#fff; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--ink); font:16px/1.55 system-ui, -apple-system,
+       "Segoe UI", Roboto, "Noto Sans", sans-serif; }
+.page { max-width: 62rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; }
+h1 { font-size:1.9rem; margin:0 0 .3rem; } h2 { font-size:1.35rem; margin:2.5rem 0 .8rem;
+  border-bottom:2px solid var(--ink); padding-bottom:.2rem; }
+h3 { font-size:1.12rem; margin:0 0 .6rem; } h4 { font-size:1rem; margin:1rem 0 .4rem; color:var(--muted); }
+.lede { color:var(--muted); margin:0 0 1rem; }
+article { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:1.1rem 1.3rem;
+          margin:1rem 0; }
+blockquote { margin:.4rem 0 .9rem; padding:.4rem .9rem; border-left:4px solid #c9a227; background:#fdf8e8;
+             color:#4a3f1c; }
+blockquote b { font-weight:600; }
+.runinfo { font-size:.85rem; color:var(--muted); margin:.2rem 0 .8rem; }
+.note { font-size:.9rem; color:#8a4b08; }
+.missing { color:#7a2e2e; } code { background:#eef1f4; padding:.05rem .3rem; border-radius:3px;
+  font-size:.92em; }
+table { border-collapse:collapse; margin:.5rem 0 1rem; font-size:.9rem; width:100%; }
+th, td { border-bottom:1px solid var(--line); padding:.3rem .5rem; text-align:left; vertical-align:top; }
+th { background:#f1f3f6; font-weight:600; } caption { caption-side:top; text-align:left; color:var(--muted);
+  font-size:.88rem; padding:.2rem 0; }
+table.facts th { width:10rem; background:none; color:var(--muted); font-weight:500; }
+table.refs { font-size:.84rem; } table.refs td:nth-child(3) { white-space:nowrap; font-weight:600; }
+.num { font-variant-numeric: tabular-nums; font-weight:600; border-bottom:1px dotted #8aa2bb; }
+.num.ref { color:#7a5a00; border-bottom-color:#c9a227; } .dir { font-style:italic; }
+.ms { white-space:nowrap; } td .num { font-weight:500; }
+figure { margin:1rem 0; text-align:center; } figure img { max-width:100%; height:auto;
+  border:1px solid var(--line); border-radius:4px; background:#fff; }
+figcaption { font-size:.85rem; color:var(--muted); }
+nav > ol { columns: 2; font-size:.92rem; margin:.3rem 0; } nav > ol > li { break-inside: avoid;
+  margin-bottom:.5rem; } nav ol ol { padding-left:1.2rem; }
+.badge { display:inline-block; font-size:.72rem; padding:0 .4rem; border-radius:9px; margin-left:.3rem;
+         vertical-align:middle; background:#e4e8ee; color:var(--muted); }
+.badge.ok { background:#dcefdc; color:#245b24; } .badge.missing, .badge.error { background:#f6dede;
+  color:#7a2e2e; }
+details summary { cursor:pointer; font-weight:600; margin:.6rem 0; }
+"""
+
+
+def data_uri(path: Path) -> str:
+    mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def table(columns, rows, rec: list, caption: str = "", cls: str = "") -> str:
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{render_html(c, rec)}</td>" for c in row) + "</tr>" for row in rows)
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return f'<table class="{cls}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def figure(path, caption: str) -> str:
+    path = Path(path)
+    if not path.is_file():
+        return f'<p class="missing">Figure missing: {esc(path.name)}</p>'
+    alt = caption or path.stem.replace("_", " ")
+    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="{data_uri(path)}" alt="{esc(alt)}">{cap}</figure>'
+
+
+def run_line(run: dict) -> str:
+    cfg, s = run["config"], run["summary"]
+    seeds = ",".join(str(x) for x in cfg.get("seeds", []))
+    return (f'<p class="runinfo">Run <code>{esc(run["id"])}</code> · profile {esc(cfg.get("profile", "-"))} '
+            f'· seeds {esc(seeds or "-")} · device {esc(cfg.get("device", "-"))} '
+            f'· finished {esc(when(run.get("finished")))} · {esc(s.get("seconds", "-"))} s</p>')
+
+
+def block(b, rec: list) -> str:
+    out = [f'<article id="{esc(b.anchor)}"><h3>{esc(b.entry.heading)}'
+           f'<span class="badge {esc(b.status)}">{esc(BADGE[b.status])}</span></h3>']
+    if b.entry.claim:
+        out.append(f"<blockquote><b>The week:</b> {esc(b.entry.claim)}</blockquote>")
+    if b.status == "see":
+        anchor, heading = b.link
+        target = f'<a href="#{esc(anchor)}">{esc(heading)}</a>' if anchor else esc(heading)
+        return "".join(out) + f"<p>Answered by the section {target} above.</p></article>"
+    if b.note:
+        out.append(f'<p class="note">{esc(b.note)}</p>')
+    if b.status != "ok":
+        text = esc(missing_text(b))
+        text = text.replace(f"`{esc(command(b.study))}`", f"<code>{esc(command(b.study))}</code>")
+        return "".join(out) + f'<p class="missing">{text}</p></article>'
+    s = b.section
+    out += [f"<h4>{esc(s.title)}</h4>", run_line(b.run)]
+    out += [f"<p>{render_html(p, rec)}</p>" for p in s.paragraphs]
+    out += [table(t["columns"], t["rows"], rec, t.get("caption", "")) for t in s.tables]
+    out += [figure(path, caption) for path, caption in b.figures]
+    if b.references:
+        rows = [[r.get("source"), r.get("setup"), r.get("value"), r.get("metric", "")] for r in b.references]
+        out.append(table(["source", "setup", "value", "metric"], rows, rec,
+                         "Published values, labelled by source (not measured here)", "refs"))
+    return "".join(out) + "</article>"
+
+
+def header(meta: dict, parts, rec: list) -> str:
+    facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in meta["facts"])
+    runs = ""
+    if meta["runs"]:
+        cols = list(meta["runs"][0])
+        runs = table(cols, [[r[c] for c in cols] for r in meta["runs"]], rec, "The runs this report reads")
+    toc = "".join(
+        f"<li>{esc(title)}<ol>" + "".join(
+            f'<li><a href="#{esc(b.anchor)}">{esc(b.entry.heading)}</a>'
+            f'<span class="badge {esc(b.status)}">{esc(BADGE[b.status])}</span></li>' for b in blocks)
+        + "</ol></li>" for title, blocks in parts)
+    return (f'<header><h1>The week, regenerated from evidence</h1><p class="lede">A first-year graduate '
+            f"student's study week (shallow networks, backpropagation, vanishing gradients, pretraining, a "
+            f"spiral classified two ways, six questions), answered by measurements. Every number in a "
+            f"sentence links to a stored run (hover it); published values are labelled by source. "
+            f'{meta["complete"]} of the {meta["studies"]} studies of the outline have a complete run in this store.</p>'
+            f'<details open><summary>How this report was made</summary><table class="facts">{facts}</table>'
+            f"{runs}</details><nav><ol>{toc}</ol></nav></header>")
+
+
+def numbers_json(rec: list) -> str:
+    """The records as JSON that cannot close its <script> element (no raw <, >, &)."""
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [clean(v) for v in o]
+        return o
+    text = json.dumps(clean(rec), ensure_ascii=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def render(meta: dict, parts) -> str:
+    rec: list = []
+    head = header(meta, parts, rec)
+    body = "".join(f"<section><h2>{esc(title)}</h2>" + "".join(block(b, rec) for b in blocks) + "</section>"
+                   for title, blocks in parts)
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>nnstudy: the week, regenerated from evidence</title><style>{CSS}</style></head>"
+            f'<body><div class="page">{head}<main>{body}</main></div>'
+            f'<script type="application/json" id="numbers">{numbers_json(rec)}</script></body></html>\n')

@@ -1,0 +1,136 @@
+"""The report's document model: the week's outline resolved against the store, renderer-free.
+
+The report never trains: for each entry of the week's outline it takes the latest complete run
+of the study that answers it and asks the study for its `Section` (sentences built with
+`nnstudy.evidence`, tables, figures, published values). Where the store has no complete run the
+entry says so and names the command that produces it.
+
+The outline follows the week's report (seed/weekly-report.txt) and is declared by the studies
+themselves: each study's `entries` name its part, its place in the part, its heading and the
+week's claim (`nnstudy.studies.Entry`). A study answering a second question declares a `see`
+entry (Q3, vanishing gradients: the entry quotes the week and links to the study's section rather
+than repeating it). A study that declares no entry appears under "Other studies". The HTML and
+Markdown renderers (`html.py`, `markdown.py`) read only what this module builds: the parts with
+their `Block`s, and `provenance`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+from nnstudy.store import Store
+from nnstudy.studies import OTHER, Entry, load_all
+
+
+@dataclass
+class Block:
+    """One outline entry resolved against the store."""
+
+    study: str  # registered study name
+    entry: Entry
+    anchor: str  # HTML id of this block
+    status: str  # ok | missing | error | see
+    run: dict | None = None
+    section: object = None  # studies.Section
+    note: str = ""  # e.g. a newer run that did not complete
+    link: tuple = ()  # "see" entries: (anchor, heading) of the block that reports the study
+    error: str = ""
+    figures: list = field(default_factory=list)  # [(path, caption)]
+    references: list = field(default_factory=list)
+
+
+def outline(studies) -> list[tuple[str, list[tuple[str, Entry]]]]:
+    """The parts in order, each with its (study, entry) pairs in order; a study that declares no
+    entry is listed under "Other studies" (none is dropped)."""
+    parts: dict = {}
+    for name in studies.names():
+        for e in studies.get(name).entries or (Entry(OTHER, 0, name),):
+            parts.setdefault(e.part, []).append((name, e))
+    return [(part.heading, sorted(parts[part], key=lambda pair: pair[1].order))
+            for part in sorted(parts, key=lambda part: part.number)]
+
+
+def resolve(store: Store, study: str, entry: Entry, studies, anchors: dict) -> Block:
+    from nnstudy.references import for_study
+
+    anchor = f"q-{study}" if entry.see else f"study-{study}"
+    if entry.see:
+        return Block(study, entry, anchor, "see", link=anchors.get(study, ("", study)))
+    anchors[study] = (anchor, entry.heading)
+    history = store.runs(study=study, kind="study")
+    run = store.latest(study)
+    note = ""
+    if history and (run is None or history[-1]["id"] != run["id"]):
+        last = history[-1]
+        note = f"The newest run of this study, {last['id']}, is {last['status']}"
+        note += "; this section shows the latest complete one." if run else "."
+    if run is None:
+        return Block(study, entry, anchor, "missing", note=note)
+    try:
+        section = studies.get(study)().section(store, run)
+    except Exception as e:  # one study's bug must not cost the whole report: show it, loudly
+        print(f"nnstudy report: {study}.section() failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return Block(study, entry, anchor, "error", run=run, note=note, error=f"{type(e).__name__}: {e}")
+    figures = [f if isinstance(f, tuple) else (f, "") for f in section.figures]
+    refs = section.references or for_study(study)
+    return Block(study, entry, anchor, "ok", run, section, note, figures=figures, references=refs)
+
+
+def collect(store: Store) -> list[tuple[str, list[Block]]]:
+    studies = load_all()
+    anchors: dict = {}
+    return [(title, [resolve(store, study, e, studies, anchors) for study, e in entries])
+            for title, entries in outline(studies)]
+
+
+def when(t) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+
+
+def provenance(store: Store, parts) -> dict:
+    """How the report was made, from the stored runs' config, env and summary only."""
+    runs = [b.run for _, blocks in parts for b in blocks if b.run]
+    envs = [r["summary"].get("env") or r["env"] for r in runs]
+
+    def distinct(values) -> str:
+        vals = list(dict.fromkeys(str(v) for v in values if v not in (None, "")))
+        return ", ".join(vals) if vals else "-"
+
+    rows = [{"study": r["study"], "run": r["id"], "name": r.get("name") or "",
+             "profile": r["config"].get("profile", "-"),
+             "seeds": ",".join(str(s) for s in r["config"].get("seeds", [])) or "-",
+             "device": e.get("device", r["config"].get("device", "-")), "started": when(r["started"]),
+             "finished": when(r["finished"]), "seconds": r["summary"].get("seconds", "-"),
+             "commit": e.get("git") or "-", "warned runs": warned(store, r["id"])} for r, e in zip(runs, envs)]
+    facts = [("Built", when(time.time())), ("Store", str(store.home.resolve())),
+             ("Profile(s)", distinct(r["profile"] for r in rows)), ("Seeds", distinct(r["seeds"] for r in rows)),
+             ("Device(s)", distinct(r["device"] for r in rows)),
+             ("Python", distinct(e.get("python") for e in envs)), ("torch", distinct(e.get("torch") for e in envs)),
+             ("numpy", distinct(e.get("numpy") for e in envs)), ("nnstudy", distinct(e.get("nnstudy") for e in envs)),
+             ("Git commit(s)", distinct(e.get("git") for e in envs)),
+             ("Machine", distinct(f"{e.get('platform')}, {e.get('cpus')} CPUs, {e.get('threads')} threads"
+                                  + (f", {e['gpu']}" if e.get("gpu") else "") for e in envs))]
+    n_studies = sum(1 for _, blocks in parts for b in blocks if b.status != "see")
+    return {"facts": facts, "runs": rows, "complete": len(runs), "studies": n_studies}
+
+
+def warned(store: Store, study_run: str) -> str:
+    """How many of a study's training runs ended complete with warnings (loss-rose, at-chance:
+    experiment.learning_warnings), e.g. "2 of 24: at-chance"; "-" when none did. Some are meant
+    (the vanishing study's depth-10 sigmoid nets stay at chance); the reader should know which."""
+    children = store.runs(parent=study_run)
+    codes = [w.split(":")[0] for c in children for w in c["summary"].get("warnings", [])]
+    n = sum(1 for c in children if c["summary"].get("warnings"))
+    return f"{n} of {len(children)}: {', '.join(dict.fromkeys(codes))}" if n else "-"
+
+
+def command(study: str) -> str:
+    return f"nnstudy run {study}"
+
+
+def missing_text(b: Block) -> str:
+    if b.status == "error":
+        return f"The study's section could not be built from run {b.run['id']}: {b.error}"
+    return f"No complete run of this study in the store. `{command(b.study)}` produces it."

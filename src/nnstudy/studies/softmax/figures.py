@@ -1,0 +1,123 @@
+"""Figures of the softmax study, drawn only from the store: the summary, the runs' held-out
+curves and each run's saved test predictions (predictions.pt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from nnstudy import plots
+from nnstudy.plots import save
+from nnstudy.studies.shared import load_tensors, mean_curves
+
+DATASETS = (("spiral", "spiral"), ("fashion", "Fashion-MNIST"))
+
+
+def pooled(store, row: dict, calibration, scaled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test probabilities and labels of every seed of one row, concatenated; scaled: softmax
+    of the outputs divided by each run's fitted temperature."""
+    ps, ys = [], []
+    for rid in row["runs"]:
+        path = store.run_dir(rid) / calibration.PREDICTIONS
+        if not path.is_file():
+            continue
+        d = load_tensors(store, rid, calibration.PREDICTIONS)
+        z = d["test_outputs"]
+        ps.append((z / row["temperatures"][rid]).softmax(1) if scaled else calibration.probabilities(z, row["loss"]))
+        ys.append(d["test_labels"])
+    if not ps:
+        return torch.zeros(0, 1), torch.zeros(0, dtype=torch.long)
+    return torch.cat(ps), torch.cat(ys)
+
+
+def reliability_panel(ax, rel: dict, title: str) -> None:
+    bins = len(rel["count"])
+    edges = np.linspace(0, 1, bins + 1)
+    have = np.array(rel["count"]) > 0
+    acc = np.where(have, rel["accuracy"], 0)
+    ax.bar(edges[:-1], acc, width=1 / bins, align="edge", color="#5b8bd0", edgecolor="k", lw=0.3,
+           label="accuracy")
+    ax.bar(edges[:-1], np.where(have, rel["confidence"], 0), width=1 / bins, align="edge", fill=False,
+           edgecolor="#d0553b", lw=1.0, label="mean confidence")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{title}\nECE {rel['ece']:.3f}", fontsize=9)
+    ax.set_xlabel("confidence", fontsize=8)
+
+
+def draw_reliability(store, s: dict, path: Path, calibration) -> Path:
+    fig, axes = plt.subplots(2, 4, figsize=(13, 6.6), squeeze=False)
+    for r, (key, label) in enumerate(DATASETS):
+        rows = {row["loss"]: row for row in s[key]}
+        panels = [(rows["cross_entropy"], False, "softmax + CE"), (rows["cross_entropy"], True,
+                                                                   "softmax + CE, T fit on val"),
+                  (rows["mse"], False, rows["mse"]["name"]), (rows["bce"], False, rows["bce"]["name"])]
+        for c, (row, scaled, title) in enumerate(panels):
+            p, y = pooled(store, row, calibration, scaled)
+            if len(y):
+                reliability_panel(axes[r, c], calibration.reliability(p, y, s["bins"]), f"{label}: {title}")
+        axes[r, 0].set_ylabel("accuracy in bin")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Reliability on the test split, all seeds pooled ({s['bins']} bins)", fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def draw_curves(store, s: dict, path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (key, label) in zip(axes, DATASETS):
+        curves, bands = mean_curves(store, s[key], "val", "acc")
+        plots.plot_curves(curves, "validation accuracy", ax=ax, bands=bands, title=f"{label}: mean ± std over seeds")
+        ax.axhline(s["val_acc_targets"][key], color="k", lw=0.8, ls=":")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def draw_accuracy_ece(s: dict, path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.38
+    for ax, (key, label) in zip(axes, DATASETS):
+        rows = s[key]
+        xs = np.arange(len(rows))
+        ax.bar(xs - width / 2, [r["test_acc"]["mean"] or 0 for r in rows], width,
+               yerr=[r["test_acc"]["std"] or 0 for r in rows], capsize=3, label="test accuracy")
+        ax.bar(xs + width / 2, [r["ece"]["mean"] or 0 for r in rows], width, yerr=[r["ece"]["std"] or 0 for r in rows],
+               capsize=3, label="test ECE (lower is better)")
+        ax.set_xticks(xs, [r["name"] for r in rows], fontsize=8)
+        ax.set_title(f"{label}: mean ± std over seeds", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def draw_overflow(s: dict, path: Path) -> Path:
+    o = s["overflow"]
+    sw = o["sweep"]
+    a = np.array(sw["a"])
+    naive = np.array([np.nan if v is None else v for v in sw["naive"]], dtype=float)
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    ax.plot(a, sw["stable"], lw=3, alpha=0.5, label="stable: exp(z - max z) / sum")
+    ax.plot(a, naive, "k.", ms=3, label="naive: exp(z) / sum exp(z)")
+    bad = np.isnan(naive)
+    ax.plot(a[bad], np.ones(bad.sum()), "x", color="#d0553b", ms=3, label="naive: NaN (inf / inf)")
+    ax.axvline(o["max_exp_arg"], color="#d0553b", ls=":", label=f"ln(float32 max) = {o['max_exp_arg']:.2f}")
+    ax.set_xlabel("a, in logits (a, 0, -1)")
+    ax.set_ylabel("p(class 0), float32")
+    ax.set_title("The naive softmax overflows; log-sum-exp does not", fontsize=10)
+    ax.legend(fontsize=7, loc="center right")
+    ax.grid(alpha=0.3)
+    return save(fig, path)
+
+
+def draw_softmax(store, run: dict, folder: Path, calibration) -> list[Path]:
+    """calibration: what the study hands over to read its stored outputs: PREDICTIONS (the file
+    name), probabilities(outputs, loss) and reliability(p, y, bins)."""
+    s, folder = run["summary"], Path(folder)
+    return [draw_reliability(store, s, folder / "reliability.png", calibration),
+            draw_accuracy_ece(s, folder / "accuracy_ece.png"), draw_curves(store, s, folder / "curves.png"),
+            draw_overflow(s, folder / "overflow.png")]

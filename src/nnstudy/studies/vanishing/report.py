@@ -1,0 +1,184 @@
+"""The vanishing study's report section and terminal table, from its stored summary only.
+
+Every number in a sentence is `num`/`ms`/`ref_num` (or arithmetic on them) and every direction
+word a `compare`, so the report's test can look each one up in the store.
+"""
+
+from __future__ import annotations
+
+from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sentence
+from nnstudy.references import rows as reference_rows
+from nnstudy.studies import Section, fmt_ms
+
+FLOOR = 0.02  # accuracy: a gap under two points is not called a difference
+FIGURES = {
+    "nielsen_gradients.png": "Nielsen's sigmoid nets at initialization: each hidden layer's gradient, ours "
+                             "(Fashion-MNIST, mean ± std over seeds) against his (MNIST, markers).",
+    "nielsen_training.png": "The deepest of them trained with his SGD: each layer's gradient over training.",
+    "init_gradients.png": "Per-layer gradient at initialization, every activation with each init, batch norm "
+                          "and residual connections.",
+    "init_grid.png": "The whole activation x init x architecture grid at initialization: first/last-layer "
+                     "gradient ratio and mean Jacobian singular value.",
+    "depth.png": "Held-out accuracy against depth after a fixed budget.",
+    "accuracy.png": "Held-out accuracy of each fix at the deepest depth, Fashion-MNIST and the spiral.",
+}
+
+
+def idx(rows: list[dict], **match) -> int:
+    return next(i for i, r in enumerate(rows) if all(r.get(k) == v for k, v in match.items()))
+
+
+def nielsen_text(run) -> list:
+    s = run["summary"]["nielsen"]
+    parts = []
+    for i, net in enumerate(s["nets"]):
+        ours = join(ms(run, f"nielsen.nets.{i}.grad.{j}", ".2g") for j in range(net["hidden"]))
+        his = join(ref_num(k) for k in net["published"])
+        parts.append(sentence("{net}: {ours} (Nielsen: {his})", net=net["net"], ours=ours, his=his))
+    deep = len(s["nets"]) - 1
+    k = s["nets"][deep]["hidden"] - 1
+    first, last = ms(run, f"nielsen.nets.{deep}.grad.0", ".2g"), ms(run, f"nielsen.nets.{deep}.grad.{k}", ".2g")
+    pub = s["nets"][deep]["published"]
+    acc = ms(run, "nielsen.trained.test_acc")
+    return [
+        sentence("Nielsen's sigmoid nets with his initialization and cost, at the start of training, on {n} "
+                 "Fashion-MNIST training images (he used 1000 MNIST images; the data set differs), {seeds} seeds: "
+                 "the norm of each hidden layer's gradient, first to last, is ", n=num(run, "nielsen.images", "d"),
+                 seeds=num(run, "nielsen.seeds", "d")) + join(parts, "; ", "; and ") + ".",
+        sentence("In the deepest net the gradient {w} from the last hidden layer to the first: the first layer's "
+                 "is {r} of the last one's (Nielsen: {rn}).",
+                 w=compare(first, last, more="grows", less="shrinks", same="stays level"),
+                 r=ratio(first, last, ".2g"), rn=ratio(ref_num(pub[0]), ref_num(pub[-1]), ".2g")),
+        sentence("Trained full-batch with his SGD for {steps} steps (seeds: {n}), it reaches {acc} held-out accuracy, "
+                 "{w} chance ({c}).", steps=num(run, "nielsen.trained.steps", "d"),
+                 n=num(run, "nielsen.trained.test_acc.n", "d"), acc=acc, c=num(run, "nielsen.trained.chance", ".2f"),
+                 w=compare(acc, num(run, "nielsen.trained.chance"), more="above", less="below", same="at",
+                           floor=FLOOR)),
+    ]
+
+
+def grid_text(run) -> list:
+    g = run["summary"]["init_grid"]
+    cells = g["cells"]
+
+    def at(act, init, arch, key, fmt=".2g"):
+        return ms(run, f"init_grid.cells.{idx(cells, activation=act, init=init, arch=arch)}.{key}", fmt)
+
+    arms = [("sigmoid, default init", "sigmoid", "default", "plain"),
+            ("ReLU, default init", "relu", "default", "plain"),
+            ("ReLU, Kaiming init", "relu", "kaiming", "plain"), ("tanh, Xavier init", "tanh", "xavier", "plain"),
+            ("sigmoid with batch norm", "sigmoid", "default", "batch norm"),
+            ("sigmoid with residual connections", "sigmoid", "default", "residual")]
+    listed = join(sentence("{a} {r}", a=label, r=at(*cell, "first_over_last")) for label, *cell in arms)
+    sig = at("sigmoid", "default", "plain", "per_layer", ".2f")
+    td, tx = at("tanh", "default", "plain", "jac_mean", ".2f"), at("tanh", "xavier", "plain", "jac_mean", ".2f")
+    std, nrm = ref_num("vanishing.glorot.jacobian_standard"), ref_num("vanishing.glorot.jacobian_normalized")
+    return [
+        sentence("At initialization ({d} hidden layers of {w}, one batch of {b} images, {n} seeds), the first "
+                 "hidden layer's gradient as a fraction of the last one's: {listed}. With sigmoid and PyTorch's "
+                 "default init the gradient is multiplied by {sig} per layer on its way to the input.",
+                 d=num(run, "init_grid.depth", "d"), w=num(run, "init_grid.width", "d"),
+                 b=num(run, "init_grid.batch", "d"), n=num(run, "init_grid.seeds", "d"), listed=listed, sig=sig),
+        sentence("The mean singular value of the hidden-to-hidden Jacobians is {td} for tanh with PyTorch's default "
+                 "init (Glorot & Bengio's standard init, which they measured at {std}) and {tx} with Xavier's "
+                 "normalized init (theirs: {nrm}); for sigmoid with default init it is {sd}.", td=td, tx=tx,
+                 std=std, nrm=nrm, sd=at("sigmoid", "default", "plain", "jac_mean", ".2f")),
+    ]
+
+
+def training_text(run) -> list:
+    s = run["summary"]
+    d = s["depth"]
+    lo, hi = min(r["depth"] for r in d["rows"]), max(r["depth"] for r in d["rows"])
+    chance = num(run, "depth.chance", ".2f")
+    per_arm = []
+    for arm in dict.fromkeys(r["arm"] for r in d["rows"]):
+        a = ms(run, f"depth.rows.{idx(d['rows'], arm=arm, depth=lo)}.test_acc")
+        b = ms(run, f"depth.rows.{idx(d['rows'], arm=arm, depth=hi)}.test_acc")
+        per_arm.append(sentence("{arm} {a} at depth {lo} and {b} at depth {hi} ({w})", arm=arm, a=a, b=b,
+                                lo=num(run, f"depth.rows.{idx(d['rows'], arm=arm, depth=lo)}.depth", "d"),
+                                hi=num(run, f"depth.rows.{idx(d['rows'], arm=arm, depth=hi)}.depth", "d"),
+                                w=compare(b, a, more="better deeper", less="worse deeper", same="no clear change",
+                                          floor=FLOOR)))
+    out = [sentence("Trained on Fashion-MNIST ({e} epochs of SGD at learning rate {lr}, width {w}; chance is {c}): ",
+                    e=num(run, "depth.epochs", "d"), lr=num(run, "depth.lr", "g"), w=num(run, "depth.width", "d"),
+                    c=chance) + join(per_arm, "; ", "; ") + "."]
+    for part, key in [(f, f"fixes.{i}") for i, f in enumerate(s["fixes"])] + [(s["spiral"], "spiral")]:
+        rows = part["rows"]
+        base = ms(run, f"{key}.rows.0.test_acc")
+        gains = join(sentence("{arm} {acc} ({w}, {d})", arm=r["arm"], acc=ms(run, f"{key}.rows.{i}.test_acc"),
+                              w=compare(ms(run, f"{key}.rows.{i}.test_acc"), base, more="better",
+                                        less="worse", same="no clear difference", floor=FLOOR),
+                              d=diff(ms(run, f"{key}.rows.{i}.test_acc"), base))
+                     for i, r in enumerate(rows) if i)
+        if key == "spiral":
+            where = sentence("the spiral, SGD at learning rate {lr}", lr=num(run, "spiral.lr", "g"))
+        else:
+            lrs = join((num(run, f"{key}.lrs.{j}", "g") for j in range(len(part["lrs"]))), ", ", " and ")
+            where = sentence("Fashion-MNIST, each at its best SGD learning rate among {lrs} on a validation split",
+                             lrs=lrs)
+        text = sentence("At depth {d} ({where}), against {arm0} at {base}: {gains}.",
+                        d=num(run, f"{key}.depth", "d"), where=where, arm0=rows[0]["arm"], base=base, gains=gains)
+        if rows[0].get("best_val_acc") is not None:
+            text = text + sentence(" No learning rate tried lifts {arm0} above {v} validation accuracy (chance {c}).",
+                                   arm0=rows[0]["arm"], v=num(run, f"{key}.rows.0.best_val_acc", ".3f"),
+                                   c=num(run, f"{key}.chance", ".2f"))
+        out.append(text)
+    return out
+
+
+def tables(run) -> list[dict]:
+    s = run["summary"]
+    nielsen = {"caption": "Nielsen's nets at initialization: ||dL/db|| per hidden layer (ours: Fashion-MNIST; his: "
+                          "MNIST)", "columns": ["net", "hidden layer", "nnstudy", "Nielsen"],
+               "rows": [[n["net"], j + 1, ms(run, f"nielsen.nets.{i}.grad.{j}", ".2g"), ref_num(k)]
+                        for i, n in enumerate(s["nielsen"]["nets"]) for j, k in enumerate(n["published"])]}
+    grid = {"caption": "At initialization: first/last-layer gradient ratio, per-layer factor, mean Jacobian singular "
+                       "value, fraction of saturated units",
+            "columns": ["activation", "init", "architecture", "first/last", "per layer", "Jacobian", "saturated"],
+            "rows": [[c["activation"], c["init"], c["arch"]] + [ms(run, f"init_grid.cells.{i}.{k}", f)
+                     for k, f in (("first_over_last", ".2g"), ("per_layer", ".2f"), ("jac_mean", ".2f"),
+                                  ("saturated", ".2f"))] for i, c in enumerate(s["init_grid"]["cells"])]}
+    trained = {"caption": "Trained: held-out accuracy after a fixed budget, and the same nets at initialization",
+               "columns": ["part", "configuration", "learning rate", "test accuracy", "first/last at init"],
+               "rows": []}
+    for key, part in [("depth", s["depth"])] + [(f"fixes.{i}", f) for i, f in enumerate(s["fixes"])] + \
+            [("spiral", s["spiral"])]:
+        for i, r in enumerate(part["rows"]):
+            label = f"{r['arm']}, depth {r['depth']}" if "depth" in r else r["arm"]
+            lr = num(run, f"{key}.rows.{i}.lr", "g") if "lr" in r else num(run, f"{key}.lr", "g")
+            trained["rows"].append([key.split(".")[0], label, lr, ms(run, f"{key}.rows.{i}.test_acc"),
+                                    ms(run, f"{key}.rows.{i}.first_over_last", ".2g")])
+    return [nielsen, grid, trained]
+
+
+def vanishing_section(store, run: dict, title: str) -> Section:
+    folder = store.run_dir(run["id"])
+    figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
+    figures += [(p, "") for p in sorted(folder.glob("*.png")) if p.name not in FIGURES]
+    return Section(title, paragraphs=[*nielsen_text(run), *grid_text(run), *training_text(run)],
+                   tables=tables(run), figures=figures, references=reference_rows("vanishing", "glorot"))
+
+
+# -- the terminal's table -----------------------------------------------------------------------------
+def fmt_g(d: dict) -> str:
+    """mean ± std in significant digits (ratios span orders of magnitude)."""
+    return "n/a" if not d or d.get("mean") is None else f"{d['mean']:.3g} ± {d['std']:.2g}"
+
+
+def table(nielsen, depth, fixes, spiral) -> list[dict]:
+    rows = []
+    for n in nielsen["nets"]:
+        rows.append({"part": "nielsen (at init)", "config": n["net"], "test acc": "",
+                     "grad by layer (first->last)": ", ".join(f"{g['mean']:.3g}" for g in n["grad"]),
+                     "first/last": f"{n['grad'][0]['mean'] / n['grad'][-1]['mean']:.3g}", "jac sv": "", "lr": ""})
+
+    def row(part, r, config, lr):
+        return {"part": part, "config": config, "test acc": fmt_ms(r["test_acc"]), "grad by layer (first->last)": "",
+                "first/last": fmt_g(r["first_over_last"]), "jac sv": fmt_ms(r["jac_mean"], 2),
+                "lr": f"{r.get('lr') or lr:g}"}
+    rows += [row("depth", r, f"{r['arm']}, depth {r['depth']}", depth["lr"]) for r in depth["rows"]]
+    for f in fixes:
+        rows += [row(f"fixes (width {f['width']})", r, r["arm"], None) for r in f["rows"]]
+    rows += [row("spiral", r, r["arm"], spiral["lr"]) for r in spiral["rows"]]
+    return rows
