@@ -37,7 +37,7 @@ def test_required_recipes_exist_and_say_what_they_target():
     assert (vgg.model, vgg.optimizer, vgg.momentum, vgg.nesterov) == ("vgg16-bn", "sgd", 0.9, True)
     assert vgg.weight_decay == 5e-4
     assert vgg.augment and 30 <= vgg.epochs <= 60
-    assert resolve("cifar10-fast").extra == {"whiten": True}
+    assert resolve("cifar10-fast").extra == {}  # the whitened stem is airbench's own init_from_data
 
 
 def test_flags_override_recipe_and_profile():
@@ -188,7 +188,6 @@ def test_images_study_quick_every_rung_learns(images_study):
 
 def test_whitening_stem_is_set_from_data_and_frozen():
     from nnstudy.data import Dataset
-    from nnstudy.experiment import whiten_stem
     from nnstudy.models.cnn import AirBench
 
     torch.manual_seed(0)
@@ -197,7 +196,7 @@ def test_whitening_stem_is_set_from_data_and_frozen():
                    mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     model = AirBench()
     before = model.features[0].weight.clone()
-    whiten_stem(model, data)
+    model.init_from_data(data)
     assert not torch.equal(before, model.features[0].weight) and not model.features[0].weight.requires_grad
 
 

@@ -99,8 +99,8 @@ def train_and_evaluate(cfg: TrainConfig, store: Store | None = None, *, study: s
     if model is None:
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, data.input_shape, data.num_classes)
-        if cfg.extra.get("whiten"):
-            whiten_stem(model, data)
+        if callable(init := getattr(model, "init_from_data", None)):  # a model's own data-dependent init
+            init(data)
     check_batch_norm(model, cfg, len(data.x_train))  # before the run exists, as bad data is
     device = resolve_device(cfg.device)
     run_id, state = None, None
@@ -202,11 +202,3 @@ def load_run_model(store: Store, run_id: str, missing_ok: bool = False
     model = build_model(cfg, data.input_shape, data.num_classes)
     model.load_state_dict(state)
     return model.eval(), cfg, data
-
-
-def whiten_stem(model: torch.nn.Module, data: Dataset, n: int = 5000) -> None:
-    """airbench's stem: 2x2-patch whitening from (at most) n training images, frozen."""
-    from nnstudy.models.cnn import AirBench, init_whitening
-
-    if isinstance(model, AirBench):
-        init_whitening(model, data.prepare(data.x_train[:n]))

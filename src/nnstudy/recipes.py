@@ -83,8 +83,7 @@ RECIPES = {r.name: r for r in [
            "batch augmentation, short one-cycle",
            ">= 94% test on a GPU (benchmarks/gpu.sh)",
            dict(IMAGE, **{**SGD, "momentum": 0.85}, dataset="cifar10", model="airbench", lr=1.0, weight_decay=5e-5,
-                schedule="onecycle", label_smoothing=0.2, augment=True, batch_size=1024, epochs=10, tta=True,
-                extra={"whiten": True}),
+                schedule="onecycle", label_smoothing=0.2, augment=True, batch_size=1024, epochs=10, tta=True),
            full=dict(epochs=20)),
 ]}
 

@@ -220,8 +220,9 @@ class AirBench(ConvNet):
     three groups conv3x3 -> max pool 2 -> BN -> GELU -> conv3x3 -> BN -> GELU of widths 64/256/256,
     a global max pool and a bias-free linear layer whose logits are scaled by 1/9.
 
-    Simplified: plain BatchNorm (airbench freezes BN weights and uses momentum 0.6); the stem is
-    an ordinary learnable conv unless `init_whitening` sets it from the training images' patches."""
+    Simplified: plain BatchNorm (airbench freezes BN weights and uses momentum 0.6). The stem is set
+    from the training images' patches and frozen by `init_from_data`, which nnstudy calls on every
+    model that has one once its data is loaded (experiment.train_and_evaluate)."""
 
     def __init__(self, in_shape=(3, 32, 32), num_classes: int = 10, widths=(64, 256, 256)):
         c = in_shape[0]
@@ -237,6 +238,10 @@ class AirBench(ConvNet):
 
     def forward(self, x):
         return super().forward(x) * self.scale
+
+    def init_from_data(self, data, n: int = 5000) -> None:
+        """airbench's stem: 2x2-patch whitening from (at most) n training images, frozen."""
+        init_whitening(self, data.prepare(data.x_train[:n]))
 
 
 @torch.no_grad()
