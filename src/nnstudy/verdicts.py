@@ -69,10 +69,13 @@ def _curve_delta(*vals):
     return statistics.fmean(e - s for e, s in zip(vals[::2], vals[1::2]))
 
 
-OPS.update({"paired_mean": lambda *v: _paired(*v)[0], "paired_lo": lambda *v: _paired(*v)[0] - _paired(*v)[1],
-            "paired_hi": lambda *v: _paired(*v)[0] + _paired(*v)[1], "welch_lo": lambda *v: _welch(*v)[0] - _welch(*v)[1],
-            "welch_hi": lambda *v: _welch(*v)[0] + _welch(*v)[1], "curve_delta": _curve_delta,
-            "n_pairs": lambda *v: len(v) // 2})
+def _bounds(interval):
+    return (lambda *v: interval(*v)[0] - interval(*v)[1]), (lambda *v: interval(*v)[0] + interval(*v)[1])
+
+
+OPS.update({"paired_mean": lambda *v: _paired(*v)[0], "curve_delta": _curve_delta, "n_pairs": lambda *v: len(v) // 2})
+OPS["paired_lo"], OPS["paired_hi"] = _bounds(_paired)
+OPS["welch_lo"], OPS["welch_hi"] = _bounds(_welch)
 
 
 def _op(op: str, args: list[Num], fmt: str) -> Num:
