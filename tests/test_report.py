@@ -24,6 +24,7 @@ from nnstudy.report import outline, write_report
 from nnstudy.store import Store
 from nnstudy.studies import STUDIES, Study, load_all
 from nnstudy.studies.spiral.report import spiral_section
+from nnstudy.verdicts import classify
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>alert(1)</script>"
@@ -139,6 +140,9 @@ def check_record(store: Store, r: dict) -> float:
         value = OPS[r["op"]](*(check_record(store, a) for a in r["args"]))
     elif "ref" in r:
         value = REFERENCES[r["ref"]].value
+    elif "metric" in r:  # a point of a stored curve
+        split, name = r["metric"].split(".")
+        value = dict(zip(*store.series(r["run"], split, name)))[r["step"]]
     else:
         assert r["key"].startswith("summary.")
         value = lookup(store.get(r["run"])["summary"], r["key"][len("summary."):])
@@ -148,6 +152,12 @@ def check_record(store: Store, r: dict) -> float:
 
 
 def check_direction(store: Store, r: dict) -> None:
+    if r.get("rule") == "verdict":  # nnstudy.verdicts: the interval's bounds decide the word
+        if "lo" in r:
+            assert classify(check_record(store, r["lo"]), check_record(store, r["hi"]), r["tol"]) == r["kind"], r
+        for moved in r.get("moved", []):
+            assert abs(check_record(store, moved)) >= r["settled_tol"], r
+        return
     a, b = check_record(store, r["a"]), check_record(store, r["b"])
     if r["tol_from"]:  # the tolerance is the operands' seed noise: recompute it from the store
         assert r["tol"] == pytest.approx(max(r["floor"], sum(check_record(store, s) for s in r["tol_from"])))
@@ -211,11 +221,15 @@ def test_spiral_sentences_hold_no_number_that_is_not_evidence(spiral_store):
 
 
 @pytest.mark.parametrize("case, expect", [
-    (dict(lin_sgd=0.50, lin_adam=0.50, relu_sgd=0.95, relu_adam=0.96), "the activation, not the optimizer"),
-    (dict(lin_sgd=0.50, lin_adam=0.80, relu_sgd=0.50, relu_adam=0.81), "the optimizer, not the activation"),
-    (dict(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90), "Neither change helps on its own"),
-    (dict(lin_sgd=0.50, lin_adam=0.70, relu_sgd=0.80, relu_adam=0.95), "Both help; the larger single step is "
-                                                                       "the activation"),
+    (dict(lin_sgd=0.50, lin_adam=0.50, relu_sgd=0.95, relu_adam=0.96), "So the activation is what the spiral needs"),
+    (dict(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90, sgd=(0.51, 0.52, 0.50, 0.49)),
+     "ReLU helps with Adam, but with SGD not even at the sweep's best learning rate"),
+    # known problem 2: SGD at the week's lr looks useless, but the study's own sweep reaches 0.97 with SGD
+    (dict(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90), "a learning-rate effect, not something "
+                                                                       "only Adam can do"),
+    # a one-point gap with 3 seeds of std 0.01: the interval is wider than the tolerance, so no direction
+    (dict(lin_sgd=0.50, lin_adam=0.80, relu_sgd=0.50, relu_adam=0.81, sgd=(0.50, 0.50, 0.50, 0.50)),
+     "The activation's effect is unclear with these seeds"),
 ])
 def test_factorial_verdict_follows_the_numbers(store, case, expect):
     run = add_run(store, "spiral", spiral_summary(**case))

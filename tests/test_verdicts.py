@@ -103,7 +103,7 @@ def test_classify(lo, hi, kind):
 
 # -- convergence ----------------------------------------------------------------------------------
 def test_a_run_still_improving_is_not_settled_and_names_what_settles_it(store):
-    a, b = [0.80, 0.81, 0.82], [0.60, 0.61, 0.62]
+    a, b = [0.60, 0.61, 0.62], [0.80, 0.81, 0.82]  # A trails and is still climbing: it might catch up
     run = study(store, a, b, curves_a=[rising(x) for x in a], curves_b=[flat(x) for x in b])
     v = verdict(store, run)
     assert v.kind == "unsettled" and v.sign is None
@@ -147,3 +147,13 @@ def test_a_best_value_at_the_edge_of_its_grid_is_flagged(store):
     best = num(run, "rows.0.test_acc.n", "d")  # any stored number stands in for the best value
     assert "the highest of its grid" in str(edge_note([0, 1, 2], best, "width"))
     assert str(edge_note([1, 2, 3], best, "width")) == ""
+
+
+def test_a_clear_leader_still_rising_keeps_its_direction_and_says_so(store):
+    a, b = [0.80, 0.81, 0.82], [0.50, 0.51, 0.52]
+    run = study(store, a, b, curves_a=[rising(x) for x in a], curves_b=[flat(x) for x in b])
+    v = verdict(store, run)
+    assert v.kind == "higher" and "still rising" in str(v.interval())
+    # ... but the trailing side rising makes it unsettled: it might catch up
+    run = study(store, b, a, curves_a=[rising(x) for x in b], curves_b=[flat(x) for x in a])
+    assert verdict(store, run).kind == "unsettled"

@@ -9,7 +9,10 @@ in this order (the first that fires decides):
 3. Convergence: each variant's held-out accuracy curve (validation split, else test), averaged
    over seeds, moved less than SETTLED over the last LAST_FRACTION of training; otherwise
    "not settled at this budget: still improving" (or "still moving"), naming the command that
-   settles it. Without stored curves the rule cannot look, and the words say so.
+   settles it. One exception: when the noise rule finds a clear gap and the only side still
+   moving is the leader, rising, the direction stands (more budget can only widen the gap) and
+   the interval's words say the leader was still rising. Without stored curves (a summary
+   without child runs) the rule has nothing to look at and the noise rule decides.
 4. Noise: per-seed paired differences a_i - b_i (same seed: same data draw and the same seeded
    initialisation stream) with a two-sided 95% Student-t interval over the n seeds. Interval
    inside (-TOLERANCE, +TOLERANCE): "about the same"; wholly above 0: higher; wholly below 0:
@@ -78,6 +81,17 @@ OPS["paired_lo"], OPS["paired_hi"] = _bounds(_paired)
 OPS["welch_lo"], OPS["welch_hi"] = _bounds(_welch)
 
 
+LEVEL = 0.95  # the intervals' confidence (T95 holds its quantiles)
+RULES = {"level": LEVEL, "tolerance": TOLERANCE, "settled": SETTLED, "last_fraction": LAST_FRACTION,
+         "ceiling_margin": CEILING_MARGIN, "chance_margin": CHANCE_MARGIN}
+OPS.update({name: (lambda v=v: v) for name, v in RULES.items()})
+
+
+def stated(name: str, fmt: str = ".2f") -> Num:
+    """A rule's stated constant (RULES) as a sentence number, recorded as that rule's name."""
+    return Num(RULES[name], fmt, op=name, args=())
+
+
 def _op(op: str, args: list[Num], fmt: str) -> Num:
     value = OPS[op](*(a.value for a in args))
     ok = value is not None and math.isfinite(value)
@@ -141,12 +155,15 @@ class Verdict:
         return self.kind not in ("unsettled", "unclear")
 
     def interval(self) -> Text:
-        """'+0.050 (95% interval +0.030 to +0.070, 5 seeds, paired)' for a sentence."""
+        """'+0.050, 95% interval +0.030 to +0.070 over 5 seeds, paired by seed' for a sentence."""
         if self.diff is None:
             return Text([])
         how = "paired by seed" if self.diff.op == "paired_mean" else "from mean ± std"
-        return sentence("{d} (95% interval {lo} to {hi}, {n} seeds, {how})", d=self.diff, lo=self.lo, hi=self.hi,
-                        n=self.n, how=how)
+        out = sentence("{d}, {lvl} interval {lo} to {hi} over {n} seeds, {how}", d=self.diff, lo=self.lo,
+                       hi=self.hi, n=self.n, how=how, lvl=stated("level", ".0%"))
+        if self.moved:
+            out += sentence("; the higher side was still rising by {m} over the last fifth", m=self.moved[0][1])
+        return out
 
 
 def classify(lo: float | None, hi: float | None, tol: float = TOLERANCE) -> str:
@@ -185,31 +202,46 @@ def bound(run: dict, a: str, b: str, classes: int, key: str = "test_acc") -> str
     return None
 
 
+WORDS = {"higher": "higher than", "lower": "lower than", "same": "about the same as",
+         "unclear": "not clearly different from (unclear with {n} seeds)",
+         "unsettled": "not settled at this budget ({how}; {settle} settles it)",
+         "chance": "level with (both at chance)", "ceiling": "level with (both at the ceiling)"}
+
+
+def settles(study: str, run: dict) -> str:
+    """What settles a comparison this run's profile left open: the next profile's command."""
+    profile = run["config"].get("profile", "quick")
+    nxt = {"quick": "default", "default": "full"}.get(profile)
+    return f"`nnstudy run {study} --profile {nxt}`" if nxt else "a longer budget than the full profile"
+
+
 def judge(store, run: dict, a: str, b: str, *, classes: int, settle: str, words: dict | None = None,
           key: str = "test_acc", tol: float = TOLERANCE) -> Verdict:
     """Compare summary rows `a` and `b` (paths) through the four rules. `settle`: the profile or
     command that settles an unsettled comparison. `words` overrides the higher/lower/same words."""
-    w = {"higher": "higher than", "lower": "lower than", "same": "about the same as", **(words or {})}
+    w = {**WORDS, **(words or {})}
     rec = {"rule": "verdict", "a": a, "b": b, "tol": tol, "settled_tol": SETTLED}
     edge = bound(run, a, b, classes, key)
     if edge:
-        text = "level with (both at chance)" if edge == "chance" else "level with (both at the ceiling)"
-        return Verdict(edge, Word(text, 0, {**rec, "kind": edge}))
+        return Verdict(edge, Word(w[edge], 0, {**rec, "kind": edge}))
     moved = []
     for path in (a, b):
         delta = curve_delta(store, lookup(run["summary"], path))
         if delta is not None and delta.value is not None and abs(delta.value) >= SETTLED:
             moved.append((lookup(run["summary"], path).get("name", path), delta))
-    if moved:
-        how = "still improving" if all(d.value > 0 for _, d in moved) else "still moving"
-        return Verdict("unsettled", Word(f"not settled at this budget ({how}; {settle} settles it)", None,
-                                         {**rec, "kind": "unsettled", "moved": [d.record() for _, d in moved]}),
-                       moved=moved)
     diff, lo, hi, n = difference(store, run, a, b, key)
     kind = classify(lo.value, hi.value, tol)
-    text = w.get(kind) if kind != "unclear" else f"not clearly different from (unclear with {n.value} seeds)"
+    # A clear gap whose only moving side is the leader, still rising, stands: more budget widens it.
+    leader = a if kind == "higher" else b if kind == "lower" else None
+    names = {p: lookup(run["summary"], p).get("name", p) for p in (a, b)}
+    if moved and not all(name == names.get(leader) and d.value > 0 for name, d in moved):
+        how = "still improving" if all(d.value > 0 for _, d in moved) else "still moving"
+        return Verdict("unsettled", Word(w["unsettled"].format(how=how, settle=settle), None,
+                                         {**rec, "kind": "unsettled", "moved": [d.record() for _, d in moved]}),
+                       moved=moved)
+    text = w[kind].format(n=n.value)
     rec = {**rec, "kind": kind, "lo": lo.record(), "hi": hi.record()}
-    return Verdict(kind, Word(text, {"higher": 1, "lower": -1, "same": 0}.get(kind), rec), diff, lo, hi, n)
+    return Verdict(kind, Word(text, {"higher": 1, "lower": -1, "same": 0}.get(kind), rec), diff, lo, hi, n, moved)
 
 
 def grid_edge(values: list, best) -> str | None:
@@ -230,5 +262,5 @@ def edge_note(values: list, best: Num, what: str = "learning rate") -> Text:
                     what=what, b=best, e=edge)
 
 
-__all__ = ["judge", "classify", "grid_edge", "edge_note", "difference", "curve_delta", "per_seed", "Verdict",
+__all__ = ["judge", "settles", "stated", "WORDS", "classify", "grid_edge", "edge_note", "difference", "curve_delta", "per_seed", "Verdict",
            "TOLERANCE", "SETTLED", "LAST_FRACTION", "CEILING_MARGIN", "CHANCE_MARGIN"]
