@@ -262,5 +262,6 @@ def edge_note(values: list, best: Num, what: str = "learning rate") -> Text:
                     what=what, b=best, e=edge)
 
 
-__all__ = ["judge", "settles", "stated", "WORDS", "classify", "grid_edge", "edge_note", "difference", "curve_delta", "per_seed", "Verdict",
-           "TOLERANCE", "SETTLED", "LAST_FRACTION", "CEILING_MARGIN", "CHANCE_MARGIN"]
+__all__ = ["judge", "settles", "stated", "WORDS", "classify", "grid_edge", "edge_note", "difference",
+           "curve_delta", "per_seed", "Verdict", "TOLERANCE", "SETTLED", "LAST_FRACTION", "CEILING_MARGIN",
+           "CHANCE_MARGIN", "LEVEL"]
