@@ -32,7 +32,8 @@ def row(store, parent, name, finals, curves=None):
     runs = [child(store, parent, name, s, f, curves[s] if curves else None) for s, f in enumerate(finals)]
     m = statistics.fmean(finals)
     sd = statistics.stdev(finals) if len(finals) > 1 else 0.0
-    return {"name": name, "test_acc": {"mean": m, "std": sd, "n": len(finals)}, "runs": runs}
+    acc = {"mean": m, "std": sd, "n": len(finals)}
+    return {"name": name, "test_acc": acc, "train_acc": acc, "diverged": 0, "runs": runs}
 
 
 def study(store, a, b, curves_a=None, curves_b=None, rows_without_runs=False):
@@ -157,3 +158,44 @@ def test_a_clear_leader_still_rising_keeps_its_direction_and_says_so(store):
     # ... but the trailing side rising makes it unsettled: it might catch up
     run = study(store, b, a, curves_a=[rising(x) for x in b], curves_b=[flat(x) for x in a])
     assert verdict(store, run).kind == "unsettled"
+
+
+# -- the report, from a store of synthetic summaries with per-seed child runs ---------------------
+def spiral_with_children(store, relu_adam, lin_adam, rising_side=None):
+    """The spiral study's summary layout (test_report.spiral_summary) whose Adam cells carry
+    per-seed child runs with held-out curves; `rising_side` ('linear+Adam') is still climbing."""
+    from test_report import spiral_summary
+
+    summary = spiral_summary()
+    parent = store.create_run("study", {"study": "spiral", "profile": "quick", "seeds": [0, 1, 2]},
+                              study="spiral", name="spiral")
+    for i, name, finals in ((3, "ReLU+Adam", relu_adam), (1, "linear+Adam", lin_adam)):
+        curves = [rising(f) if name == rising_side else flat(f) for f in finals]
+        summary["factorial"][i] = row(store, parent, name, finals, curves)
+    store.finish(parent, "complete", summary)
+    return store.get(parent)
+
+
+def test_report_says_unclear_never_a_direction_when_the_gap_is_inside_noise(store):
+    from nnstudy.report import write_report
+
+    spiral_with_children(store, relu_adam=[0.60, 0.68, 0.62], lin_adam=[0.63, 0.61, 0.64])
+    md = open(write_report(store)["markdown"]).read()
+    assert "Adding ReLU" in md and "with Adam (unclear with 3 seeds)" not in md
+    assert "has no clear effect (unclear with 3 seeds) with Adam" in md
+    assert "The activation's effect is unclear with these seeds" in md
+    sheet = md.split("## The week's experiment")[0]
+    assert "| not settled at this budget |" in sheet and "| supported |" not in sheet
+
+
+def test_report_says_not_settled_when_the_trailing_run_still_improves(store):
+    from nnstudy.report import write_report
+
+    spiral_with_children(store, relu_adam=[0.80, 0.81, 0.82], lin_adam=[0.70, 0.71, 0.72], rising_side="linear+Adam")
+    md = open(write_report(store)["markdown"]).read()
+    assert "is not settled at this budget (still improving; `nnstudy run spiral --profile default` settles it) " \
+           "with Adam" in md
+    assert "Which change matters is not settled at this budget" in md
+    assert "So the activation" not in md and "ReLU helps with Adam" not in md
+    sheet = md.split("## The week's experiment")[0]
+    assert "| not settled at this budget |" in sheet
