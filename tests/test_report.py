@@ -24,6 +24,7 @@ from nnstudy.report import outline, write_report
 from nnstudy.store import Store
 from nnstudy.studies import STUDIES, Study, load_all
 from nnstudy.studies.spiral.report import spiral_section
+from nnstudy.verdicts import classify
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>alert(1)</script>"
@@ -139,6 +140,9 @@ def check_record(store: Store, r: dict) -> float:
         value = OPS[r["op"]](*(check_record(store, a) for a in r["args"]))
     elif "ref" in r:
         value = REFERENCES[r["ref"]].value
+    elif "metric" in r:  # a point of a stored curve
+        split, name = r["metric"].split(".")
+        value = dict(zip(*store.series(r["run"], split, name)))[r["step"]]
     else:
         assert r["key"].startswith("summary.")
         value = lookup(store.get(r["run"])["summary"], r["key"][len("summary."):])
@@ -148,6 +152,12 @@ def check_record(store: Store, r: dict) -> float:
 
 
 def check_direction(store: Store, r: dict) -> None:
+    if r.get("rule") == "verdict":  # nnstudy.verdicts: the interval's bounds decide the word
+        if "lo" in r:
+            assert classify(check_record(store, r["lo"]), check_record(store, r["hi"]), r["tol"]) == r["kind"], r
+        for moved in r.get("moved", []):
+            assert abs(check_record(store, moved)) >= r["settled_tol"], r
+        return
     a, b = check_record(store, r["a"]), check_record(store, r["b"])
     if r["tol_from"]:  # the tolerance is the operands' seed noise: recompute it from the store
         assert r["tol"] == pytest.approx(max(r["floor"], sum(check_record(store, s) for s in r["tol_from"])))
@@ -183,7 +193,9 @@ def test_partial_store_names_each_missing_studys_command(spiral_store):
                 assert f"nnstudy run {study}" in html_text and f"nnstudy run {study}" in md
     assert "is failed; this section shows the latest complete one" in html_text
     assert "1 of the" in html_text and "Spiral classification" in md
-    # Headings follow the week's order: spiral, topics, then the questions in the week's numbering.
+    # Headings follow the week's order: spiral, topics, then the questions in the week's numbering
+    # (after the answer sheet, which lists only the experiment and the questions).
+    html_text = html_text[html_text.index("<nav>"):]
     order = [html_text.index(f"Q{i}.") for i in range(1, 7)]
     assert html_text.index("Spiral classification") < html_text.index("Vanishing gradients") < order[0]
     assert order == sorted(order)
@@ -211,11 +223,15 @@ def test_spiral_sentences_hold_no_number_that_is_not_evidence(spiral_store):
 
 
 @pytest.mark.parametrize("case, expect", [
-    (dict(lin_sgd=0.50, lin_adam=0.50, relu_sgd=0.95, relu_adam=0.96), "the activation, not the optimizer"),
-    (dict(lin_sgd=0.50, lin_adam=0.80, relu_sgd=0.50, relu_adam=0.81), "the optimizer, not the activation"),
-    (dict(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90), "Neither change helps on its own"),
-    (dict(lin_sgd=0.50, lin_adam=0.70, relu_sgd=0.80, relu_adam=0.95), "Both help; the larger single step is "
-                                                                       "the activation"),
+    (dict(lin_sgd=0.50, lin_adam=0.50, relu_sgd=0.95, relu_adam=0.96), "So the activation is what the spiral needs"),
+    (dict(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90, sgd=(0.51, 0.52, 0.50, 0.49)),
+     "ReLU helps with Adam, but with SGD not even at the sweep's best learning rate"),
+    # known problem 2: SGD at the week's lr looks useless, but the study's own sweep reaches 0.97 with SGD
+    (dict(lin_sgd=0.50, lin_adam=0.49, relu_sgd=0.51, relu_adam=0.90), "a learning-rate effect, not something "
+                                                                       "only Adam can do"),
+    # a one-point gap with 3 seeds of std 0.01: the interval is wider than the tolerance, so no direction
+    (dict(lin_sgd=0.50, lin_adam=0.80, relu_sgd=0.50, relu_adam=0.81, sgd=(0.50, 0.50, 0.50, 0.50)),
+     "The activation's effect is unclear with these seeds"),
 ])
 def test_factorial_verdict_follows_the_numbers(store, case, expect):
     run = add_run(store, "spiral", spiral_summary(**case))
@@ -341,3 +357,32 @@ def test_real_quick_spiral_report_numbers_match_the_store(tmp_path):
     assert check_all_numbers(store, html_text) > 40
     assert html_text.count('<img src="data:image/png;base64,') == 4
     shutil.rmtree(tmp_path / "runs")
+
+
+def test_the_answer_sheet_opens_the_page_and_provenance_closes_it(spiral_store):
+    html_text, md = read(write_report(spiral_store))
+    sheet, main, prov = (html_text.index(x) for x in ('id="answers"', "<main>", 'id="provenance"'))
+    assert sheet < main < prov and html_text.index("The runs this report reads") > prov
+    assert "<details open" not in html_text[prov:]  # provenance is collapsed
+    rows = re.findall(r'<tr><td><a href="#([^"]+)">([^<]+)</a>', html_text[sheet:main])
+    assert [h for _, h in rows][:1] == ["Spiral classification: a linear net vs a ReLU net"]
+    assert sum(h.startswith("Q") for _, h in rows) == 6  # all six questions, answered or not
+    assert rows[0][0] == "study-spiral" and 'id="study-spiral"' in html_text
+    assert md.index("## The answers") < md.index("## The week's experiment") < md.index("## How this report was made")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
+def test_first_screen_holds_the_answer_sheet(spiral_store, tmp_path):
+    html_text, _ = read(write_report(spiral_store))
+    # Where the sheet's last row ends, in CSS pixels, measured by the browser's layout
+    check = ("window.addEventListener('load',function(){var r=document.querySelectorAll('#answers tbody tr');"
+             "var b=r[r.length-1].getBoundingClientRect().bottom;document.body.setAttribute('data-sheet',"
+             "'rows='+r.length+' bottom='+Math.round(b))});")
+    digest = base64.b64encode(hashlib.sha256(check.encode()).digest()).decode()
+    page = html_text.replace("default-src 'none';", f"default-src 'none'; script-src 'sha256-{digest}';", 1)
+    (tmp_path / "page.html").write_text(page.replace("</body>", f"<script>{check}</script></body>"))
+    out = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1100",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                          (tmp_path / "page.html").as_uri()], capture_output=True, text=True, timeout=120)
+    m = re.search(r'data-sheet="rows=(\d+) bottom=(\d+)"', out.stdout)
+    assert m and int(m.group(1)) == 7 and int(m.group(2)) <= 1100, m and m.groups()

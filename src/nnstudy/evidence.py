@@ -69,6 +69,8 @@ class Num(Part):
     fmt: str = ".3f"
     run: str | None = None  # a store run id ...
     key: str | None = None  # ... and the path in its summary
+    metric: str | None = None  # or a curve point: "split.name" in the run's metrics at `step`
+    step: int | None = None
     ref: str | None = None  # or a key of references.REFERENCES
     op: str | None = None  # or arithmetic ("sub", "ratio") on `args`
     args: tuple = ()
@@ -82,6 +84,8 @@ class Num(Part):
             src = {"op": self.op, "args": [a.record() for a in self.args]}
         elif self.ref:
             src = {"ref": self.ref}
+        elif self.metric:
+            src = {"run": self.run, "metric": self.metric, "step": self.step}
         else:
             src = {"run": self.run, "key": f"summary.{self.key}"}
         return {**src, "value": self.value, "fmt": self.fmt, "shown": self.shown}
@@ -92,6 +96,9 @@ class Num(Part):
             attrs, title = f'data-op="{esc(self.op)}"', f"computed: {self.op} of {len(self.args)} stored values"
         elif self.ref:
             attrs, title = f'data-ref="{esc(self.ref)}"', f"published: {self.ref}"
+        elif self.metric:
+            attrs = f'data-run="{esc(self.run)}" data-metric="{esc(self.metric)}" data-step="{esc(self.step)}"'
+            title = f"run {self.run}, {self.metric} at step {self.step}"
         else:
             attrs, title = f'data-run="{esc(self.run)}" data-key="summary.{esc(self.key)}"', \
                 f"run {self.run}, summary.{self.key}"

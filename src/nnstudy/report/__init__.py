@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nnstudy.report.html import render
 from nnstudy.report.markdown import markdown
-from nnstudy.report.model import collect, outline, provenance
+from nnstudy.report.model import answer_sheet, collect, outline, provenance
 from nnstudy.store import Store, atomic_write
 
 
@@ -24,10 +24,11 @@ def write_report(store: Store, out_dir=None) -> dict:
     fig_dir.mkdir(parents=True, exist_ok=True)
     parts = collect(store)
     meta = provenance(store, parts)
+    meta["answers"] = answer_sheet(store, parts)
     paths = {"html": out / "report.html", "markdown": out / "report.md"}
     atomic_write(paths["html"], render(meta, parts))
     atomic_write(paths["markdown"], markdown(meta, parts, fig_dir))
     return {k: str(v) for k, v in paths.items()}
 
 
-__all__ = ["write_report", "outline", "collect", "provenance"]
+__all__ = ["write_report", "outline", "collect", "provenance", "answer_sheet"]

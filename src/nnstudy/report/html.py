@@ -61,6 +61,13 @@ nav > ol { columns: 2; font-size:.92rem; margin:.3rem 0; } nav > ol > li { break
 .badge.ok { background:#dcefdc; color:#245b24; } .badge.missing, .badge.error { background:#f6dede;
   color:#7a2e2e; }
 details summary { cursor:pointer; font-weight:600; margin:.6rem 0; }
+table.answers td:first-child { width:13rem; } table.answers td:nth-child(2) { color:var(--muted); font-size:.84rem; }
+.verdict { display:inline-block; font-size:.78rem; padding:0 .45rem; border-radius:9px; font-weight:600;
+  white-space:nowrap; }
+.v-supported { background:#dcefdc; color:#245b24; } .v-partly { background:#fdf1cf; color:#6b5200; }
+.v-not-supported { background:#f6dede; color:#7a2e2e; } .v-not-settled, .v-none { background:#e4e8ee;
+  color:var(--muted); }
+.sheet figure { margin:.2rem 0; } .sheet figure img { max-width:9rem; }
 """
 
 
@@ -120,12 +127,43 @@ def block(b, rec: list) -> str:
     return "".join(out) + "</article>"
 
 
-def header(meta: dict, parts, rec: list) -> str:
+def verdict_badge(answer) -> str:
+    if answer is None:
+        return '<span class="verdict v-none">no verdict</span>'
+    cls = {"supported": "v-supported", "partly supported": "v-partly", "not supported": "v-not-supported"}
+    return f'<span class="verdict {cls.get(answer.verdict, "v-not-settled")}">{esc(answer.verdict)}</span>'
+
+
+def sheet(lines, rec: list) -> str:
+    """The answer sheet: the report's first screen."""
+    rows = []
+    for ln in lines:
+        a = ln.answer
+        if a is None:
+            decide = f'<span class="missing">{esc(ln.why_none)}</span>'
+        else:
+            # the why is the section's verdict sentence: the sheet links there rather than repeat it
+            decide = f"{render_html(a.number, rec)}<br><small>{esc(a.label)}</small>"
+        small = figure(a.figure, "") if a is not None and a.figure else ""
+        rows.append(f'<tr><td><a href="#{esc(ln.anchor)}">{esc(ln.heading)}</a></td>'
+                    f"<td>{esc(ln.claim)}</td><td>{verdict_badge(a)}</td><td>{decide}</td><td>{small}</td></tr>")
+    return (f'<section class="sheet" id="answers"><h2>The answers</h2><table class="answers"><thead><tr>'
+            f"<th>the week asked</th><th>the week's claim</th><th>verdict</th><th>deciding number</th><th></th>"
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+
+
+def provenance_html(meta: dict, rec: list) -> str:
+    """Versions, machine and the runs table: collapsed, at the end."""
     facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in meta["facts"])
     runs = ""
     if meta["runs"]:
         cols = list(meta["runs"][0])
         runs = table(cols, [[r[c] for c in cols] for r in meta["runs"]], rec, "The runs this report reads")
+    return (f'<section id="provenance"><details><summary>How this report was made (versions, machine, '
+            f'the runs it reads)</summary><table class="facts">{facts}</table>{runs}</details></section>')
+
+
+def header(meta: dict, parts, rec: list) -> str:
     toc = "".join(
         f"<li>{esc(title)}<ol>" + "".join(
             f'<li><a href="#{esc(b.anchor)}">{esc(b.entry.heading)}</a>'
@@ -135,9 +173,9 @@ def header(meta: dict, parts, rec: list) -> str:
             f"student's study week (shallow networks, backpropagation, vanishing gradients, pretraining, a "
             f"spiral classified two ways, six questions), answered by measurements. Every number in a "
             f"sentence links to a stored run (hover it); published values are labelled by source. "
-            f'{meta["complete"]} of the {meta["studies"]} studies of the outline have a complete run in this store.</p>'
-            f'<details open><summary>How this report was made</summary><table class="facts">{facts}</table>'
-            f"{runs}</details><nav><ol>{toc}</ol></nav></header>")
+            f'{meta["complete"]} of the {meta["studies"]} studies of the outline have a complete run in this store; '
+            f'how it was made is at the end.</p>{sheet(meta.get("answers", []), rec)}'
+            f"<nav><ol>{toc}</ol></nav></header>")
 
 
 def numbers_json(rec: list) -> str:
@@ -163,5 +201,5 @@ def render(meta: dict, parts) -> str:
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>nnstudy: the week, regenerated from evidence</title><style>{CSS}</style></head>"
-            f'<body><div class="page">{head}<main>{body}</main></div>'
+            f'<body><div class="page">{head}<main>{body}</main>{provenance_html(meta, rec)}</div>'
             f'<script type="application/json" id="numbers">{numbers_json(rec)}</script></body></html>\n')

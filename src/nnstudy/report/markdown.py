@@ -51,15 +51,27 @@ def md_block(b: Block, fig_dir: Path) -> list[str]:
     return out
 
 
+def md_sheet(lines) -> list[str]:
+    rows = []
+    for ln in lines:
+        a = ln.answer
+        decide = md_esc(ln.why_none) if a is None else render_md(a.number) + " (" + md_esc(a.label) + ")"
+        rows.append([ln.heading, ln.claim, a.verdict if a else "no verdict", decide])
+    return ["## The answers", ""] + md_table(["the week asked", "the week's claim", "verdict", "deciding number"],
+                                             rows) + [""]
+
+
 def markdown(meta: dict, parts, fig_dir: Path) -> str:
     out = ["# The week, regenerated from evidence", "",
-           f"{meta['complete']} of the {meta['studies']} studies of the outline have a complete run in this store.", ""]
-    out += md_table(["", ""], [[k, v] for k, v in meta["facts"]]) + [""]
-    if meta["runs"]:
-        cols = list(meta["runs"][0])
-        out += md_table(cols, [[r[c] for c in cols] for r in meta["runs"]]) + [""]
+           f"{meta['complete']} of the {meta['studies']} studies of the outline have a complete run in this store; "
+           "how it was made is at the end.", ""]
+    out += md_sheet(meta.get("answers", []))
     for title, blocks in parts:
         out += [f"## {md_esc(title)}", ""]
         for b in blocks:
             out += md_block(b, fig_dir)
+    out += ["## How this report was made", ""] + md_table(["", ""], [[k, v] for k, v in meta["facts"]]) + [""]
+    if meta["runs"]:
+        cols = list(meta["runs"][0])
+        out += md_table(cols, [[r[c] for c in cols] for r in meta["runs"]]) + [""]
     return "\n".join(out) + "\n"

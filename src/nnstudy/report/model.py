@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from nnstudy.store import Store
-from nnstudy.studies import OTHER, Entry, load_all
+from nnstudy.studies import EXPERIMENT, OTHER, QUESTIONS, Entry, load_all
 
 
 @dataclass
@@ -83,6 +83,45 @@ def collect(store: Store) -> list[tuple[str, list[Block]]]:
     anchors: dict = {}
     return [(title, [resolve(store, study, e, studies, anchors) for study, e in entries])
             for title, entries in outline(studies)]
+
+
+@dataclass
+class Line:
+    """One line of the answer sheet: a question or experiment of the week and its answer."""
+
+    heading: str
+    claim: str  # the week's claim, shortened
+    anchor: str  # the section that holds the evidence
+    answer: object = None  # studies.Answer, or None: no rule-based verdict (yet)
+    why_none: str = ""  # said instead of a verdict when answer is None
+
+
+def short(claim: str, limit: int = 120) -> str:
+    """The claim, cut at a word boundary past `limit` characters (the section quotes it whole)."""
+    return claim if len(claim) <= limit else claim[:limit].rsplit(" ", 1)[0] + " \u2026"
+
+
+def answer_sheet(store: Store, parts) -> list[Line]:
+    """For the week's experiment and each of its questions: the claim, and the study's Answer
+    (Study.answer: a rule-chosen verdict with its deciding number). The sheet knows no study."""
+    studies, lines = load_all(), []
+    keep = {EXPERIMENT.heading, QUESTIONS.heading}
+    blocks = {b.study: b for _, bs in parts for b in bs if b.status != "see"}
+    for title, bs in parts:
+        for b in bs if title in keep else ():
+            target = blocks.get(b.study, b)
+            line = Line(b.entry.heading, short(b.entry.claim) if b.entry.claim else "", target.anchor)
+            if target.status != "ok":
+                line.why_none = "no complete run in this store: " + command(b.study)
+            else:
+                try:
+                    line.answer = studies.get(b.study)().answer(store, target.run)
+                except Exception as e:  # like a section: one study's bug costs its line, not the sheet
+                    line.why_none = f"the answer could not be computed: {type(e).__name__}: {e}"
+                if line.answer is None and not line.why_none:
+                    line.why_none = "no rule-based verdict yet: read the section"
+            lines.append(line)
+    return lines
 
 
 def when(t) -> str:

@@ -140,6 +140,25 @@ class Section:
     references: list[dict] = field(default_factory=list)  # published values: {"source", "setup", "value"}
 
 
+VERDICTS = ("supported", "partly supported", "not supported", "not settled at this budget")
+
+
+@dataclass
+class Answer:
+    """A study's answer to the week's claim, for the report's answer sheet: chosen by rules
+    (`nnstudy.verdicts`) from stored numbers, never written in advance."""
+
+    verdict: str  # one of VERDICTS
+    number: object  # the one deciding number (an evidence Part: mean ± spread or an interval, with n seeds)
+    label: str  # what the number is, e.g. "ReLU minus linear, held-out accuracy"
+    why: object = ""  # one short sentence (evidence Text) saying how the verdict follows
+    figure: object = None  # a small figure's path, or None
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r}: valid: {', '.join(VERDICTS)}")
+
+
 class Study:
     name = ""  # registered name: `nnstudy run NAME`
     title = ""  # the week's question, or what the study shows (the section's title; stored in the summary)
@@ -154,6 +173,10 @@ class Study:
     def draw(self, store: Store, run: dict, folder) -> list:
         """Draw figures from the store into `folder`; return their paths."""
         return []
+
+    def answer(self, store: Store, run: dict) -> Answer | None:
+        """The answer sheet's line for this study's claim; None: the study answers no claim."""
+        return None
 
     def section(self, store: Store, run: dict) -> Section:
         """The report's section: by default the summary's table and the run's figures."""

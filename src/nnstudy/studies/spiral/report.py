@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from nnstudy.evidence import compare, diff, join, ms, num, ref_num, sentence
 from nnstudy.references import REFERENCES, rows
-from nnstudy.studies import Section
+from nnstudy.studies import Answer, Section
+from nnstudy.verdicts import judge, settles, stated
 
-FLOOR = 0.01  # accuracy: a gap under one point is not called a difference, whatever the seeds say
+FLOOR = 0.01  # accuracy: budget comparisons below (unpaired rows of a sweep) call a gap under one point level
 PRINTED = 0.0005  # half a unit of the week's third printed digit: "matches" means same digits
 FIGURES = {"week_boundaries.png": "The week's two nets, reproduced: decision regions on the week's points.",
            "factorial_boundaries.png": "The factorial, first seed: decision regions on held-out points.",
@@ -25,7 +26,7 @@ def spiral_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items()]
     figures += [(p, "") for p in sorted(folder.glob("*.png")) if p.name not in FIGURES]
-    return Section(title, paragraphs=[*week_text(run), *factorial_text(run), *budget_text(run)],
+    return Section(title, paragraphs=[*week_text(run), *factorial_text(store, run), *budget_text(run)],
                    tables=[comparison_table(run)], figures=figures, references=rows("spiral"))
 
 
@@ -47,7 +48,34 @@ def week_text(run: dict) -> list:
     return [claim, ours]
 
 
-def factorial_text(run: dict) -> list:
+EFFECT = {"higher": "helps", "lower": "hurts", "same": "makes no clear difference",
+          "unclear": "has no clear effect (unclear with {n} seeds)",
+          "unsettled": "is not settled at this budget ({how}; {settle} settles it)",
+          "chance": "cannot be judged (both at chance)", "ceiling": "cannot be judged (both at the ceiling)"}
+
+
+def rows_at(run: dict) -> dict[str, str]:
+    """{'ReLU+Adam': 'factorial.3', ...}: summary paths of the factorial's cells."""
+    return {r["name"]: f"factorial.{i}" for i, r in enumerate(run["summary"]["factorial"])}
+
+
+def best_sgd(run: dict) -> int:
+    """Index of the ReLU+SGD learning rate with the highest held-out mean."""
+    s = run["summary"]["sgd_lr"]
+    return max(range(len(s)), key=lambda i: s[i]["test_acc"]["mean"] if s[i]["test_acc"]["mean"] is not None else -1)
+
+
+def effects(store, run: dict) -> dict:
+    """The four single-change effects of the factorial, and the activation's effect with SGD at
+    the best learning rate of the study's own sweep, each through the verdict rules."""
+    at, cmd = rows_at(run), settles("spiral", run)
+    j = lambda a, b: judge(store, run, at[a] if a in at else a, at[b], classes=3, settle=cmd, words=EFFECT)
+    return {"relu_sgd": j("ReLU+SGD", "linear+SGD"), "relu_adam": j("ReLU+Adam", "linear+Adam"),
+            "adam_linear": j("linear+Adam", "linear+SGD"), "adam_relu": j("ReLU+Adam", "ReLU+SGD"),
+            "relu_sgd_best": j(f"sgd_lr.{best_sgd(run)}", "linear+SGD")}
+
+
+def factorial_text(store, run: dict) -> list:
     idx = {r["name"]: i for i, r in enumerate(run["summary"]["factorial"])}
     cell = {name: ms(run, f"factorial.{i}.test_acc") for name, i in idx.items()}
     ra, rs, ls, la = (cell[k] for k in ("ReLU+Adam", "ReLU+SGD", "linear+SGD", "linear+Adam"))
@@ -55,32 +83,61 @@ def factorial_text(run: dict) -> list:
                      "ReLU+Adam reached {ra}, ReLU+SGD {rs}, linear+SGD {ls} and linear+Adam {la}.",
                      n=num(run, f"factorial.{idx['ReLU+Adam']}.test_acc.n", "d"),
                      steps=num(run, "settings.steps", "d"), ra=ra, rs=rs, ls=ls, la=la)
-    kw = dict(more="helps", less="hurts", same="makes no clear difference", floor=FLOOR)
-    w = [compare(rs, ls, **kw), compare(ra, la, **kw), compare(la, ls, **kw), compare(ra, rs, **kw)]
-    effects = sentence("Adding ReLU {w0} with SGD ({d0}) and {w1} with Adam ({d1}); switching SGD for Adam {w2} "
-                       "for the linear net ({d2}) and {w3} for the ReLU net ({d3}).",
-                       w0=w[0], w1=w[1], w2=w[2], w3=w[3], d0=diff(rs, ls), d1=diff(ra, la), d2=diff(la, ls),
-                       d3=diff(ra, rs))
-    return [cells, effects + " " + verdict(w, ra, la, rs)]
+    e = effects(store, run)
+    how = lambda v, a, b: v.interval() if v.diff is not None else diff(a, b)
+    said = sentence("Adding ReLU {w0} with SGD ({d0}) and {w1} with Adam ({d1}); switching SGD for Adam {w2} "
+                    "for the linear net ({d2}) and {w3} for the ReLU net ({d3}). Each interval is a {lvl} t-interval "
+                    "over seeds (paired: same data and initial stream per seed); \u201cno clear difference\u201d "
+                    "means it lies within {tol} either way.", lvl=stated("level", ".0%"),
+                    w0=e["relu_sgd"].word, w1=e["relu_adam"].word, w2=e["adam_linear"].word,
+                    w3=e["adam_relu"].word, d0=how(e["relu_sgd"], rs, ls), d1=how(e["relu_adam"], ra, la),
+                    d2=how(e["adam_linear"], la, ls), d3=how(e["adam_relu"], ra, rs),
+                    tol=stated("tolerance"))
+    return [cells, said, verdict(run, e)]
 
 
-def verdict(w, ra, la, rs):
-    """Which factor matters, from the four effect directions (activation: w0, w1; optimizer: w2, w3)."""
-    act, opt = (w[0].sign, w[1].sign), (w[2].sign, w[3].sign)
-    if act == (1, 1) and opt == (0, 0):
-        return "So the activation, not the optimizer, makes the week's difference."
-    if opt == (1, 1) and act == (0, 0):
-        return "So the optimizer, not the activation, makes the week's difference."
-    if act == (1, 1) and opt == (1, 1):
-        bigger = compare(diff(ra, la), diff(ra, rs), more="the activation", less="the optimizer",
-                         same="neither (the two are level)", floor=FLOOR)
-        return sentence("Both help; the larger single step is {b}.", b=bigger)
-    if act[1] == 1 and opt[1] == 1 and act[0] <= 0 and opt[0] <= 0:
-        return ("Neither change helps on its own at this budget: ReLU pays off only with Adam, and Adam only "
-                "with the ReLU net. The week's jump needed both.")
-    if act == (0, 0) and opt == (0, 0):
-        return "None of the four differs beyond seed noise at this budget."
-    return "The two changes interact; the table below gives every cell."
+def verdict(run: dict, e: dict):
+    """Which change matters, from the rules' verdicts, the learning-rate sweep included: an
+    optimizer that only looks worse at the week's learning rate is not ruled out by it."""
+    k = {name: v.kind for name, v in e.items()}
+    if "unsettled" in (k["relu_adam"], k["relu_sgd_best"]):
+        return sentence("Which change matters is not settled at this budget: {s}.", s=settles("spiral", run))
+    i = best_sgd(run)
+    lrb, sb = num(run, f"sgd_lr.{i}.lr", "g"), ms(run, f"sgd_lr.{i}.test_acc")
+    if k["relu_adam"] == "higher" and k["relu_sgd_best"] == "higher":
+        lead = sentence("So the activation is what the spiral needs: ReLU helps with Adam, and with SGD too once SGD "
+                        "has its own learning rate ({lrb}: {sb}, {v}).", lrb=lrb, sb=sb,
+                        v=e["relu_sgd_best"].interval())
+        if k["relu_sgd"] != "higher":
+            lead += sentence(" At the week's learning rate, {lr}, SGD moves the ReLU net too little in {steps} "
+                             "steps: the optimizer's share of the week's jump is a learning-rate effect, not "
+                             "something only Adam can do.", lr=num(run, "settings.lr", "g"),
+                             steps=num(run, "settings.steps", "d"))
+        return lead
+    if k["relu_adam"] == "higher":
+        return sentence("ReLU helps with Adam, but with SGD not even at the sweep's best learning rate ({lrb}: "
+                        "{sb}); the week's jump needed Adam as well at this budget.", lrb=lrb, sb=sb)
+    if k["relu_adam"] in ("same", "lower") and k["relu_sgd_best"] in ("same", "lower"):
+        return "ReLU does not beat the linear net here with either optimizer."
+    return sentence("The activation's effect is unclear with these seeds; more seeds ({s}) would decide it.",
+                    s=settles("spiral", run))
+
+
+def answer(store, run: dict) -> Answer:
+    """The week's claim: adding ReLU improved accuracy markedly. Decided by ReLU minus linear,
+    both with Adam (the week's optimizer for the ReLU net), held out, paired by seed; "partly"
+    when ReLU helps with Adam but not with SGD even at SGD's best swept learning rate."""
+    e = effects(store, run)
+    adam, sgd = e["relu_adam"], e["relu_sgd_best"]
+    if adam.kind in ("unsettled", "unclear") or sgd.kind == "unsettled":
+        v = "not settled at this budget"
+    elif adam.kind == "higher":
+        v = "supported" if sgd.kind == "higher" else "partly supported"
+    else:
+        v = "not supported"
+    number = adam.interval() if adam.diff is not None else adam.word
+    return Answer(v, number, "ReLU minus linear net, both with Adam, held-out accuracy",
+                  verdict(run, e), figure=store.run_dir(run["id"]) / "factorial_boundaries.png")
 
 
 def budget_text(run: dict) -> list:
