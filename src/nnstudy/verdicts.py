@@ -16,8 +16,8 @@ in this order (the first that fires decides):
 4. Noise: per-seed paired differences a_i - b_i (same seed: same data draw and the same seeded
    initialisation stream) with a two-sided 95% Student-t interval over the n seeds. Interval
    inside (-TOLERANCE, +TOLERANCE): "about the same"; wholly above 0: higher; wholly below 0:
-   lower; otherwise "unclear with n seeds". Without per-seed runs (or with unmatched seeds) the
-   interval is Welch's, from the stored mean, std and n of each side.
+   lower; otherwise, or with fewer than MIN_SEEDS seeds, "unclear with n seeds". Without per-seed
+   runs (or with unmatched seeds) the interval is Welch's, from the stored mean, std and n of each side.
 
 A fifth rule flags a best hyperparameter at the edge of its grid (`grid_edge`).
 Every number the rules produce is a `Num` whose record says how to recompute it from the store.
@@ -36,6 +36,7 @@ SETTLED = 0.01  # accuracy: a curve that moved under 1 point over the last fifth
 LAST_FRACTION = 0.2  # the last fifth of training, by step
 CEILING_MARGIN = 0.01  # accuracy >= 0.99 is at the ceiling
 CHANCE_MARGIN = 0.05  # accuracy <= 1/classes + 0.05 is at chance
+MIN_SEEDS = 3  # fewer seeds carry no direction: with 2, two equal differences give an interval of width 0
 # Two-sided 95% Student-t quantiles by degrees of freedom (standard tables); beyond 30, the normal's.
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
        10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101,
@@ -83,7 +84,7 @@ OPS["welch_lo"], OPS["welch_hi"] = _bounds(_welch)
 
 LEVEL = 0.95  # the intervals' confidence (T95 holds its quantiles)
 RULES = {"level": LEVEL, "tolerance": TOLERANCE, "settled": SETTLED, "last_fraction": LAST_FRACTION,
-         "ceiling_margin": CEILING_MARGIN, "chance_margin": CHANCE_MARGIN}
+         "ceiling_margin": CEILING_MARGIN, "chance_margin": CHANCE_MARGIN, "min_seeds": MIN_SEEDS}
 OPS.update({name: (lambda v=v: v) for name, v in RULES.items()})
 
 
@@ -230,7 +231,7 @@ def judge(store, run: dict, a: str, b: str, *, classes: int, settle: str, words:
         if delta is not None and delta.value is not None and abs(delta.value) >= SETTLED:
             moved.append((lookup(run["summary"], path).get("name", path), delta))
     diff, lo, hi, n = difference(store, run, a, b, key)
-    kind = classify(lo.value, hi.value, tol)
+    kind = classify(lo.value, hi.value, tol) if n.value >= MIN_SEEDS else "unclear"
     # A clear gap whose only moving side is the leader, still rising, stands: more budget widens it.
     leader = a if kind == "higher" else b if kind == "lower" else None
     names = {p: lookup(run["summary"], p).get("name", p) for p in (a, b)}
@@ -264,4 +265,4 @@ def edge_note(values: list, best: Num, what: str = "learning rate") -> Text:
 
 __all__ = ["judge", "settles", "stated", "WORDS", "classify", "grid_edge", "edge_note", "difference",
            "curve_delta", "per_seed", "Verdict", "TOLERANCE", "SETTLED", "LAST_FRACTION", "CEILING_MARGIN",
-           "CHANCE_MARGIN", "LEVEL"]
+           "CHANCE_MARGIN", "LEVEL", "MIN_SEEDS"]

@@ -129,7 +129,7 @@ def block(b, rec: list) -> str:
 
 def verdict_badge(answer) -> str:
     if answer is None:
-        return '<span class="verdict v-none">no verdict</span>'
+        return '<span class="verdict v-none">not judged yet</span>'
     cls = {"supported": "v-supported", "partly supported": "v-partly", "not supported": "v-not-supported"}
     return f'<span class="verdict {cls.get(answer.verdict, "v-not-settled")}">{esc(answer.verdict)}</span>'
 

@@ -56,7 +56,7 @@ def md_sheet(lines) -> list[str]:
     for ln in lines:
         a = ln.answer
         decide = md_esc(ln.why_none) if a is None else render_md(a.number) + " (" + md_esc(a.label) + ")"
-        rows.append([ln.heading, ln.claim, a.verdict if a else "no verdict", decide])
+        rows.append([ln.heading, ln.claim, a.verdict if a else "not judged yet", decide])
     return ["## The answers", ""] + md_table(["the week asked", "the week's claim", "verdict", "deciding number"],
                                              rows) + [""]
 

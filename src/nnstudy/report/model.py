@@ -119,7 +119,7 @@ def answer_sheet(store: Store, parts) -> list[Line]:
                 except Exception as e:  # like a section: one study's bug costs its line, not the sheet
                     line.why_none = f"the answer could not be computed: {type(e).__name__}: {e}"
                 if line.answer is None and not line.why_none:
-                    line.why_none = "no rule-based verdict yet: read the section"
+                    line.why_none = "not yet judged by the verdict rules: its section gives the numbers"
             lines.append(line)
     return lines
 
