@@ -68,6 +68,13 @@ def test_a_consistent_paired_gain_is_a_direction_even_when_seeds_scatter(store):
     assert "95% interval" in str(v.interval()) and "paired by seed" in str(v.interval())
 
 
+def test_two_seeds_carry_no_direction_however_equal_their_differences(store):
+    # quick profile: 2 seeds whose differences are both +0.4 made an interval of width 0 ("+0.408 to +0.408")
+    v = verdict(store, study(store, [0.9, 0.8], [0.5, 0.4]))
+    assert v.kind == "unclear" and v.sign is None and "unclear with 2 seeds" in str(v.word)
+    assert verdict(store, study(store, [0.9, 0.8, 0.85], [0.5, 0.4, 0.45])).kind == "higher"
+
+
 def test_a_difference_inside_noise_is_unclear_with_n_seeds(store):
     a, b = [0.70, 0.78, 0.72], [0.74, 0.70, 0.75]
     v = verdict(store, study(store, a, b))
