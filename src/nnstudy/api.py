@@ -190,13 +190,20 @@ def _log(msg: str) -> None:
 @contextmanager
 def _keep_backend():
     """Studies and `train` draw their files with Agg (`matplotlib.use("Agg")`); in a notebook that
-    would leave the user's inline backend switched off, so the user's backend is put back."""
-    mpl = sys.modules.get("matplotlib")
-    before = mpl.get_backend() if mpl is not None else None
+    would leave the user's inline backend switched off, so the user's backend is put back. (Switching
+    closes open figures, as the study's own switch to Agg does.)"""
+    from nnstudy.progress import where
+
+    if where() != "notebook":  # a script or terminal: files only, as the command line draws them
+        yield
+        return
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    plt.switch_backend(before)  # load it now: the inline backend hooks into Jupyter only when loaded as the current one
     try:
         yield
     finally:
-        import matplotlib
-
-        if before is not None and matplotlib.get_backend() != before:
+        if matplotlib.get_backend() != before:
             matplotlib.use(before)

@@ -77,6 +77,12 @@ class StudyRun:
         """The study's training runs, in the order they started."""
         return [Run(self.store, r) for r in self.store.runs(parent=self.run_id)]
 
+    def verdicts(self) -> list[str]:
+        """The report's sentences for this run, computed from its stored numbers (the study's section)."""
+        from nnstudy.studies import load_all
+
+        return [str(p) for p in load_all().get(self.study)().section(self.store, self.row).paragraphs]
+
     def __repr__(self) -> str:
         return (f"{self.summary.get('title', self.study)}\n\n{self.table!r}\n\n"
                 f"run {self.run_id} ({self.summary.get('seconds')} s, {self.status}); figures in {self.folder}")
@@ -112,7 +118,7 @@ class Run:
     @property
     def records(self) -> Table:
         rows = self.result.records if self.result is not None else self.store.metrics(self.run_id)
-        return Table([dict(zip(("step", "split", "name", "value"), r)) for r in sorted(rows, key=lambda r: r[0])])
+        return Table([dict(zip(("step", "split", "name", "value"), r)) for r in sorted(rows, key=lambda r: r[:3])])
 
     def curve(self, split: str = "train", name: str = "loss") -> tuple[list[int], list[float]]:
         """(steps, values) of one recorded series, e.g. curve("test", "acc")."""
