@@ -10,9 +10,9 @@ import sys
 
 import pytest
 import torch
-from conftest import run_cli
 
 import nnstudy as ns
+from conftest import run_cli
 from nnstudy.errors import UsageError
 
 
