@@ -145,11 +145,24 @@ def test_progress_bar_draws_on_a_terminal(monkeypatch):
 
     fake = Tty()
     monkeypatch.setattr("sys.stderr", fake)
+    monkeypatch.setattr("nnstudy.progress.REDRAW_SECONDS", 0)  # these epochs take less than one redraw interval
     cfg = TrainConfig(dataset="spiral", n_per_class=100, batch_size=16, epochs=2, device="cpu")
     train_and_evaluate(cfg, log=lambda m: print(m, file=fake))
     text = fake.getvalue()
-    assert "\repoch 1/2 [" in text and "img/s" in text and "15/15" in text
-    assert "epoch 2/2  batches' mean train loss" in text
+    assert "\repoch 1/2:" in text and "img/s" in text and "240/240" in text  # 15 batches of 16 images
+    assert "\repoch 2/2  batches' mean train loss" in text  # the bar was wiped before the epoch's line
+
+
+def test_no_progress_bar_on_a_redirected_stream(monkeypatch):
+    """stderr to a file or pipe (`nnstudy train 2> log`): only the epoch lines, no carriage returns."""
+    from nnstudy.experiment import train_and_evaluate
+
+    fake = io.StringIO()
+    monkeypatch.setattr("sys.stderr", fake)
+    cfg = TrainConfig(dataset="spiral", n_per_class=100, batch_size=16, epochs=2, device="cpu")
+    train_and_evaluate(cfg, log=lambda m: print(m, file=fake))
+    lines = fake.getvalue().splitlines()
+    assert "\r" not in fake.getvalue() and len(lines) == 2 and lines[1].startswith("epoch 2/2  batches' mean")
 
 
 # -- the images study ------------------------------------------------------------------------------------

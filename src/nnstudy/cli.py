@@ -204,17 +204,7 @@ def cmd_train(args) -> int:
         distributed.teardown()
     if not distributed.is_main():
         return 0
-    figures = []
-    if args.figures and res.status == "complete" and res.run_id:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only; plots.py leaves notebooks' backends alone
-        from nnstudy.studies.images.figures import draw_run
-
-        try:
-            figures = [str(p) for p in draw_run(store, res.run_id)]
-        except Exception as e:  # the run is stored and complete: a drawing failure must not hide it
-            log(f"nnstudy: figures not drawn ({type(e).__name__}: {e}); the run is complete")
+    figures = train_figures(store, res) if args.figures else []
     missing = sorted({k.rsplit("_", 1)[0] for k, v in res.final.items() if v is None})  # empty splits
     codes = [w.split(":")[0] for w in res.warnings]
     status = res.status + (f" with {len(codes)} warning{'s' * (len(codes) > 1)} ({', '.join(codes)})" if codes else "")
@@ -228,6 +218,23 @@ def cmd_train(args) -> int:
     for w in res.warnings:  # complete, but it learned nothing or blew up (experiment.learning_warnings)
         log(f"nnstudy: warning: {w}")
     return 0
+
+
+def train_figures(store, res) -> list[str]:
+    """Curves, confusion matrix, worst errors and filters of a complete run, drawn into its folder
+    (`nnstudy train` and the notebook API's `train` both call this)."""
+    if res.status != "complete" or not res.run_id:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; plots.py leaves notebooks' backends alone
+    from nnstudy.studies.images.figures import draw_run
+
+    try:
+        return [str(p) for p in draw_run(store, res.run_id)]
+    except Exception as e:  # the run is stored and complete: a drawing failure must not hide it
+        log(f"nnstudy: figures not drawn ({type(e).__name__}: {e}); the run is complete")
+        return []
 
 
 def cmd_recipes(args) -> int:
@@ -252,7 +259,8 @@ def cmd_show_model(args) -> int:
     return 0
 
 
-def cmd_runs(args) -> int:
+def runs_listing(args) -> list[dict]:
+    """The runs `nnstudy runs` lists (and the notebook API's `runs`), one object a run."""
     from nnstudy import console
 
     if args.last is not None and args.last < 1:
@@ -261,7 +269,13 @@ def cmd_runs(args) -> int:
     rows = store.runs(study=args.study, kind=args.kind)
     if args.status:  # here, not in SQL: "crashed" is worked out when a run is read, never stored
         rows = [r for r in rows if r["status"] == args.status]
-    listing = console.runs_listing(store, rows[-args.last:] if args.last else rows)
+    return console.runs_listing(store, rows[-args.last:] if args.last else rows)
+
+
+def cmd_runs(args) -> int:
+    from nnstudy import console
+
+    listing = runs_listing(args)
     emit(args, {"runs": listing}, console.runs_table(listing, colour=console.use_colour()))
     return 0
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from nnstudy import distributed
+from nnstudy import distributed, progress
 from nnstudy.data import Dataset, validate_tensors
 from nnstudy.errors import Diverged, UsageError
 from nnstudy.optim import make_loss, make_optimizer, make_scheduler, resolve_device
@@ -222,12 +222,15 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
         return [(at, held, "loss", vl), (at, held, "acc", va)]
 
     model.train()
-    bar = _Bar(per_epoch, cfg.batch_size) if log is not None and not full_batch and sys.stderr.isatty() else None
+    show_bar = log is not None and not full_batch  # drawn only where one belongs (nnstudy.progress)
+    bar = None
     t0 = time.perf_counter() - before  # a resumed run's time is the sum of its segments
     epoch = start_epoch
     try:
         while step < total:
             order = None if full_batch else torch.randperm(n, generator=g).to(device)
+            if show_bar:  # counts batches, shown as images: the rate reads in images/s
+                bar = progress.bar(per_epoch, f"epoch {epoch + 1}/{total // per_epoch}", "img", cfg.batch_size)
             for b in range(per_epoch):
                 if step >= total:
                     break
@@ -267,9 +270,10 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
                 if buf.full():  # big batches: drained before an epoch's (or 100 steps') logits fill memory
                     records += buf.drain(step)
                 if bar is not None:
-                    bar.update(b + 1, epoch + 1, total // per_epoch)
+                    bar.update(1)
             if bar is not None:
-                bar.clear()
+                bar.close()
+                bar = None
             epoch += 1
             if full_batch and step % FULL_BATCH_FLUSH and step < total:
                 continue  # full batch: an epoch is one step; drain and flush every FULL_BATCH_FLUSH steps
@@ -295,6 +299,9 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
         if flush:
             flush(records[flushed:])
         return FitResult("diverged", {}, records, at, time.perf_counter() - t0, str(Diverged(at, lv)))
+    finally:
+        if bar is not None:  # stopped mid-epoch (diverged, interrupted): no half bar left on the screen
+            bar.close()
     seconds = time.perf_counter() - t0
     distributed.sync_buffers(model)  # every rank evaluates with rank 0's batch-norm statistics
     final = unmeasured_finals(data)
@@ -395,29 +402,6 @@ def _epoch_log(log, epoch: int, epochs: int, records: list, since: int, seconds:
     if val:
         msg += f"  val acc {val[-1][3]:.4f}"
     log(msg + f"  {seconds:.1f}s")
-
-
-class _Bar:
-    """An in-epoch progress bar on stderr, drawn only when stderr is a terminal (logs stay clean)."""
-
-    def __init__(self, per_epoch: int, batch_size: int):
-        self.per_epoch, self.batch_size = per_epoch, batch_size
-        self.t0 = self.last = time.perf_counter()
-
-    def update(self, done: int, epoch: int, epochs: int) -> None:
-        now = time.perf_counter()
-        if done == 1:
-            self.t0 = now
-        if now - self.last < 0.2 and done < self.per_epoch:  # at most 5 redraws a second
-            return
-        self.last = now
-        fill = round(30 * done / self.per_epoch)
-        rate = (done - 1) * self.batch_size / max(1e-9, now - self.t0)  # images/s since the first step
-        print(f"\repoch {epoch}/{epochs} [{'#' * fill}{'.' * (30 - fill)}] {done}/{self.per_epoch} "
-              f"{rate:,.0f} img/s", end="", file=sys.stderr, flush=True)
-
-    def clear(self) -> None:
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def save_checkpoint(path: Path, model, opt, sched, g, step: int, epoch: int, records: list,
