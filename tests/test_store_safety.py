@@ -367,6 +367,15 @@ def test_read_only_commands_never_write_the_store(tmp_path):
     assert rc == 0 and "(no runs)" in stdout and not (tmp_path / "nothing-here").exists()
 
 
+def test_a_report_folder_that_cannot_be_made_is_one_line_naming_the_way_out(tmp_path):
+    out = tmp_path / "runs"
+    train(out, "--epochs", "1")
+    (out / "report").write_text("a file where the report folder would go")  # as a read-only store fails
+    rc, _, err = run_cli("report", "--out", out)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "cannot write the report into" in err and "--report-dir DIR" in err
+
+
 @needs_namespaces
 def test_read_only_commands_work_on_read_only_media(tmp_path):
     out, ro = tmp_path / "runs", tmp_path / "ro"

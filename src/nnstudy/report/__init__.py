@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nnstudy.errors import UsageError
 from nnstudy.report.html import render
 from nnstudy.report.markdown import markdown
 from nnstudy.report.model import answer_sheet, collect, outline, provenance
@@ -21,7 +22,11 @@ def write_report(store: Store, out_dir=None) -> dict:
     out = Path(out_dir) if out_dir else store.home / "report"
     fig_dir = out / "figures"
     # Never delete here: --report-dir may name a user's own folder. Same names are overwritten.
-    fig_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fig_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a read-only store, or a file where the folder should be: one line, exit 2
+        raise UsageError(f"cannot write the report into {str(out)!r} ({e.strerror or e}); pass --report-dir DIR "
+                         "to write it elsewhere") from None
     parts = collect(store)
     meta = provenance(store, parts)
     meta["answers"] = answer_sheet(store, parts)
