@@ -251,6 +251,14 @@ def test_ceiling_or_budget_follows_the_numbers(store, case, expect):
     assert expect in text
 
 
+def test_two_seeds_never_call_the_week_a_budget(store):
+    # the quick profile's 2 seeds: a mean of two against one run of the week carries no verdict
+    run = add_run(store, "spiral", spiral_summary(adam_long=0.99),
+                  config={"study": "spiral", "profile": "quick", "seeds": [0, 1], "device": "cpu"})
+    text = " ".join(str(p) for p in spiral_section(store, run, "spiral").paragraphs)
+    assert "not settled with this profile's few seeds" in text and "was a budget, not a ceiling" not in text
+
+
 def test_user_strings_are_escaped(tmp_path, monkeypatch):
     store = Store(tmp_path / "st<b>&ore")
     add_run(store, "spiral", spiral_summary(), name=XSS,

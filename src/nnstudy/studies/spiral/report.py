@@ -12,7 +12,7 @@ from __future__ import annotations
 from nnstudy.evidence import compare, diff, join, ms, num, ref_num, sentence
 from nnstudy.references import REFERENCES, rows
 from nnstudy.studies import Answer, Section
-from nnstudy.verdicts import judge, settles, stated
+from nnstudy.verdicts import MIN_SEEDS, judge, settles, stated
 
 FLOOR = 0.01  # accuracy: budget comparisons below (unpaired rows of a sweep) call a gap under one point level
 PRINTED = 0.0005  # half a unit of the week's third printed digit: "matches" means same digits
@@ -168,6 +168,11 @@ def ceiling(run, adam, sgd, best):
     (label, (k, acc)) = max(cand, key=lambda c: c[1][1].value if c[1][1].value is not None else -1)
     w = compare(acc, week, more="above", less="below", same="level with", floor=FLOOR)
     who = sentence(label, k=k)
+    if len(run["config"].get("seeds") or []) < MIN_SEEDS:  # a mean of two seeds against one run carries nothing
+        return sentence("Whether the week's {c} was a budget or a ceiling is not settled with this profile's few "
+                        "seeds: the best budget tried, {who}, reaches {acc} held out against the week's run "
+                        "({week}); the default profile settles it.", c=ref_num("spiral.relu_adam"), who=who,
+                        acc=acc, week=week)
     if w.sign == 1:
         return sentence("So the week's {c} was a budget, not a ceiling: {who} reaches {acc} held out, {w} the "
                         "week's run ({week}).", c=ref_num("spiral.relu_adam"), who=who, acc=acc, w=w,
