@@ -251,6 +251,15 @@ def test_ceiling_or_budget_follows_the_numbers(store, case, expect):
     assert expect in text
 
 
+def test_a_best_sgd_rate_at_the_top_of_its_grid_is_flagged(store):
+    text = " ".join(str(p) for p in spiral_section(store, add_run(store, "spiral", spiral_summary(
+        sgd=(0.51, 0.6, 0.8, 0.9))), "spiral").paragraphs)
+    assert "is the highest of its grid: the optimum may lie beyond it" in text
+    text = " ".join(str(p) for p in spiral_section(store, add_run(store, "spiral", spiral_summary(
+        sgd=(0.51, 0.9, 0.8, 0.7))), "spiral").paragraphs)
+    assert "of its grid" not in text
+
+
 def test_two_seeds_never_call_the_week_a_budget(store):
     # the quick profile's 2 seeds: a mean of two against one run of the week carries no verdict
     run = add_run(store, "spiral", spiral_summary(adam_long=0.99),

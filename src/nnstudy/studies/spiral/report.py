@@ -12,7 +12,7 @@ from __future__ import annotations
 from nnstudy.evidence import compare, diff, join, ms, num, ref_num, sentence
 from nnstudy.references import REFERENCES, rows
 from nnstudy.studies import Answer, Section
-from nnstudy.verdicts import MIN_SEEDS, judge, settles, stated
+from nnstudy.verdicts import MIN_SEEDS, edge_note, judge, settles, stated
 
 FLOOR = 0.01  # accuracy: budget comparisons below (unpaired rows of a sweep) call a gap under one point level
 PRINTED = 0.0005  # half a unit of the week's third printed digit: "matches" means same digits
@@ -156,7 +156,8 @@ def budget_text(run: dict) -> list:
                         "{lrb}, reaches {sb}, {w} the week's setting.", lr0=sgd[0][0], s0=sgd[0][1],
                         lrb=sgd[best][0], sb=sgd[best][1],
                         w=compare(sgd[best][1], sgd[0][1], more="above", less="below", same="level with",
-                                  floor=FLOOR)))
+                                  floor=FLOOR))
+               + edge_note([lr.value for lr, _ in sgd], sgd[best][0]))
     return out + [ceiling(run, adam, sgd, best)]
 
 
