@@ -105,10 +105,14 @@ def block(b, rec: list) -> str:
            f'<span class="badge {esc(b.status)}">{esc(BADGE[b.status])}</span></h3>']
     if b.entry.claim:
         out.append(f"<blockquote><b>The week:</b> {esc(b.entry.claim)}</blockquote>")
+    if b.answer is not None:
+        a = b.answer
+        out.append(f'<p class="answer">{verdict_badge(a)} {render_html(a.why, rec)} <small>Deciding number '
+                   f"({esc(a.label)}): {render_html(a.number, rec)}.</small></p>")
     if b.status == "see":
         anchor, heading = b.link
         target = f'<a href="#{esc(anchor)}">{esc(heading)}</a>' if anchor else esc(heading)
-        return "".join(out) + f"<p>Answered by the section {target} above.</p></article>"
+        return "".join(out) + f"<p>The measurements are in the section {target} above.</p></article>"
     if b.note:
         out.append(f'<p class="note">{esc(b.note)}</p>')
     if b.status != "ok":
