@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sentence
 from nnstudy.references import REFERENCES, rows
-from nnstudy.studies import Section
+from nnstudy.studies import Answer, Section
 from nnstudy.studies.shared import figure_list, mean_of, ms_or, steps_phrase
+from nnstudy.verdicts import claimed, deciding, judge, outcome, settles
 
 FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 FIGURES = {
@@ -147,3 +148,19 @@ def gradient_table(run: dict) -> dict:
     return {"caption": "Fashion-MNIST, measured: ||dL/db|| per hidden layer at the first step (input first), and "
                        "the first layer's share of flat units on the test images",
             "columns": ["activation", *[f"||dL/db|| h{j + 1}" for j in range(n)], "flat share h1"], "rows": body}
+
+
+def answer(store, run: dict) -> Answer:
+    """The week's first and last roles, non-linearity and expressive power, are the ones a
+    measurement can refute; the others (range, gradient, speed) are reported in the section. The
+    deciding number is ReLU minus no activation on held-out spiral points, paired by seed: the
+    spiral is not linearly separable, so a net without activations (a product of linear maps) is
+    a linear classifier however wide, and only the non-linearity can close the gap. ReLU is named
+    in advance (the week's activation), not picked as the best of six after the fact."""
+    i = index(run, "spiral")
+    v = judge(store, run, f"spiral.{i['relu']}", f"spiral.{i['none']}", classes=3, settle=settles("activations", run),
+              words=outcome("ReLU ahead", "no activation ahead"))
+    why = sentence("The week's net with ReLU against the same net without an activation, held-out spiral points: "
+                   "{w}.", w=v.word)
+    return Answer(claimed(v), deciding(v), "ReLU minus no activation, held-out spiral accuracy (Adam)", why,
+                  figure=store.run_dir(run["id"]) / "boundaries.png")
