@@ -12,7 +12,8 @@ from nnstudy.report import write_report
 from nnstudy.store import Store
 from nnstudy.studies import VERDICTS, load_all
 from nnstudy.verdicts import mean_interval
-from test_verdicts import flat, rising
+from test_report import CHROMIUM, sheet_rows_and_bottom
+from test_verdicts import flat, rising, spiral_with_children
 from test_verdicts import row as seeded_row
 
 
@@ -213,3 +214,22 @@ def test_report_sheet_and_section_never_rank_a_difference_inside_noise(store, mo
     assert "unclear with 3 seeds" in md and "still improving" in md
     section = md.split("### Q2. What do activation functions do?")[1]
     assert section.split("\n\n")[2].startswith("**not settled at this budget.** The week's net with ReLU")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
+def test_first_screen_holds_all_seven_answers_with_their_longest_numbers(store, tmp_path, monkeypatch):
+    from nnstudy.studies import Section
+
+    for name in ("lenet-alexnet", "activations", "vanishing", "width-depth", "softmax", "optimizers"):
+        monkeypatch.setattr(load_all().get(name), "section", lambda self, store, run: Section(self.title))
+    spiral_with_children(store, relu_adam=[0.60, 0.68, 0.62], lin_adam=[0.63, 0.61, 0.64])
+    lenet_alexnet(store, *NOISE, {k: NOISE[1] for k in ABLATED})
+    activations(store, *NOISE)
+    vanishing(store, [0.24, 0.25, 0.26], *NOISE)
+    width_depth(store, CLEAR, tuple(reversed(CLEAR)))  # two intervals: the longest number
+    softmax(store, *CLEAR, moving=True)
+    optimizers(store, *NOISE, sgd_lr=1.0)
+    html_text = open(write_report(store)["html"]).read()
+    assert html_text.count("not judged yet") == 0 and html_text.count("no complete run") == 0
+    found = sheet_rows_and_bottom(html_text, tmp_path)
+    assert found and found[0] == 7 and found[1] <= 1100, found

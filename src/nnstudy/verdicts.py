@@ -29,7 +29,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from nnstudy.evidence import OPS, Num, Text, Word, lookup, num, sentence
+from nnstudy.evidence import OPS, Num, Text, Word, join, lookup, num, sentence
 
 TOLERANCE = 0.01  # accuracy: a paired difference whose 95% interval lies inside ±1 point is "about the same"
 SETTLED = 0.01  # accuracy: a curve that moved under 1 point over the last fifth of training has settled
@@ -286,7 +286,11 @@ def claimed(v: Verdict, expect: int = 1) -> str:
 
 def deciding(v: Verdict) -> Text:
     """A verdict's number for the sheet: its interval when the noise rule ran (with why it carries
-    no direction when unclear), else its words (unsettled, chance, ceiling say why themselves)."""
+    no direction when unclear); for a run still moving, how far each moving side moved over the
+    last fifth; else its words (chance, ceiling say why themselves)."""
+    if v.kind == "unsettled":  # how far each side still moved is the number that keeps it open
+        return sentence("not settled: ") + join((sentence("{name} moved {d} over the last fifth", name=name, d=d)
+                                                 for name, d in v.moved), "; ", "; ")
     if v.diff is None:
         return Text([v.word])
     if v.kind == "unclear":
