@@ -22,8 +22,8 @@ FIGURES = {
     "derivatives.png": "Each activation and its derivative: the factor a unit passes back.",
     "gradient_norms.png": "Measured per hidden layer on Fashion-MNIST (nnstudy.probes): ||dL/db|| at the first step, "
                           "||dL/dW|| averaged over training.",
-    "output_ranges.png": "Measured hidden outputs on the test images, and the share of flat (f' < 0.01) "
-                         "unit-image pairs.",
+    "output_ranges.png": "Measured hidden outputs on the test images, and the share of flat unit-image pairs "
+                         "(|f'| under the threshold the text states).",
 }
 NIELSEN = [f"vanishing.nielsen.3hidden.layer{i}" for i in (1, 2, 3)]
 
@@ -121,11 +121,11 @@ def range_text(run: dict):
     flat = {a: ms(run, f"{h[a]}.flat_frac", ".3f") for a in ("relu", "leaky_relu", "sigmoid", "gelu")}
     return sentence("On the test images, the first hidden layer's outputs ran from {s0} to {s1} with the sigmoid, "
                     "{t0} to {t1} with tanh and {r0} to {r1} with ReLU. The share of unit-image pairs with "
-                    "f'(z) < {thr} (passing back under {pct} of the gradient) was {fr} for ReLU (units switched off "
+                    "|f'(z)| < {thr} (passing back under {pct} of the gradient) was {fr} for ReLU (units switched off "
                     "for that image), {fl} for leaky ReLU, {fg} for GELU and {fs} for the sigmoid.",
                     s0=span["sigmoid"][0], s1=span["sigmoid"][1], t0=span["tanh"][0], t1=span["tanh"][1],
                     r0=span["relu"][0], r1=span["relu"][1], thr=num(run, "flat_threshold", "g"),
-                    pct=num(run, "flat_threshold", ".0%"),
+                    pct=num(run, "flat_threshold", ".1%"),
                     fr=flat["relu"], fl=flat["leaky_relu"], fg=flat["gelu"], fs=flat["sigmoid"])
 
 
