@@ -284,12 +284,14 @@ def claimed(v: Verdict, expect: int = 1) -> str:
     return "supported" if v.sign == expect else "not supported"
 
 
-def deciding(v: Verdict) -> Text:
+def deciding(v: Verdict, names: dict | None = None) -> Text:
     """A verdict's number for the sheet: its interval when the noise rule ran (with why it carries
     no direction when unclear); for a run still moving, how far each moving side moved over the
-    last fifth; else its words (chance, ceiling say why themselves)."""
+    last fifth (`names`: a row's name -> the words to show, where a name holds typed digits);
+    else its words (chance, ceiling say why themselves)."""
     if v.kind == "unsettled":  # how far each side still moved is the number that keeps it open
-        return sentence("not settled: ") + join((sentence("{name} moved {d} over the last fifth", name=name, d=d)
+        return sentence("not settled: ") + join((sentence("{name} moved {d} over the last fifth", d=d,
+                                                          name=(names or {}).get(name, name))
                                                  for name, d in v.moved), "; ", "; ")
     if v.diff is None:
         return Text([v.word])

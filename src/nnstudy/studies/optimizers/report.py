@@ -168,5 +168,6 @@ def answer(store, run: dict) -> Answer:
                    "Fashion-MNIST: {w}.", w=v.word)
     for path, name in ((a, "Adam"), (b, "SGD")):
         why += edge_note(grid, num(run, f"{path}.lr", "g"), f"learning rate for {name}")
-    return Answer(verdict, deciding(v), "Adam minus SGD, each at its best lr, held-out Fashion-MNIST accuracy", why,
-                  figure=store.run_dir(run["id"]) / "lr_sensitivity.png")
+    names = {lookup(s, f"{p}.name"): lookup(s, f"{p}.optimizer") for p in (a, b)}  # "Adam lr=0.001" -> "Adam"
+    return Answer(verdict, deciding(v, names), "Adam minus SGD, each at its best lr, held-out Fashion-MNIST accuracy",
+                  why, figure=store.run_dir(run["id"]) / "lr_sensitivity.png")

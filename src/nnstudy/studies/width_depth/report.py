@@ -179,18 +179,20 @@ SPLIT_WORDS = {"higher": "wide ahead", "lower": "deep ahead", "same": "level",
 
 
 def comparisons(store, run: dict) -> list[tuple]:
-    """(where, budget, verdict) for every budget of both grids: the shallowest (widest) net minus the
-    deepest (narrowest) at the same parameter count, paired by seed. `where` names it in words."""
+    """(where, sort key, verdict, its deciding number) for every budget of both grids: the shallowest
+    (widest) net minus the deepest (narrowest) at the same parameter count, paired by seed."""
     out = []
     for kind in run["summary"]["grids"]:
         rows, idx = run["summary"]["grids"][kind], grid_index(run, kind)
         depths = sorted({r["depth"] for r in rows})
         for b in sorted({r["budget"] for r in rows}):
-            wide = f"grids.{kind}.{idx[(b, depths[0])]}"
-            v = judge(store, run, wide, f"grids.{kind}.{idx[(b, depths[-1])]}", classes=CLASSES[kind],
-                      settle=settles("width-depth", run), words=SPLIT_WORDS)
-            out.append((sentence("{ds} at {p} parameters", ds=NAMES[kind], p=num(run, f"{wide}.budget", ",d")),
-                        (kind == "fashion", b), v))
+            wide, deep = f"grids.{kind}.{idx[(b, depths[0])]}", f"grids.{kind}.{idx[(b, depths[-1])]}"
+            v = judge(store, run, wide, deep, classes=CLASSES[kind], settle=settles("width-depth", run),
+                      words=SPLIT_WORDS)
+            where = sentence("{ds} at {p} parameters", ds=NAMES[kind], p=num(run, f"{wide}.budget", ",d"))
+            # grid rows carry no name: a moving side is named by what it is, not by its summary path
+            shown = deciding(v, {wide: "the wide net", deep: "the deep net"})
+            out.append((where, (kind == "fashion", b), v, shown))
     return out
 
 
@@ -204,17 +206,16 @@ def answer(store, run: dict) -> Answer:
     settings only). Not supported: every comparison settled and all alike (one split always wins,
     or it never matters). Otherwise not settled."""
     found = comparisons(store, run)
-    signs = {v.sign for _, _, v in found if v.sign is not None}
+    signs = {v.sign for _, _, v, _ in found if v.sign is not None}
     if {1, -1} <= signs:
         verdict = "supported"
         shown = [max((c for c in found if c[2].sign == s), key=lambda c: abs(c[2].diff.value)) for s in (1, -1)]
     else:
         verdict = ("partly supported" if len(signs) == 2 else
-                   "not supported" if signs and all(v.sign is not None for _, _, v in found) else NOT_SETTLED)
+                   "not supported" if signs and all(v.sign is not None for _, _, v, _ in found) else NOT_SETTLED)
         shown = [max(found, key=lambda c: c[1])]  # the largest budget, Fashion-MNIST first
-    number = join([sentence("{where}: ", where=w) + deciding(v) if v.diff is not None else
-                   sentence("{where}: {w}", where=w, w=v.word) for w, _, v in shown], "; ", "; ")
+    number = join([sentence("{where}: ", where=w) + d for w, _, _, d in shown], "; ", "; ")
     why = sentence("Wide minus deep at equal parameters: ") + join(
-        (sentence("{where}: {w}", where=w, w=v.word) for w, _, v in found), "; ", "; ") + "."
+        (sentence("{where}: {w}", where=w, w=v.word) for w, _, v, _ in found), "; ", "; ") + "."
     return Answer(verdict, number, "wide minus deep at equal parameters, held-out accuracy", why,
                   figure=store.run_dir(run["id"]) / "grid_fashion.png")
