@@ -126,10 +126,28 @@ def test_measured_output_ranges_respect_each_function(activations):
     for layer in fm["relu"]["hidden"]:
         assert layer["min"]["mean"] == 0.0 and layer["flat_frac"]["mean"] > 0.2  # z < 0: no gradient
     for layer in fm["leaky_relu"]["hidden"]:
-        assert layer["min"]["mean"] < 0.0 and layer["flat_frac"]["mean"] == 0.0  # slope 0.01 is not < 0.01
+        assert layer["min"]["mean"] < 0.0 and layer["flat_frac"]["mean"] == 0.0  # slope 0.01 is above FLAT
     for layer in fm["none"]["hidden"]:
         assert layer["flat_frac"]["mean"] == 0.0 and layer["min"]["mean"] < -1.0
     assert all(math.isfinite(r["test_acc"]["mean"]) for r in fm.values())
+
+
+def test_flat_share_counts_the_derivatives_magnitude_not_its_sign():
+    """GELU's derivative is negative for z below about -0.75 (about -0.13 at its least): such a
+    unit passes a gradient back, so it is not flat; a signed test would count it."""
+    from types import SimpleNamespace
+
+    from nnstudy.models.mlp import MLP, HiddenLayer
+    from nnstudy.studies.activations import FLAT, hidden_stats
+
+    model = MLP(1, 2, width=1, depth=1, activation="gelu")
+    layer = next(m for m in model.modules() if isinstance(m, HiddenLayer))
+    with torch.no_grad():  # one unit with weight 1 and bias 0: z = x
+        layer.linear.weight.fill_(1.0)
+        layer.linear.bias.zero_()
+    z = torch.tensor([[-1.0], [-0.9], [-20.0], [2.0]])  # two negative slopes, one flat, one ~1
+    (stats,) = hidden_stats(model, SimpleNamespace(prepare=lambda x: x, x_test=z))
+    assert stats["flat_frac"] == pytest.approx(0.25) and FLAT < 0.01
 
 
 # -- softmax ---------------------------------------------------------------------------------------

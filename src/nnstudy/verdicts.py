@@ -29,7 +29,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from nnstudy.evidence import OPS, Num, Text, Word, lookup, num, sentence
+from nnstudy.evidence import OPS, Num, Text, Word, join, lookup, num, sentence
 
 TOLERANCE = 0.01  # accuracy: a paired difference whose 95% interval lies inside ±1 point is "about the same"
 SETTLED = 0.01  # accuracy: a curve that moved under 1 point over the last fifth of training has settled
@@ -263,6 +263,58 @@ def edge_note(values: list, best: Num, what: str = "learning rate") -> Text:
                     what=what, b=best, e=edge)
 
 
-__all__ = ["judge", "settles", "stated", "WORDS", "classify", "grid_edge", "edge_note", "difference",
-           "curve_delta", "per_seed", "Verdict", "TOLERANCE", "SETTLED", "LAST_FRACTION", "CEILING_MARGIN",
-           "CHANCE_MARGIN", "LEVEL", "MIN_SEEDS"]
+# -- from the rules to the answer sheet ------------------------------------------------------------
+NOT_SETTLED = "not settled at this budget"
+
+
+def outcome(higher: str, lower: str, same: str = "level") -> dict:
+    """Words for a verdict that stands alone after a colon ("Adam against SGD: Adam ahead"), for
+    `judge(words=...)`: the default WORDS only read between the two sides' names."""
+    return {"higher": higher, "lower": lower, "same": same, "unclear": "unclear with {n} seeds",
+            "unsettled": "not settled at this budget ({how}; {settle} settles it)",
+            "chance": "not ranked (both at chance)", "ceiling": "not ranked (both at the ceiling)"}
+
+
+def claimed(v: Verdict, expect: int = 1) -> str:
+    """The sheet's word for a claim that row a is higher (expect=1) or lower (-1) than row b: only
+    a direction the rules let through supports or contradicts it; "about the same" contradicts a
+    claimed direction; unclear, unsettled, chance and ceiling leave it not settled."""
+    if v.sign is None:
+        return NOT_SETTLED
+    return "supported" if v.sign == expect else "not supported"
+
+
+def deciding(v: Verdict, names: dict | None = None) -> Text:
+    """A verdict's number for the sheet: its interval when the noise rule ran (with why it carries
+    no direction when unclear); for a run still moving, how far each moving side moved over the
+    last fifth (`names`: a row's name -> the words to show, where a name holds typed digits);
+    else its words (chance, ceiling say why themselves)."""
+    if v.kind == "unsettled":  # how far each side still moved is the number that keeps it open
+        return sentence("not settled: ") + join((sentence("{name} moved {d} over the last fifth", d=d,
+                                                          name=(names or {}).get(name, name))
+                                                 for name, d in v.moved), "; ", "; ")
+    if v.diff is None:
+        return Text([v.word])
+    if v.kind == "unclear":
+        return v.interval() + sentence(": unclear with {n} seeds", n=v.n)
+    return v.interval()
+
+
+def _one_sample(m, s, n):
+    """A 95% t-interval for a mean from its stored mean, std and n: (mean, half-width)."""
+    return m, (t95(n - 1) * s / math.sqrt(n) if n > 1 else math.inf)
+
+
+OPS["mean_lo"], OPS["mean_hi"] = _bounds(_one_sample)
+
+
+def mean_interval(run: dict, path: str, fmt: str = ".3f") -> tuple[Num, Num, Num, Num]:
+    """(mean, lo, hi, n) of the {"mean", "std", "n"} at `path` of a run's summary: a quantity
+    measured once per seed (a gradient ratio, not a paired difference), each bound recomputable."""
+    args = [num(run, f"{path}.mean", fmt), num(run, f"{path}.std", fmt), num(run, f"{path}.n", "d")]
+    return args[0], _op("mean_lo", args, fmt), _op("mean_hi", args, fmt), args[2]
+
+
+__all__ = ["judge", "claimed", "outcome", "deciding", "mean_interval", "NOT_SETTLED", "settles", "stated", "WORDS",
+           "classify", "grid_edge", "edge_note", "difference", "curve_delta", "per_seed", "Verdict", "TOLERANCE",
+           "SETTLED", "LAST_FRACTION", "CEILING_MARGIN", "CHANCE_MARGIN", "LEVEL", "MIN_SEEDS"]

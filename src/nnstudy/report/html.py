@@ -61,13 +61,18 @@ nav > ol { columns: 2; font-size:.92rem; margin:.3rem 0; } nav > ol > li { break
 .badge.ok { background:#dcefdc; color:#245b24; } .badge.missing, .badge.error { background:#f6dede;
   color:#7a2e2e; }
 details summary { cursor:pointer; font-weight:600; margin:.6rem 0; }
-table.answers td:first-child { width:13rem; } table.answers td:nth-child(2) { color:var(--muted); font-size:.84rem; }
+table.answers { font-size:.84rem; line-height:1.4; } table.answers td { padding:.25rem .4rem; }
+table.answers td:first-child { width:11rem; font-size:.9rem; }
+table.answers td:nth-child(2) { width:15rem; color:var(--muted); font-size:.8rem; }
+table.answers td:nth-child(3) { width:6.5rem; } table.answers td:nth-child(3) .verdict { white-space:normal; }
+table.answers small { display:block; color:var(--muted); font-size:.74rem; line-height:1.3; }
+.answer { border-left:4px solid var(--line); padding-left:.6rem; } .answer small { display:block; color:var(--muted); }
 .verdict { display:inline-block; font-size:.78rem; padding:0 .45rem; border-radius:9px; font-weight:600;
   white-space:nowrap; }
 .v-supported { background:#dcefdc; color:#245b24; } .v-partly { background:#fdf1cf; color:#6b5200; }
 .v-not-supported { background:#f6dede; color:#7a2e2e; } .v-not-settled, .v-none { background:#e4e8ee;
   color:var(--muted); }
-.sheet figure { margin:.2rem 0; } .sheet figure img { max-width:9rem; }
+.sheet figure { margin:0; } .sheet figure img { max-width:7.5rem; max-height:4.5rem; }
 """
 
 
@@ -105,10 +110,14 @@ def block(b, rec: list) -> str:
            f'<span class="badge {esc(b.status)}">{esc(BADGE[b.status])}</span></h3>']
     if b.entry.claim:
         out.append(f"<blockquote><b>The week:</b> {esc(b.entry.claim)}</blockquote>")
+    if b.answer is not None:
+        a = b.answer
+        out.append(f'<p class="answer">{verdict_badge(a)} {render_html(a.why, rec)} <small>Deciding number '
+                   f"({esc(a.label)}): {render_html(a.number, rec)}.</small></p>")
     if b.status == "see":
         anchor, heading = b.link
         target = f'<a href="#{esc(anchor)}">{esc(heading)}</a>' if anchor else esc(heading)
-        return "".join(out) + f"<p>Answered by the section {target} above.</p></article>"
+        return "".join(out) + f"<p>The measurements are in the section {target} above.</p></article>"
     if b.note:
         out.append(f'<p class="note">{esc(b.note)}</p>')
     if b.status != "ok":
@@ -143,7 +152,7 @@ def sheet(lines, rec: list) -> str:
             decide = f'<span class="missing">{esc(ln.why_none)}</span>'
         else:
             # the why is the section's verdict sentence: the sheet links there rather than repeat it
-            decide = f"{render_html(a.number, rec)}<br><small>{esc(a.label)}</small>"
+            decide = f"{render_html(a.number, rec)}<small>{esc(a.label)}</small>"
         small = figure(a.figure, "") if a is not None and a.figure else ""
         rows.append(f'<tr><td><a href="#{esc(ln.anchor)}">{esc(ln.heading)}</a></td>'
                     f"<td>{esc(ln.claim)}</td><td>{verdict_badge(a)}</td><td>{decide}</td><td>{small}</td></tr>")

@@ -22,8 +22,12 @@ def md_block(b: Block, fig_dir: Path) -> list[str]:
     out = [f"### {md_esc(b.entry.heading)}", ""]
     if b.entry.claim:
         out += [f"> The week: {md_esc(b.entry.claim)}", ""]
+    if b.answer is not None:
+        a = b.answer
+        out += [f"**{md_esc(a.verdict)}.** {render_md(a.why)} Deciding number ({md_esc(a.label)}): "
+                f"{render_md(a.number)}.", ""]
     if b.status == "see":
-        return out + [f"Answered by the section \u201c{md_esc(b.link[1])}\u201d above.", ""]
+        return out + [f"The measurements are in the section \u201c{md_esc(b.link[1])}\u201d above.", ""]
     if b.note:
         out += [f"*{md_esc(b.note)}*", ""]
     if b.status != "ok":

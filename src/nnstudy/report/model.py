@@ -39,6 +39,7 @@ class Block:
     error: str = ""
     figures: list = field(default_factory=list)  # [(path, caption)]
     references: list = field(default_factory=list)
+    answer: object = None  # studies.Answer shown at the top of the block (set by answer_sheet)
 
 
 def outline(studies) -> list[tuple[str, list[tuple[str, Entry]]]]:
@@ -120,6 +121,7 @@ def answer_sheet(store: Store, parts) -> list[Line]:
                     line.why_none = f"the answer could not be computed: {type(e).__name__}: {e}"
                 if line.answer is None and not line.why_none:
                     line.why_none = "not yet judged by the verdict rules: its section gives the numbers"
+            b.answer = line.answer  # the entry that asks the question states its answer and why (a "see" entry too)
             lines.append(line)
     return lines
 

@@ -11,7 +11,7 @@ for none (the identity: the whole net is then linear), sigmoid, tanh, ReLU, leak
   what an activation passes back sets the pace; Adam would rescale it away), by nnstudy.probes:
   ||dL/db|| per hidden layer (Nielsen's measure) and ||dL/dW||;
 - the output range: each function's range, the measured range of hidden outputs on the test
-  images, and the fraction of (unit, image) pairs where f'(z) < 0.01 (saturated or dead units
+  images, and the fraction of (unit, image) pairs where |f'(z)| < FLAT (saturated or dead units
   that pass back under 1% of the gradient).
 """
 
@@ -37,7 +37,11 @@ RANGE = {"none": "(-inf, inf)", "sigmoid": "(0, 1)", "tanh": "(-1, 1)", "relu": 
 SPIRAL = dict(optimizer="adam", lr=1e-2, width=100, depth=1)  # the week's net, a faster Adam
 FASHION = dict(optimizer="sgd", lr=0.05, momentum=0.9, width=128, depth=3)  # 3 hidden: layers can differ
 TARGET = {"spiral": 0.9, "fashion": 0.8}  # validation accuracy a run must reach to count as "there"
-FLAT = 0.01  # f'(z) below this: the unit passes back under 1% of the gradient
+# |f'(z)| below this: the unit passes back under 0.5% of the gradient. The magnitude, not the signed
+# derivative: GELU's negative derivatives pass a gradient back too. Half of leaky ReLU's negative
+# slope (0.01), so that slope, which is there precisely to pass 1% back, is never "flat" by a tie;
+# no measured activation has a constant slope at this value.
+FLAT = 0.005
 
 
 def derivative(act: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
@@ -63,7 +67,7 @@ def derivative_curves(lo: float = -6.0, hi: float = 6.0, n: int = 121) -> dict:
 @torch.no_grad()
 def hidden_stats(model, data) -> list[dict]:
     """Per hidden layer, over the test split: min, mean and max of the outputs f(z), and the
-    fraction of (unit, example) pairs with f'(z) < FLAT."""
+    fraction of (unit, example) pairs with |f'(z)| < FLAT."""
     layers = [m for m in model.modules() if isinstance(m, HiddenLayer)]
     seen: list[tuple] = []
     handles = [layer.act.register_forward_hook(lambda mod, inp, out: seen.append((mod, inp[0], out)))
@@ -76,7 +80,7 @@ def hidden_stats(model, data) -> list[dict]:
     stats = []
     for act, z, h in seen:  # z, h: (N, width)
         stats.append({"min": h.min().item(), "mean": h.mean().item(), "max": h.max().item(),
-                      "flat_frac": (derivative(act, z) < FLAT).float().mean().item()})
+                      "flat_frac": (derivative(act, z).abs() < FLAT).float().mean().item()})
     return stats
 
 
@@ -180,6 +184,11 @@ class ActivationsStudy(Study):
         from nnstudy.studies.activations.figures import draw_activations
 
         return draw_activations(store, run, folder)
+
+    def answer(self, store, run):
+        from nnstudy.studies.activations.report import answer
+
+        return answer(store, run)
 
     def section(self, store, run):
         from nnstudy.studies.activations.report import activations_section

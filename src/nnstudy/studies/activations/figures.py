@@ -106,7 +106,7 @@ def draw_ranges(s: dict, path: Path) -> Path:
         ax.legend(fontsize=7)
     a.set_yscale("symlog", linthresh=1.0)  # linear inside [-1, 1], where bounded functions live
     a.set_title("hidden outputs f(z) on the test images (trained nets)", fontsize=10)
-    b.set_title(f"fraction of unit-image pairs with f'(z) < {s['flat_threshold']}", fontsize=10)
+    b.set_title(f"fraction of unit-image pairs with |f'(z)| < {s['flat_threshold']:g}", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 

@@ -10,8 +10,9 @@ digit in a paragraph is a number with its evidence.
 from __future__ import annotations
 
 from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sentence
-from nnstudy.studies import Section
+from nnstudy.studies import Answer, Section
 from nnstudy.studies.shared import ms_or
+from nnstudy.verdicts import NOT_SETTLED, deciding, judge, outcome, settles
 
 FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 WORDS = {"lenet5": "classic LeNet", "lenet5-modern": "modern LeNet", "alexnet": "AlexNet",
@@ -153,3 +154,35 @@ def model_table(run: dict, part: str) -> dict:
             "columns": ["model", "parameters", "multiply-adds / image", "train images / s", "held-out acc",
                         "train acc", "train - test gap", "reached target (val)", "images to target (val)"],
             "rows": rows}
+
+
+IDEA_WORDS = {"higher": "buys accuracy", "lower": "costs accuracy", "same": "makes no difference",
+              "unclear": "is unclear with {n} seeds", "unsettled": "is not settled ({how})",
+              "chance": "cannot be judged (both nets at chance)", "ceiling": "cannot be judged (both at the ceiling)"}
+
+
+def answer(store, run: dict) -> Answer:
+    """The week's claim has two parts: AlexNet beats LeNet, and it does so because of depth, ReLU
+    and dropout. The deciding number is the first part, AlexNet minus LeNet-5 (the classic
+    variant: sigmoid, average pooling) in held-out Fashion-MNIST accuracy, paired by seed: it is
+    what the week's "why" explains, and without it there is nothing to explain. The second part
+    is read from the ablations (AlexNet minus AlexNet with one idea taken away), each through the
+    same rules: supported when AlexNet wins and every named idea buys accuracy; partly supported
+    when AlexNet wins but some idea does not or is not settled; not supported when AlexNet does
+    not win (level or behind)."""
+    cmd = settles("lenet-alexnet", run)
+    ax = f"fashion.{at(run, 'alexnet')}"
+    v = judge(store, run, ax, f"fashion.{at(run, 'lenet5')}", classes=10, settle=cmd,
+              words=outcome("AlexNet ahead", "LeNet ahead"))
+    ideas = {a["key"]: judge(store, run, ax, f"fashion.{at(run, a['key'])}", classes=10, settle=cmd,
+                             words=IDEA_WORDS) for a in run["summary"]["ablations"]}
+    if v.sign is None:
+        verdict = NOT_SETTLED
+    elif v.sign != 1:
+        verdict = "not supported"
+    else:
+        verdict = "supported" if all(i.kind == "higher" for i in ideas.values()) else "partly supported"
+    why = sentence("AlexNet against classic LeNet, held-out accuracy: {w}. With one idea taken away: ", w=v.word)
+    why += join(sentence("{idea} {w}", idea=IDEAS[k], w=i.word) for k, i in ideas.items()) + "."
+    return Answer(verdict, deciding(v), "AlexNet minus classic LeNet-5, held-out Fashion-MNIST accuracy", why,
+                  figure=store.run_dir(run["id"]) / "accuracy.png")

@@ -4,10 +4,11 @@ rate, the train/test gap, measured state memory, and the 2-D surfaces."""
 
 from __future__ import annotations
 
-from nnstudy.evidence import compare, join, ms, num, ratio, sentence
+from nnstudy.evidence import compare, join, lookup, ms, num, ratio, sentence
 from nnstudy.references import REFERENCES
-from nnstudy.studies import Section
+from nnstudy.studies import Answer, Section
 from nnstudy.studies.shared import figure_list, num_or
+from nnstudy.verdicts import NOT_SETTLED, claimed, deciding, edge_note, grid_edge, judge, outcome, settles
 
 FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 FIGURES = {
@@ -144,3 +145,29 @@ def surface_table(run: dict) -> dict:
     return {"caption": "2-D surfaces: best learning rate of the grid, final value, steps to the threshold above",
             "columns": ["optimizer", "Rosenbrock lr", "Rosenbrock final f", "Rosenbrock reached",
                         "quadratic lr", "quadratic final f", "quadratic reached"], "rows": body}
+
+
+def answer(store, run: dict) -> Answer:
+    """The week: Adam usually converges faster and does better on complex models. The deciding
+    number is Adam minus plain SGD, held-out accuracy on Fashion-MNIST (the study's larger model
+    and data), each at its own best learning rate chosen on the validation split, paired by seed:
+    at one shared rate the comparison would be the rate's, not the optimizer's, and "faster" at a
+    fixed budget shows as higher accuracy when the budget ends. A verdict is not settled when the
+    side that would have to improve to change it has its best rate at the edge of its grid: its
+    optimum may lie beyond (SGD behind Adam could close the gap; Adam level with or behind SGD
+    could pull ahead). The other side at an edge can only widen the gap."""
+    at, s = pos(run, "fashion"), run["summary"]
+    a, b = f"fashion.best.{at['Adam']}", f"fashion.best.{at['SGD']}"
+    v = judge(store, run, a, b, classes=10, settle=settles("optimizers", run), words=outcome("Adam ahead", "SGD ahead"))
+    grid = s["lrs"]["fashion"]
+    behind = {1: b, 0: a, -1: a}.get(v.sign)
+    verdict = claimed(v)
+    if behind and grid_edge(grid, lookup(s, f"{behind}.lr")):
+        verdict = NOT_SETTLED
+    why = sentence("Adam against plain SGD, each at its best learning rate (validation), held-out accuracy on "
+                   "Fashion-MNIST: {w}.", w=v.word)
+    for path, name in ((a, "Adam"), (b, "SGD")):
+        why += edge_note(grid, num(run, f"{path}.lr", "g"), f"learning rate for {name}")
+    names = {lookup(s, f"{p}.name"): lookup(s, f"{p}.optimizer") for p in (a, b)}  # "Adam lr=0.001" -> "Adam"
+    return Answer(verdict, deciding(v, names), "Adam minus SGD, each at its best lr, held-out Fashion-MNIST accuracy",
+                  why, figure=store.run_dir(run["id"]) / "lr_sensitivity.png")

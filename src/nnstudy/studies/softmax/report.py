@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from nnstudy.evidence import compare, join, ms, num, sentence
 from nnstudy.references import REFERENCES
-from nnstudy.studies import Section
+from nnstudy.studies import Answer, Section
 from nnstudy.studies.shared import figure_list, ms_or, steps_phrase
+from nnstudy.verdicts import NOT_SETTLED, deciding, judge, outcome, settles
 
 FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 ECE_FLOOR = 0.005  # calibration error: half a point
@@ -140,3 +141,22 @@ def overflow_table(run: dict) -> dict:
              join((num(run, f"overflow.stable_low.{j}", ".3g") for j in range(3)), ", ", ", ")]]
     return {"caption": "float32, measured", "columns": ["expression", "naive", "stable (log-sum-exp)"],
             "rows": rows}
+
+
+def answer(store, run: dict) -> Answer:
+    """Of the week's four roles, two hold by construction (softmax's outputs are a distribution
+    over any number of classes; with cross-entropy the gradient is p - y) and one can be refuted
+    by a measurement: "improves the model's decisions". The deciding number is softmax + CE minus
+    MSE on one-hot targets, held-out accuracy on Fashion-MNIST (ten classes, the harder of the
+    study's two sets), paired by seed: MSE is the alternative the week's question implies.
+    Calibration is left out of the verdict: the losses' outputs become probabilities in different
+    ways (see `probabilities`), so their ECEs do not compare like with like. Higher: supported;
+    level: partly (the construction holds, the decisions are no better); lower: not supported."""
+    i = index(run, "fashion")
+    v = judge(store, run, f"fashion.{i['cross_entropy']}", f"fashion.{i['mse']}", classes=10,
+              settle=settles("softmax", run), words=outcome("softmax + CE ahead", "MSE ahead"))
+    verdict = {"higher": "supported", "same": "partly supported", "lower": "not supported"}.get(v.kind, NOT_SETTLED)
+    why = sentence("Softmax + cross-entropy against MSE on one-hot targets, held-out accuracy on Fashion-MNIST: "
+                   "{w}.", w=v.word)
+    return Answer(verdict, deciding(v), "softmax + CE minus MSE, held-out Fashion-MNIST accuracy", why,
+                  figure=store.run_dir(run["id"]) / "accuracy_ece.png")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from nnstudy.evidence import compare, diff, join, ms, num, ref_num, sentence
 from nnstudy.references import REFERENCES, rows
 from nnstudy.studies import Answer, Section
-from nnstudy.verdicts import MIN_SEEDS, edge_note, judge, settles, stated
+from nnstudy.verdicts import MIN_SEEDS, deciding, edge_note, judge, settles, stated
 
 FLOOR = 0.01  # accuracy: budget comparisons below (unpaired rows of a sweep) call a gap under one point level
 PRINTED = 0.0005  # half a unit of the week's third printed digit: "matches" means same digits
@@ -135,7 +135,7 @@ def answer(store, run: dict) -> Answer:
         v = "supported" if sgd.kind == "higher" else "partly supported"
     else:
         v = "not supported"
-    number = adam.interval() if adam.diff is not None else adam.word
+    number = deciding(adam)
     return Answer(v, number, "ReLU minus linear net, both with Adam, held-out accuracy",
                   verdict(run, e), figure=store.run_dir(run["id"]) / "factorial_boundaries.png")
 

@@ -6,9 +6,10 @@ word a `compare`, so the report's test can look each one up in the store.
 
 from __future__ import annotations
 
-from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sentence
+from nnstudy.evidence import Word, compare, diff, join, ms, num, ratio, ref_num, sentence
 from nnstudy.references import rows as reference_rows
-from nnstudy.studies import Section, fmt_ms
+from nnstudy.studies import Answer, Section, fmt_ms
+from nnstudy.verdicts import MIN_SEEDS, NOT_SETTLED, judge, mean_interval, settles, stated
 
 FLOOR = 0.02  # accuracy: a gap under two points is not called a difference
 FIGURES = {
@@ -158,6 +159,57 @@ def vanishing_section(store, run: dict, title: str) -> Section:
     figures += [(p, "") for p in sorted(folder.glob("*.png")) if p.name not in FIGURES]
     return Section(title, paragraphs=[*nielsen_text(run), *grid_text(run), *training_text(run)],
                    tables=tables(run), figures=figures, references=reference_rows("vanishing", "glorot"))
+
+
+# -- the answer sheet's line -------------------------------------------------------------------------
+FIX_WORDS = {"higher": "helps", "lower": "hurts", "same": "makes no difference", "unclear": "is unclear with {n} seeds",
+             "unsettled": "is not settled ({how})", "chance": "leaves both at chance",
+             "ceiling": "leaves both at the ceiling"}
+
+
+def shrink(run: dict, path: str):
+    """Does the gradient shrink layer by layer? The per-layer factor at initialization (first/last
+    hidden layer's gradient norm, to the power 1/(layers - 1)) is measured once per seed; its 95%
+    t-interval over the seeds wholly below one: shrinks; wholly above: grows (exploding); else
+    unclear. Fewer than MIN_SEEDS seeds: no word either way. Returns (kind, Word, number)."""
+    m, lo, hi, n = mean_interval(run, path, ".4f")  # seeds agree to about 1e-4 at initialization
+    number = sentence("{m} per layer, {lvl} interval {lo} to {hi} over {n} seeds", m=m, lvl=stated("level", ".0%"),
+                      lo=lo, hi=hi, n=n)
+    rec = {"rule": "per-layer factor against 1", "lo": lo.record(), "hi": hi.record(), "min_seeds": MIN_SEEDS}
+    if n.value is None or n.value < MIN_SEEDS or lo.value is None or hi.value is None:
+        kind, text = "unclear", f"is not judged with {n.value} seeds (the rules need {MIN_SEEDS})"
+    elif hi.value < 1:
+        kind, text = "shrinks", "shrinks layer by layer toward the input"
+    elif lo.value > 1:
+        kind, text = "grows", "grows layer by layer toward the input (exploding, not vanishing)"
+    else:
+        kind, text = "unclear", f"neither clearly shrinks nor grows (unclear with {n.value} seeds)"
+    return kind, Word(text, {"shrinks": -1, "grows": 1}.get(kind), {**rec, "kind": kind}), number
+
+
+def answer(store, run: dict) -> Answer:
+    """The week's definition: the gradient shrinks from layer to layer until the parameters cannot be
+    updated and training slows or stalls. The deciding number is the first half, measured: the
+    per-layer factor of the gradient norm at initialization in the deep sigmoid net with PyTorch's
+    default init (the fixes' baseline: the same depth, width and seeds whose training is then
+    compared), with its interval over seeds. The second half is read from the fixes the study
+    trains (each at its best learning rate) against that baseline, through the rules: supported
+    when the gradient shrinks and some fix trains measurably better; partly supported when it
+    shrinks but no fix is shown to help (not settled, level or worse); not supported when it is
+    settled that it does not shrink."""
+    f = run["summary"]["fixes"][0]
+    kind, word, number = shrink(run, "fixes.0.rows.0.per_layer")
+    fixes = [(r["arm"], judge(store, run, f"fixes.0.rows.{i}", "fixes.0.rows.0", classes=10,
+                              settle=settles("vanishing", run), words=FIX_WORDS)) for i, r in enumerate(f["rows"]) if i]
+    if kind == "shrinks":
+        verdict = "supported" if any(v.kind == "higher" for _, v in fixes) else "partly supported"
+    else:
+        verdict = "not supported" if kind == "grows" else NOT_SETTLED
+    why = sentence("In the {arm} net ({d} hidden layers of {w}) the gradient {word}; against it in training, ",
+                   arm=f["rows"][0]["arm"], d=num(run, "fixes.0.depth", "d"), w=num(run, "fixes.0.width", "d"),
+                   word=word) + join(sentence("{a} {v}", a=a, v=v.word) for a, v in fixes) + "."
+    return Answer(verdict, number, "per-layer factor of the gradient norm at initialization (first/last hidden "
+                  "layer), deep sigmoid net", why, figure=store.run_dir(run["id"]) / "init_gradients.png")
 
 
 # -- the terminal's table -----------------------------------------------------------------------------

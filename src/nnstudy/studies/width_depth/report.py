@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sentence
 from nnstudy.references import rows as reference_rows
-from nnstudy.studies import Section
+from nnstudy.studies import Answer, Section
 from nnstudy.studies.shared import ms_or
+from nnstudy.verdicts import NOT_SETTLED, deciding, judge, settles
 
 FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 TIME_TOL = 0.2  # time ratios within 20% of 1 are "about as fast": timings on a shared CPU are noisy
@@ -169,3 +170,52 @@ def pair_table(run: dict) -> dict:
                        "Atcold's 06-convnet on MNIST (1 epoch)",
             "columns": ["model", "pixels", "parameters", "multiply-adds / image", "held-out acc (ours)",
                         "train acc (ours)", "published (MNIST)"], "rows": rows}
+
+
+CLASSES = {"spiral": 3, "fashion": 10}
+SPLIT_WORDS = {"higher": "wide ahead", "lower": "deep ahead", "same": "level",
+               "unclear": "unclear with {n} seeds", "unsettled": "not settled ({how})",
+               "chance": "both at chance", "ceiling": "both at the ceiling"}
+
+
+def comparisons(store, run: dict) -> list[tuple]:
+    """(where, sort key, verdict, its deciding number) for every budget of both grids: the shallowest
+    (widest) net minus the deepest (narrowest) at the same parameter count, paired by seed."""
+    out = []
+    for kind in run["summary"]["grids"]:
+        rows, idx = run["summary"]["grids"][kind], grid_index(run, kind)
+        depths = sorted({r["depth"] for r in rows})
+        for b in sorted({r["budget"] for r in rows}):
+            wide, deep = f"grids.{kind}.{idx[(b, depths[0])]}", f"grids.{kind}.{idx[(b, depths[-1])]}"
+            v = judge(store, run, wide, deep, classes=CLASSES[kind], settle=settles("width-depth", run),
+                      words=SPLIT_WORDS)
+            where = sentence("{ds} at {p} parameters", ds=NAMES[kind], p=num(run, f"{wide}.budget", ",d"))
+            # grid rows carry no name: a moving side is named by what it is, not by its summary path
+            shown = deciding(v, {wide: "the wide net", deep: "the deep net"})
+            out.append((where, (kind == "fashion", b), v, shown))
+    return out
+
+
+def answer(store, run: dict) -> Answer:
+    """The week answers "it depends on the task". That is a claim that the better split of a fixed
+    number of parameters changes from one setting to another, so what decides it is a sign change:
+    wide ahead of deep at equal parameters somewhere and deep ahead of wide elsewhere, each through
+    the rules. The deciding numbers are therefore the two comparisons that show it (the largest gap
+    each way); without a sign change, the comparison at the largest budget of the larger data set.
+    Supported: both signs occur. Partly: one sign and "level" occur (the split matters in some
+    settings only). Not supported: every comparison settled and all alike (one split always wins,
+    or it never matters). Otherwise not settled."""
+    found = comparisons(store, run)
+    signs = {v.sign for _, _, v, _ in found if v.sign is not None}
+    if {1, -1} <= signs:
+        verdict = "supported"
+        shown = [max((c for c in found if c[2].sign == s), key=lambda c: abs(c[2].diff.value)) for s in (1, -1)]
+    else:
+        verdict = ("partly supported" if len(signs) == 2 else
+                   "not supported" if signs and all(v.sign is not None for _, _, v, _ in found) else NOT_SETTLED)
+        shown = [max(found, key=lambda c: c[1])]  # the largest budget, Fashion-MNIST first
+    number = join([sentence("{where}: ", where=w) + d for w, _, _, d in shown], "; ", "; ")
+    why = sentence("Wide minus deep at equal parameters: ") + join(
+        (sentence("{where}: {w}", where=w, w=v.word) for w, _, v, _ in found), "; ", "; ") + "."
+    return Answer(verdict, number, "wide minus deep at equal parameters, held-out accuracy", why,
+                  figure=store.run_dir(run["id"]) / "grid_fashion.png")
