@@ -216,6 +216,11 @@ def settles(study: str, run: dict) -> str:
     return f"`nnstudy run {study} --profile {nxt}`" if nxt else "a longer budget than the full profile"
 
 
+def row_name(row: dict, path: str) -> str:
+    """What a sentence calls a summary row: its name, else its label (studies differ), else its path."""
+    return row.get("name") or row.get("label") or path
+
+
 def judge(store, run: dict, a: str, b: str, *, classes: int, settle: str, words: dict | None = None,
           key: str = "test_acc", tol: float = TOLERANCE) -> Verdict:
     """Compare summary rows `a` and `b` (paths) through the four rules. `settle`: the profile or
@@ -229,12 +234,12 @@ def judge(store, run: dict, a: str, b: str, *, classes: int, settle: str, words:
     for path in (a, b):
         delta = curve_delta(store, lookup(run["summary"], path))
         if delta is not None and delta.value is not None and abs(delta.value) >= SETTLED:
-            moved.append((lookup(run["summary"], path).get("name", path), delta))
+            moved.append((row_name(lookup(run["summary"], path), path), delta))
     diff, lo, hi, n = difference(store, run, a, b, key)
     kind = classify(lo.value, hi.value, tol) if n.value >= MIN_SEEDS else "unclear"
     # A clear gap whose only moving side is the leader, still rising, stands: more budget widens it.
     leader = a if kind == "higher" else b if kind == "lower" else None
-    names = {p: lookup(run["summary"], p).get("name", p) for p in (a, b)}
+    names = {p: row_name(lookup(run["summary"], p), p) for p in (a, b)}
     if moved and not all(name == names.get(leader) and d.value > 0 for name, d in moved):
         how = "still improving" if all(d.value > 0 for _, d in moved) else "still moving"
         return Verdict("unsettled", Word(w["unsettled"].format(how=how, settle=settle), None,

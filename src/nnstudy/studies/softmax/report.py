@@ -151,12 +151,16 @@ def answer(store, run: dict) -> Answer:
     study's two sets), paired by seed: MSE is the alternative the week's question implies.
     Calibration is left out of the verdict: the losses' outputs become probabilities in different
     ways (see `probabilities`), so their ECEs do not compare like with like. Higher: supported;
-    level: partly (the construction holds, the decisions are no better); lower: not supported."""
+    level or lower: partly supported, never "not supported": three of the four roles hold by
+    construction whatever the accuracy, and MSE on one-hot targets matching or beating
+    cross-entropy in accuracy is a known result, not a refutation of why softmax is used."""
     i = index(run, "fashion")
     v = judge(store, run, f"fashion.{i['cross_entropy']}", f"fashion.{i['mse']}", classes=10,
               settle=settles("softmax", run), words=outcome("softmax + CE ahead", "MSE ahead"))
-    verdict = {"higher": "supported", "same": "partly supported", "lower": "not supported"}.get(v.kind, NOT_SETTLED)
-    why = sentence("Softmax + cross-entropy against MSE on one-hot targets, held-out accuracy on Fashion-MNIST: "
+    verdict = {"higher": "supported", "same": "partly supported", "lower": "partly supported"}.get(v.kind, NOT_SETTLED)
+    why = sentence("Softmax's outputs are a probability distribution over any number of classes and, with "
+                   "cross-entropy, give the gradient p - y, by construction; whether it also improves decisions, "
+                   "softmax + cross-entropy against MSE on one-hot targets, held-out accuracy on Fashion-MNIST: "
                    "{w}.", w=v.word)
     return Answer(verdict, deciding(v), "softmax + CE minus MSE, held-out Fashion-MNIST accuracy", why,
                   figure=store.run_dir(run["id"]) / "accuracy_ece.png")
