@@ -95,9 +95,11 @@ def optimizers(store, adam, sgd, adam_lr=1e-2, sgd_lr=1e-1):
         cell(store, p, "Adam", adam, optimizer="Adam", lr=adam_lr)]}})
 
 
-def test_q6_adam_ahead_at_interior_rates_is_supported(store):
+def test_q6_adam_ahead_at_interior_rates_is_partly_supported(store):
+    # "converges faster" borne out; the claim's other halves are not tested by the study
     a = answer_of(store, "optimizers", optimizers(store, *CLEAR))
-    assert a.verdict == "supported" and "Adam ahead" in str(a.why) and "edge" not in str(a.why)
+    assert a.verdict == "partly supported" and "Adam ahead" in str(a.why) and "edge" not in str(a.why)
+    assert "not tested here" in str(a.why)
     assert "95% interval" in str(a.number)
 
 
@@ -107,7 +109,7 @@ def test_q6_a_trailing_side_at_its_grids_edge_is_not_settled_and_flagged(store):
     assert "The best learning rate for SGD, 1, is the highest of its grid" in str(a.why)
     # the winner at an edge can only widen its lead: the direction stands, still flagged
     a = answer_of(store, "optimizers", optimizers(store, *CLEAR, adam_lr=1e-3))
-    assert a.verdict == "supported" and "for Adam, 0.001, is the lowest of its grid" in str(a.why)
+    assert a.verdict == "partly supported" and "for Adam, 0.001, is the lowest of its grid" in str(a.why)
 
 
 def test_q6_level_or_behind_is_not_supported_unless_adam_sits_at_an_edge(store):

@@ -162,8 +162,9 @@ class Verdict:
         how = "paired by seed" if self.diff.op == "paired_mean" else "from mean ± std"
         out = sentence("{d}, {lvl} interval {lo} to {hi} over {n} seeds, {how}", d=self.diff, lo=self.lo,
                        hi=self.hi, n=self.n, how=how, lvl=stated("level", ".0%"))
-        if self.moved:
-            out += sentence("; the higher side was still rising by {m} over the last fifth", m=self.moved[0][1])
+        for name, m in self.moved or []:  # sides still moving, each away from the other (judge)
+            out += sentence("; {who} still {how} ({m} over the last fifth of training)", who=name, m=m,
+                            how="improving" if m.value > 0 else "falling")
         return out
 
 
@@ -237,10 +238,14 @@ def judge(store, run: dict, a: str, b: str, *, classes: int, settle: str, words:
             moved.append((row_name(lookup(run["summary"], path), path), delta))
     diff, lo, hi, n = difference(store, run, a, b, key)
     kind = classify(lo.value, hi.value, tol) if n.value >= MIN_SEEDS else "unclear"
-    # A clear gap whose only moving side is the leader, still rising, stands: more budget widens it.
+    # A clear gap stands when every moving side moves so as to widen it (the leader still rising, the
+    # trailing side falling, e.g. an unstable SGD): the trend gives more budget no way to close it.
     leader = a if kind == "higher" else b if kind == "lower" else None
+    trailer = {a: b, b: a}.get(leader)
     names = {p: row_name(lookup(run["summary"], p), p) for p in (a, b)}
-    if moved and not all(name == names.get(leader) and d.value > 0 for name, d in moved):
+    widening = all((name == names.get(leader) and d.value > 0) or (name == names.get(trailer) and d.value < 0)
+                   for name, d in moved)
+    if moved and not widening:
         how = "still improving" if all(d.value > 0 for _, d in moved) else "still moving"
         return Verdict("unsettled", Word(w["unsettled"].format(how=how, settle=settle), None,
                                          {**rec, "kind": "unsettled", "moved": [d.record() for _, d in moved]}),

@@ -41,9 +41,12 @@ from nnstudy.threads import torch_threads
 
 # (key, label, model, activation): the first three are the comparison, the rest AlexNet's ablations.
 VARIANTS = [
-    ("lenet5", "LeNet-5 (sigmoid, avg pool)", "lenet5", "sigmoid"),
+    # Named by what they are: d2l's LeNet-5 (not LeCun et al. 1998's scaled tanh, trainable subsampling,
+    # C3 table and RBF outputs), and an AlexNet-style net scaled to 28-32 px images (5 convs, overlapping
+    # max pooling, dropout; not the 2012 ImageNet model's 60M parameters, LRN or two-GPU split).
+    ("lenet5", "LeNet-5, d2l's variant (sigmoid, avg pool)", "lenet5", "sigmoid"),
     ("lenet5-modern", "LeNet-5 modern (ReLU, max pool, BN)", "lenet5-modern", "relu"),
-    ("alexnet", "AlexNet (ReLU, dropout, 5 convs)", "alexnet", "relu"),
+    ("alexnet", "AlexNet-style small net (ReLU, dropout, 5 convs)", "alexnet", "relu"),
     ("alexnet-sigmoid", "AlexNet, ReLU → sigmoid", "alexnet", "sigmoid"),
     ("alexnet-tanh", "AlexNet, ReLU → tanh", "alexnet", "tanh"),
     ("alexnet-nodrop", "AlexNet, dropout off", "alexnet-nodrop", "relu"),

@@ -62,9 +62,11 @@ def comparison(run: dict):
     lc, lm, ax = acc(run, "lenet5"), acc(run, "lenet5-modern"), acc(run, "alexnet")
     kw = dict(more="ahead of", less="behind", same="level with", floor=FLOOR)
     return sentence(
-        "LeNet as published (sigmoid, average pooling) reaches {lc}; the same layers with ReLU, max pooling and "
-        "batch norm reach {lm}; AlexNet reaches {ax}. AlexNet is {w1} classic LeNet ({d1}) and {w2} modern LeNet "
-        "({d2}). For scale: Dive into Deep Learning's classic LeNet reaches {ref} after ten epochs of the full set.",
+        "LeNet as Dive into Deep Learning teaches it (sigmoid, average pooling; LeCun et al.'s original used "
+        "scaled tanh, trainable subsampling and RBF outputs) reaches {lc}; the same layers with ReLU, max pooling and "
+        "batch norm reach {lm}; the AlexNet-style small net reaches {ax}. It is {w1} classic LeNet ({d1}) and "
+        "{w2} modern LeNet ({d2}). For scale: Dive into Deep Learning's classic LeNet reaches {ref} after ten "
+        "epochs of the full set.",
         lc=lc, lm=lm, ax=ax, w1=compare(ax, lc, **kw), d1=diff(ax, lc), w2=compare(ax, lm, **kw), d2=diff(ax, lm),
         ref=ref_num("fashion_mnist.d2l_lenet"))
 
@@ -184,5 +186,5 @@ def answer(store, run: dict) -> Answer:
         verdict = "supported" if all(i.kind == "higher" for i in ideas.values()) else "partly supported"
     why = sentence("AlexNet against classic LeNet, held-out accuracy: {w}. With one idea taken away: ", w=v.word)
     why += join(sentence("{idea} {w}", idea=IDEAS[k], w=i.word) for k, i in ideas.items()) + "."
-    return Answer(verdict, deciding(v), "AlexNet minus classic LeNet-5, held-out Fashion-MNIST accuracy", why,
-                  figure=store.run_dir(run["id"]) / "accuracy.png")
+    return Answer(verdict, deciding(v), "AlexNet-style small net minus d2l's LeNet-5, held-out Fashion-MNIST "
+                  "accuracy", why, figure=store.run_dir(run["id"]) / "accuracy.png")
