@@ -217,7 +217,7 @@ def test_report_sheet_and_section_never_rank_a_difference_inside_noise(store, mo
     assert "ReLU ahead" not in md and "softmax + CE ahead" not in md
     assert "unclear with 3 seeds" in md and "still improving" in md
     section = md.split("### Q2. What do activation functions do?")[1]
-    assert section.split("\n\n")[2].startswith("**not settled at this budget.** The week's net with ReLU")
+    assert section.split("\n\n")[2].startswith("**not settled at this budget.** A one-hidden-layer net with ReLU")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")

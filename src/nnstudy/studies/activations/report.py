@@ -160,7 +160,9 @@ def answer(store, run: dict) -> Answer:
     i = index(run, "spiral")
     v = judge(store, run, f"spiral.{i['relu']}", f"spiral.{i['none']}", classes=3, settle=settles("activations", run),
               words=outcome("ReLU ahead", "no activation ahead"))
-    why = sentence("The week's net with ReLU against the same net without an activation, held-out spiral points: "
-                   "{w}.", w=v.word)
+    why = sentence("A one-hidden-layer net with ReLU against the same net without an activation, held-out spiral "
+                   "points: {w}. This decides the non-linearity and expressive power the week names; whether an "
+                   "activation also speeds up convergence depends on which one (the section compares six).",
+                   w=v.word)
     return Answer(claimed(v), deciding(v), "ReLU minus no activation, held-out spiral accuracy (Adam)", why,
                   figure=store.run_dir(run["id"]) / "boundaries.png")
