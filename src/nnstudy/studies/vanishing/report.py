@@ -172,7 +172,7 @@ def shrink(run: dict, path: str):
     hidden layer's gradient norm, to the power 1/(layers - 1)) is measured once per seed; its 95%
     t-interval over the seeds wholly below one: shrinks; wholly above: grows (exploding); else
     unclear. Fewer than MIN_SEEDS seeds: no word either way. Returns (kind, Word, number)."""
-    m, lo, hi, n = mean_interval(run, path, ".4f")  # seeds agree to about 1e-4 at initialization
+    m, lo, hi, n = mean_interval(run, path, ".3f")  # three digits: the interval is about +-0.01 wide
     number = sentence("{m} per layer, {lvl} interval {lo} to {hi} over {n} seeds", m=m, lvl=stated("level", ".0%"),
                       lo=lo, hi=hi, n=n)
     rec = {"rule": "per-layer factor against 1", "lo": lo.record(), "hi": hi.record(), "min_seeds": MIN_SEEDS}
