@@ -30,6 +30,9 @@ from pathlib import Path
 FIXTURE = Path(__file__).parent / "fixtures" / "quick_summaries.json"
 REL, ABS = 1e-4, 1e-6
 SKIP_KEYS = {"env", "table"}  # versions; text tables formatted from the compared numbers (and timings)
+# Config fields added after the fixture was recorded, at their defaults: summaries that dump a whole
+# config name them now, and a field at its default changes no number (issue 17's typed fields).
+ADDED_FIELDS = {"corruption": "none", "corruption_level": 0.0}
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 
 
@@ -57,11 +60,13 @@ def comparable(obj, name: str = ""):
 def differences(got, want, path: str = "") -> list[str]:
     """Every place where got and want differ beyond the tolerance, as "path: got vs want"."""
     if isinstance(want, dict) and isinstance(got, dict):
-        out = [f"{path}.{k}: missing" for k in want if k not in got]
-        out += [f"{path}.{k}: not in the fixture" for k in got if k not in want]
+        at = f"{path}." if path else ""
+        out = [f"{at}{k}: missing" for k in want if k not in got]
+        out += [f"{at}{k}: not in the fixture" for k in got
+                if k not in want and not (k in ADDED_FIELDS and got[k] == ADDED_FIELDS[k])]
         for k in want:
             if k in got:
-                out += differences(got[k], want[k], f"{path}.{k}" if path else k)
+                out += differences(got[k], want[k], f"{at}{k}")
         return out
     if isinstance(want, list) and isinstance(got, list):
         if len(got) != len(want):
@@ -92,6 +97,8 @@ def test_the_comparison_names_the_field_and_skips_wall_clock():
     assert differences(got, want) == ["a.0.test_acc.mean: 0.5001 vs 0.5 (rel 0.0001, abs 1e-06)"]
     assert differences({**got, "steps": 101}, want)[-1] == "steps: 101 vs 100"
     assert differences(comparable({"x": 0.5 + 1e-6}), comparable({"x": 0.5})) == []  # within rel 1e-4
+    assert differences({"corruption": "none"}, {}) == []  # a field added since, at its default
+    assert differences({"corruption": "mask"}, {}) == ["corruption: not in the fixture"]
 
 
 def test_every_study_gives_the_numbers_recorded_before_the_redesign(quick_all):
