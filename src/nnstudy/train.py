@@ -55,7 +55,7 @@ FULL_BATCH_FLUSH = 100  # full-batch steps between drains of the step buffers an
 @dataclass
 class FitResult:
     status: str  # complete | diverged
-    final: dict[str, float | None]  # "<split>_<metric>" (the task's: loss, acc; mse) after the last update, eval mode; None: empty split
+    final: dict[str, float | None]  # "<split>_<metric>" (the task's metrics), eval mode; None: empty split
     records: list[tuple] = field(default_factory=list)  # (step, split, name, value)
     steps: int = 0  # optimizer steps taken
     seconds: float = 0.0  # wall time of the training loop (no data loading, no final evaluation)
