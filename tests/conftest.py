@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -27,3 +28,17 @@ def run_cli(*args, env=None, timeout=300):
     p = subprocess.run([sys.executable, "-m", "nnstudy", *map(str, args)], capture_output=True, text=True,
                        timeout=timeout, env=e)
     return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture(scope="session")
+def quick_all(tmp_path_factory):
+    """The main job at the quick profile, run once per session: (store, its --json summary, env).
+    test_studies_quick.py checks what it wrote; test_quick_numbers.py compares its numbers."""
+    from nnstudy.store import Store
+
+    root = tmp_path_factory.mktemp("all-quick")
+    env = {"NNSTUDY_CACHE": str(root / "cache"), "MPLBACKEND": "Agg"}
+    rc, out, err = run_cli("all", "--profile", "quick", "--device", "cpu", "--json", "--out", root / "runs",
+                           env=env, timeout=1800)
+    assert rc == 0, err[-3000:]
+    return Store(root / "runs"), json.loads(out), env

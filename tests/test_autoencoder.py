@@ -8,8 +8,9 @@ import torch
 from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
 from nnstudy.errors import UsageError
+from nnstudy.experiment import train_and_evaluate
 from nnstudy.models import build_model
-from nnstudy.models.autoencoder import Autoencoder, corrupt, reconstruction_error, train_autoencoder
+from nnstudy.models.autoencoder import Autoencoder, Reconstruct, corrupt, reconstruction_error, train_autoencoder
 from nnstudy.store import Store
 from nnstudy.studies import run_study
 
@@ -53,7 +54,9 @@ def test_corrupt_levels():
     with pytest.raises(UsageError):
         corrupt(x, "salt", 0.1)
     with pytest.raises(UsageError):
-        train_autoencoder(Autoencoder(500, [4]), x, TrainConfig(steps=1), noise="mask", level=1.5)
+        train_autoencoder(Autoencoder(500, [4]), x, TrainConfig(steps=1, corruption="mask", corruption_level=1.5))
+    with pytest.raises(UsageError):
+        Reconstruct("mask", 1.5)  # the task refuses it too, for callers that build their own
 
 
 def test_reconstruction_error_falls_on_real_fashion_mnist():
@@ -64,14 +67,14 @@ def test_reconstruction_error_falls_on_real_fashion_mnist():
     model = Autoencoder(784, [32], "sigmoid")
     before = reconstruction_error(model, x_test)
     res = train_autoencoder(model, x, TrainConfig(optimizer="adam", lr=1e-2, steps=150, batch_size=50,
-                                                  device="cpu"), x_val=x_test)
+                                                  device="cpu"), x_test=x_test)
     assert res.status == "complete" and res.steps == 150
-    after = res.final["val_mse"]
+    after = res.final["test_mse"]
     assert after == pytest.approx(reconstruction_error(model, x_test))
     # Untrained sigmoid outputs sit near 0.5 against mostly dark pixels (~0.1 squared error per pixel);
     # after 150 steps (measured ~0.045) the held-out error has at least halved.
     assert after < 0.5 * before
-    val = [v for s, sp, n, v in res.records if sp == "val"]
+    val = [v for s, sp, n, v in res.records if sp == "test"]
     assert val[0] == pytest.approx(before) and val[-1] < val[0]  # recorded before the first update, and at the end
 
 
@@ -85,12 +88,20 @@ def test_trains_on_toy_data():
     assert reconstruction_error(model, data.x_test) < 0.3 * before  # a 1-D code along the moons
 
 
-def test_registered_model_refuses_classification_training():
-    with pytest.raises(UsageError, match="nnstudy run autoencoder"):
-        build_model(TrainConfig(model="autoencoder"), (1, 28, 28), 10)
-    spec = {"widths": [8], "activation": "sigmoid"}
-    m = build_model(TrainConfig(model="autoencoder", extra={"autoencoder": spec}), (1, 28, 28), 10)
+def test_registered_autoencoders_take_their_layout_from_typed_fields():
+    m = build_model(TrainConfig(model="autoencoder", width=8, activation="sigmoid"), (1, 28, 28), 10)
     assert isinstance(m, Autoencoder) and m(torch.rand(2, 1, 28, 28)).shape == (2, 784)
+    assert [layer.linear.out_features for layer in m.encoder] == [8]
+    m2 = build_model(TrainConfig(model="autoencoder-2d"), (784,), 10)
+    assert m2.encode(torch.rand(3, 784)).shape == (3, 2)
+    tied = build_model(TrainConfig(model="autoencoder-tied", width=16, depth=2), (20,), 2)
+    assert tied.tied and [layer.linear.out_features for layer in tied.encoder] == [16, 16]
+    # runs stored before the typed fields kept the layout in extra: their weights still load
+    old = TrainConfig(model="autoencoder", extra={"autoencoder": {"widths": [8], "activation": "sigmoid"}})
+    assert build_model(old, (1, 28, 28), 10).state_dict().keys() == m.state_dict().keys()
+    # classification training refuses it with one line: it gives 784 outputs, not one per class
+    with pytest.raises(UsageError, match="outputs"):
+        train_and_evaluate(TrainConfig(dataset="spiral", n_per_class=20, model="autoencoder", steps=1, device="cpu"))
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,11 @@ import json
 import pytest
 
 from conftest import run_cli
-from nnstudy.store import Store, git_commit
+from nnstudy.store import git_commit
 from nnstudy.studies import load_all
 from test_report import check_all_numbers
 
 STUDIES = load_all().names()
-
-
-@pytest.fixture(scope="session")
-def quick_all(tmp_path_factory):
-    root = tmp_path_factory.mktemp("all-quick")
-    env = {"NNSTUDY_CACHE": str(root / "cache"), "MPLBACKEND": "Agg"}
-    rc, out, err = run_cli("all", "--profile", "quick", "--device", "cpu", "--json", "--out", root / "runs",
-                           env=env, timeout=1800)
-    assert rc == 0, err[-3000:]
-    return Store(root / "runs"), json.loads(out), env
 
 
 @pytest.mark.parametrize("name", STUDIES)

@@ -41,6 +41,7 @@ from nnstudy.errors import Diverged
 from nnstudy.experiment import RunResult, finish_run, run_result, train_and_evaluate
 from nnstudy.models import build_model
 from nnstudy.optim import make_optimizer, make_scheduler, resolve_device
+from nnstudy.plan import held_out_split, measured_splits, metric_rows, step_plan, unmeasured_finals
 from nnstudy.stacked import (
     EVAL_COLUMNS,
     StackedNet,
@@ -51,7 +52,8 @@ from nnstudy.stacked import (
     loss_and_grad,
 )
 from nnstudy.store import Store
-from nnstudy.train import FULL_BATCH_EVAL, FitResult, held_out_split, measured_splits, plan_steps, unmeasured_finals
+from nnstudy.tasks import Classify
+from nnstudy.train import FitResult
 
 BATCH_FIELDS = ("seed", "data_seed", "lr", "weight_decay", "momentum", "extra", "checkpoint")
 # How many members go through each kernel call: a chunk's workspace (activations and their gradients)
@@ -271,10 +273,8 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
     n = X.shape[2]
     held = held_out_split(d0)
     HX, HY = _stack(datas, held, device) if held else (None, None)
-    total, per_epoch = plan_steps(cfg, n)
-    full_batch = cfg.batch_size == 0 or cfg.batch_size >= n
-    bs = n if full_batch else cfg.batch_size
-    eval_every = cfg.eval_every or (FULL_BATCH_EVAL if full_batch else per_epoch)
+    steps = step_plan(cfg, n)  # fit's plan: the same steps, batches and evaluation schedule
+    total, bs = steps.total, steps.batch
     net = StackedNet(models, plan, device)
     # Each member's own torch optimizer and schedule, as fit builds them, hold its hyperparameters: a
     # schedule steps them (lr; OneCycle also cycles SGD's momentum or Adam's beta1) and the stacked
@@ -296,12 +296,12 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
     active = torch.ones(K, dtype=torch.bool, device=device)
     step, t0 = 0, time.perf_counter()
     while step < total:
-        order = None if full_batch else torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)
-        for b in range(per_epoch):
+        order = None if steps.full_batch else torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)
+        for b in range(steps.per_epoch):
             if step >= total:
                 break
             idx = None if order is None else order[:, b * bs:(b + 1) * bs]  # (K, B)
-            if held and step % eval_every == 0:
+            if held and steps.evaluates(step):
                 held_steps.append(step)
                 held_vals.append(evaluate_members(net, cfg, HX, HY, C, eval_chunks()))
             t_step = time.perf_counter()
@@ -350,15 +350,17 @@ def _member_result(k: int, tr: torch.Tensor, held, held_steps, held_all, finals,
     rows = tr[:last + 1].tolist()
     records = []
     held_at = {s: held_all[e, k].tolist() for e, s in enumerate(held_steps) if s <= last}
-    for s, (lv, av) in enumerate(rows):
+    names = Classify.metrics  # (loss, acc): the columns of tr, held_all and finals
+    for s, row in enumerate(rows):
         if s in held_at:
-            records += [(s, held, "loss", held_at[s][0]), (s, held, "acc", held_at[s][1])]
-        records += [(s, "train", "loss", lv), (s, "train", "acc", av)]
+            records += metric_rows(s, held, dict(zip(names, held_at[s])))
+        records += metric_rows(s, "train", dict(zip(names, row)))
     if len(bad):
         return FitResult("diverged", {}, records, last, seconds, str(Diverged(last, rows[last][0])))
     steps = len(tr)
     final = dict(unmeasured)  # empty splits: None, as fit records them
     for split, v in finals.items():  # v (K, 2)
-        final[f"{split}_loss"], final[f"{split}_acc"] = v[k].tolist()
-        records += [(steps, split, "loss", final[f"{split}_loss"]), (steps, split, "acc", final[f"{split}_acc"])]
+        values = dict(zip(names, v[k].tolist()))
+        final.update({f"{split}_{name}": x for name, x in values.items()})
+        records += metric_rows(steps, split, values)
     return FitResult("complete", final, records, steps, seconds)

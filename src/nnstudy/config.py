@@ -28,6 +28,7 @@ LOSSES = ("cross_entropy", "mse", "bce")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AMP = ("auto", "off", "bf16")
 PROFILES = ("quick", "default", "full")
+CORRUPTIONS = ("none", "mask", "gaussian")
 
 
 @dataclass
@@ -56,6 +57,8 @@ class TrainConfig:
     dropout: float = 0.0  # dropout probability after each hidden activation
     batch_norm: bool = False  # batch norm before each hidden activation
     residual: bool = False  # MLP: identity skip around each hidden layer of equal width
+    corruption: str = "none"  # autoencoders: none|mask|gaussian, applied to each training batch (denoising)
+    corruption_level: float = 0.0  # mask: fraction of inputs set to 0; gaussian: the noise's std (input units)
     # optimisation
     optimizer: str = "adam"  # sgd|adam|adamw|rmsprop
     lr: float = 1e-3  # peak learning rate
@@ -75,11 +78,11 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
     threads: int = 0  # torch CPU threads (0: leave torch's default)
     amp: str = "auto"  # auto (bf16 on CUDA) | off | bf16
-    channels_last: bool = True  # channels_last memory format for conv nets where it pays (train.channels_last_pays)
+    channels_last: bool = True  # channels_last memory format for conv nets where it pays (plan.channels_last_pays)
     compile: bool = False  # torch.compile the model (opt-in)
     tta: bool = False  # test-time augmentation: average logits with the flipped image
     checkpoint: bool = True  # write a checkpoint after every epoch (mini-batch runs with a store)
-    extra: dict = field(default_factory=dict)  # study-specific settings, stored with the run
+    extra: dict = field(default_factory=dict)  # metadata stored with the run; never changes a number
 
     def __post_init__(self):
         self.validate()
@@ -130,6 +133,9 @@ class TrainConfig:
             raise UsageError("batch_norm=true with batch_size=1: batch norm needs 2 or more examples per batch "
                              "(one example's batch variance is 0, so every output normalises to 0); "
                              "use --batch-size 2 or more")
+        if self.corruption == "mask" and self.corruption_level >= 1:
+            raise UsageError(f"corruption_level={self.corruption_level} with corruption=mask masks every input; "
+                             "valid: 0 <= x < 1")
         if not self.dataset:
             raise UsageError("dataset is empty; valid: a toy set, an image set, folder:PATH or npz:PATH")
 
@@ -141,11 +147,11 @@ RANGES = {"> 0": lambda v: v > 0, ">= 0": lambda v: v >= 0, ">= 2": lambda v: v 
           "0 <= x < 1": lambda v: 0 <= v < 1, f"0 <= x <= {MAX_THREADS}": lambda v: 0 <= v <= MAX_THREADS}
 RULES: dict[str, tuple | str] = {
     "activation": ACTIVATIONS, "init": INITS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "loss": LOSSES,
-    "device": DEVICES, "amp": AMP,
+    "device": DEVICES, "amp": AMP, "corruption": CORRUPTIONS,
     **dict.fromkeys(("lr", "width", "depth", "n_per_class"), "> 0"),
     "classes": ">= 2",  # one class is learned perfectly by a constant: an accuracy of 1.0 that means nothing
     **dict.fromkeys(("weight_decay", "noise", "grad_clip", "steps", "epochs", "batch_size", "eval_every",
-                     "train_subset", "test_subset", "seed", "data_seed"), ">= 0"),
+                     "train_subset", "test_subset", "seed", "data_seed", "corruption_level"), ">= 0"),
     "threads": f"0 <= x <= {MAX_THREADS}",
     # momentum >= 1 never forgets a gradient (the velocity grows without bound); torch requires smoothing <= 1
     **dict.fromkeys(("test_frac", "val_frac", "dropout", "momentum", "label_smoothing"), "0 <= x < 1"),

@@ -1,5 +1,12 @@
-"""The one training loop: `fit` (zero_grad, forward, loss, backward, step) and `evaluate`;
-`train_and_evaluate` wires config -> data + model -> fit -> store.
+"""The one training loop: `fit` (zero_grad, forward, loss, backward, step) and its pieces;
+`experiment.train_and_evaluate` wires config -> data + model -> fit -> store.
+
+fit reads in one sitting: `_setup` builds the run, each epoch (`_epoch`) draws its batches and
+takes its steps (`_step`), held-out evaluations come when `StepPlan.evaluates` says, `_end_epoch`
+drains the step buffer, logs, checkpoints and flushes, and `_finish` evaluates every split. What
+a step optimises is a task (`nnstudy.tasks`): classifiers by default, autoencoders with
+`models.autoencoder.Reconstruct`. The step plan, evaluation schedule and record layout live in
+`nnstudy.plan`, which the batched trainer follows too.
 
 Records are (step, split, name, value). The value at step s describes the model after s
 updates: the train record at step s is the forward pass that computes update s+1 (what the week's
@@ -21,130 +28,38 @@ import torch
 import torch.nn as nn
 
 from nnstudy import distributed, progress
-from nnstudy.data import Dataset, validate_tensors
+from nnstudy.data import Dataset
 from nnstudy.errors import Diverged, UsageError
-from nnstudy.optim import make_loss, make_optimizer, make_scheduler, resolve_device
+from nnstudy.optim import make_optimizer, make_scheduler, resolve_device
+from nnstudy.plan import (
+    StepPlan,
+    autocast_for,
+    channels_last_pays,
+    check_batch_norm,
+    has_batch_norm,
+    held_out_split,
+    measured_splits,
+    metric_rows,
+    step_plan,
+    unmeasured_finals,
+)
+from nnstudy.tasks import Classify
+from nnstudy.tasks import evaluate as evaluate  # re-exported: `from nnstudy.train import evaluate, outputs`
+from nnstudy.tasks import outputs as outputs
 from nnstudy.threads import torch_threads
 
-FULL_BATCH_EVAL = 10  # full-batch runs: held-out evaluation every 10 steps unless cfg.eval_every says (a
-# per-step evaluation cost ~9% of a spiral run's loop; 100 points draw a 1000-step curve well)
 FULL_BATCH_FLUSH = 100  # full-batch steps between drains of the step buffers and store flushes: a store
 # transaction per step costs more than the step, and draining every step cost ~2% of a spiral run
-STEP_BUFFER_LOGITS = 1 << 22  # the step buffer holds at most 4M logits (16 MB in float32), drained when full
 
 
 @dataclass
 class FitResult:
     status: str  # complete | diverged
-    final: dict[str, float | None]  # "<split>_<loss|acc>" after the last update, eval mode; None: empty split
+    final: dict[str, float | None]  # "<split>_<metric>" (the task's metrics), eval mode; None: empty split
     records: list[tuple] = field(default_factory=list)  # (step, split, name, value)
     steps: int = 0  # optimizer steps taken
     seconds: float = 0.0  # wall time of the training loop (no data loading, no final evaluation)
     error: str | None = None
-
-
-def autocast_for(cfg, device: torch.device):
-    if device.type == "cuda" and cfg.amp in ("auto", "bf16"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    if device.type == "cpu" and cfg.amp == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-@torch.no_grad()  # on a generator, torch holds grad mode off inside it only, not while the caller runs
-def outputs(model: nn.Module, data: Dataset, x: torch.Tensor, chunk: int = 2048, autocast=None,
-            tta: bool = False) -> Iterator[torch.Tensor]:
-    """The model's outputs on x (raw, before `data.prepare`), float32, one chunk of rows at a time,
-    in eval mode; the model's mode is restored once the last chunk is out. The one batched
-    inference loop: evaluation, the studies' stored predictions and the figures all use it."""
-    was_training = model.training
-    model.eval()
-    try:
-        for i in range(0, len(x), chunk):
-            xb = data.prepare(x[i:i + chunk])
-            with autocast or contextlib.nullcontext():
-                out = model(xb)
-                if tta:  # average with the mirror image: free accuracy where flips keep labels
-                    out = (out + model(xb.flip(-1))) / 2
-            yield out.float()
-    finally:
-        model.train(was_training)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, data: Dataset, x: torch.Tensor, y: torch.Tensor, loss_fn,
-             autocast=None, tta: bool = False, chunk: int = 2048) -> tuple[float, float]:
-    """Mean loss and accuracy of `model` (in eval mode) on x, y; restores the model's mode.
-    An empty split has no mean: callers evaluate only `measured_splits` (never a 0.0 for "no data")."""
-    if not len(x):
-        raise ValueError("evaluate: no examples (a split that does not exist has no numbers)")
-    total_loss, correct = 0.0, 0
-    for k, out in enumerate(outputs(model, data, x, chunk, autocast, tta)):
-        yb = y[k * chunk:(k + 1) * chunk]
-        total_loss += loss_fn(out, yb).item() * len(yb)
-        correct += (out.argmax(1) == yb).sum().item()
-    return total_loss / len(x), correct / len(x)
-
-
-def measured_splits(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The splits that hold examples: only these are evaluated and recorded."""
-    return {s: xy for s, xy in data.splits().items() if len(xy[0])}
-
-
-def unmeasured_finals(data: Dataset) -> dict[str, None]:
-    """None (null in JSON) for each split that exists in name only (`--test-frac 0`): it has no
-    numbers and no metric rows, never a 0.0 that reads like a measured score of zero. `final`
-    therefore always names train and test, and val when a validation split was carved out."""
-    return {f"{s}_{m}": None for s, (x, _) in data.splits().items() if not len(x) for m in ("loss", "acc")}
-
-
-def held_out_split(data: Dataset) -> str | None:
-    """The split evaluated during training: val when carved out; toy sets fall back to test (the
-    week's notebook watched it); image sets never peek at test; None when it holds no examples."""
-    if data.x_val is not None and len(data.x_val):
-        return "val"
-    return "test" if not data.is_image and len(data.x_test) else None
-
-
-CHANNELS_LAST_MIN_WIDTH = 32  # CPU: channels_last for conv nets with a conv this wide (see channels_last_pays)
-
-
-def channels_last_pays(model: nn.Module, device: torch.device) -> bool:
-    """On CUDA, always for conv nets. On the CPU, where oneDNN's NHWC kernels win for wide convs only:
-    the wide nets (convnet-small, convnet-fast, alexnet) train faster in channels_last, the narrow
-    ones (LeNet-5, with batch norm especially) gain little or lose (benchmarks/step_options.py;
-    results/step_options.md)."""
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if not convs:
-        return False
-    return device.type == "cuda" or max(c.out_channels for c in convs) >= CHANNELS_LAST_MIN_WIDTH
-
-
-def plan_steps(cfg, n_train: int, batch_norm: bool = False) -> tuple[int, int]:
-    """(total optimizer steps, steps per epoch). With batch norm, a last batch of one example is
-    dropped (see check_batch_norm)."""
-    bs = cfg.batch_size or n_train
-    per_epoch = math.ceil(n_train / bs)
-    if batch_norm and bs < n_train and n_train % bs == 1:
-        per_epoch -= 1
-    total = cfg.epochs * per_epoch if cfg.epochs else cfg.steps
-    return total, per_epoch
-
-
-def has_batch_norm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
-def check_batch_norm(model: nn.Module, cfg, n_train: int) -> None:
-    """Batch norm normalises by the batch's own statistics, which one example does not have
-    (BatchNorm1d raises; BatchNorm2d normalises the image by itself). So a batch of one is refused
-    up front, and a last batch of one is dropped (plan_steps), as DataLoader's drop_last would: the
-    order is reshuffled every epoch, so a different example sits out each epoch and none is lost.
-    Dropping rather than merging it into the batch before keeps every step's batch size as set."""
-    if has_batch_norm(model) and min(cfg.batch_size or n_train, n_train) == 1:
-        raise UsageError(f"model {cfg.model!r} has batch norm, which needs 2 or more examples per batch; "
-                         f"batch_size={cfg.batch_size} with {n_train} training example(s) gives 1: "
-                         "use --batch-size 2 or more (or a model without batch norm)")
 
 
 def fit(model: nn.Module, data: Dataset, cfg, **kw) -> FitResult:
@@ -154,232 +69,241 @@ def fit(model: nn.Module, data: Dataset, cfg, **kw) -> FitResult:
         return _fit(model, data, cfg, **kw)
 
 
-def _fit(model: nn.Module, data: Dataset, cfg, *, hook: Callable | None = None,
+def _fit(model: nn.Module, data: Dataset, cfg, *, task=None, hook: Callable | None = None,
          log: Callable[[str], None] | None = None, checkpoint: Path | None = None,
          resume: dict | None = None, flush: Callable[[list], None] | None = None) -> FitResult:
     """Train `model` on `data` as `cfg` says and return the records and final numbers.
 
+    task: what a step optimises (nnstudy.tasks; default: Classify, the config's loss over labels).
     hook(step, model) runs after backward and before the update (gradients are in .grad).
     checkpoint: path written atomically after every epoch (mini-batch runs); resume: a loaded
     checkpoint to continue from. flush(records) receives each epoch's new records (full batch:
     every FULL_BATCH_FLUSH steps, and at the end)."""
+    run = _setup(model, data, cfg, task, resume)
+    try:
+        while run.step < run.plan.total:
+            _epoch(run, hook, log)
+            _end_epoch(run, log, checkpoint, flush)
+    except Diverged as e:
+        return _diverged(run, e, flush)
+    return _finish(run, flush)
+
+
+@dataclass
+class _Run:
+    """One fit's state: built by _setup, read and advanced by the loop's pieces."""
+    model: nn.Module
+    net: nn.Module  # what the step calls: the model, wrapped by DDP and/or torch.compile when asked
+    data: Dataset  # on the training device
+    cfg: object
+    task: object
+    plan: StepPlan
+    opt: torch.optim.Optimizer
+    sched: object
+    amp: object  # the autocast context of every forward pass
+    gen: torch.Generator  # data order, augmentation and corruption: the run's own stream
+    device: torch.device
+    held: str | None  # the split evaluated during training
+    chunk: int  # evaluation rows per forward pass
+    records: list[tuple] = field(default_factory=list)
+    step: int = 0
+    epoch: int = 0
+    before: float = 0.0  # seconds trained by earlier segments of a resumed run
+    ddp: bool = False
+    params: list = field(default_factory=list)
+    x_full: torch.Tensor | None = None  # full batch without augmentation: the one prepared input
+    buf: object = None  # the task's step buffer
+    check_every: int = 10  # steps between reads of the latest loss (.item(): a sync)
+    flushed: int = 0  # records before this index are flushed
+    last_eval: int = -1  # the step last evaluated held-out (a resumed run has evaluated there)
+    t0: float = 0.0
+
+
+def _setup(model: nn.Module, data: Dataset, cfg, task, resume: dict | None) -> _Run:
+    """Device, memory format, checks, optimizer, schedule, step plan and buffers; a resumed run's state."""
     device = resolve_device(cfg.device)
-    image = data.is_image
     model.to(device)
-    if image and cfg.channels_last and channels_last_pays(model, device):
+    if data.is_image and cfg.channels_last and channels_last_pays(model, device):
         model.to(memory_format=torch.channels_last)
     data = data.to(device)
-    validate_tensors(data, model)  # bad shapes, labels or NaN: one clear line, before any step
+    task = task or Classify(cfg, data.num_classes)
+    task.check(data, model)  # bad shapes, labels or NaN: one clear line, before any step
     net = distributed.wrap(model, device)  # DDP under torchrun; the model itself otherwise
     net = torch.compile(net) if cfg.compile else net
-    ddp = distributed.active()
     # Conv nets evaluate 512 images at a time: 2048 of them at 28x28x32 make 205 MB tensors, two alive
     # at once (peak memory of a Fashion-MNIST run: benchmarks/results/notes.md). Flat models keep 2048.
     chunk = 512 if any(isinstance(m, nn.Conv2d) for m in model.modules()) else 2048
-    loss_fn = make_loss(cfg, data.num_classes)
     opt = make_optimizer(cfg, model.parameters())
-    params = [p for group in opt.param_groups for p in group["params"]]
     n = len(data.x_train)
     if n == 0:
         raise UsageError(f"dataset {data.name!r} has no training examples after the split and subset")
     check_batch_norm(model, cfg, n)
-    total, per_epoch = plan_steps(cfg, n, has_batch_norm(model))
-    sched = make_scheduler(cfg, opt, total)
-    amp = autocast_for(cfg, device)
-    g = torch.Generator().manual_seed(cfg.seed)  # data order and augmentation: its own stream
-    full_batch = cfg.batch_size == 0 or cfg.batch_size >= n
-    eval_every = cfg.eval_every or (FULL_BATCH_EVAL if full_batch else per_epoch)
+    plan = step_plan(cfg, n, has_batch_norm(model))
+    amp = autocast_for(cfg, device) if task.autocast else contextlib.nullcontext()
     held = held_out_split(data)
-    hx, hy = (data.x_val, data.y_val) if held == "val" else (data.x_test, data.y_test)
-    records: list[tuple] = []
-    step, start_epoch, before = 0, 0, 0.0  # before: seconds trained by earlier segments of a resumed run
+    run = _Run(model, net, data, cfg, task, plan, opt, make_scheduler(cfg, opt, plan.total), amp,
+               torch.Generator().manual_seed(cfg.seed), device, held, chunk, ddp=distributed.active(),
+               params=[p for group in opt.param_groups for p in group["params"]])
     if resume:
-        try:
-            model.load_state_dict(resume["model"])
-        except (RuntimeError, KeyError, TypeError) as e:  # another model's weights, or not a checkpoint
-            raise UsageError(f"the checkpoint does not fit model {cfg.model!r}: {str(e).splitlines()[0]}") from None
-        opt.load_state_dict(resume["opt"])
-        if sched and resume.get("sched"):
-            sched.load_state_dict(resume["sched"])
-        g.set_state(resume["gen"])
-        torch.set_rng_state(resume["rng"])
-        step, start_epoch, records = resume["step"], resume["epoch"], [tuple(r) for r in resume["records"]]
-        before = float(resume.get("seconds", 0.0))  # checkpoints before this field: unknown, counted as 0
-    # The latest loss is read (.item(): a sync) every check_every steps to stop a diverged run early; every
-    # buffered loss is checked when the buffer is drained, and the records are cut at the first bad one.
-    check_every = 10 if device.type == "cpu" else 50
-    x_full = data.prepare(data.x_train) if full_batch and not cfg.augment else None
-    batch = n if full_batch else cfg.batch_size  # the most labels one step sees (DDP: each rank fewer)
-    capacity = max(1, min(FULL_BATCH_FLUSH if full_batch else per_epoch,
-                          STEP_BUFFER_LOGITS // (batch * data.num_classes)))
-    buf = _StepBuffer(capacity, batch, device, data.y_train if full_batch and not ddp else None)
-    flushed = len(records)
-    last_eval = max((r[0] for r in records if r[1] == held), default=-1)  # a resumed run has evaluated here
-
-    def held_out(at: int) -> list[tuple]:
-        distributed.sync_buffers(model)  # under DDP: rank 0's batch-norm statistics everywhere
-        vl, va = evaluate(model, data, hx, hy, loss_fn, amp, chunk=chunk)
-        return [(at, held, "loss", vl), (at, held, "acc", va)]
-
+        _restore(run, resume)
+    # The latest loss is read every check_every steps to stop a diverged run early; every buffered
+    # loss is checked when the buffer is drained, and the records are cut at the first bad one.
+    run.check_every = 10 if device.type == "cpu" else 50
+    run.x_full = data.prepare(data.x_train) if plan.full_batch and not cfg.augment else None
+    run.buf = task.buffer(FULL_BATCH_FLUSH if plan.full_batch else plan.per_epoch, plan.batch, device,
+                          data.y_train if plan.full_batch and not run.ddp else None)
+    run.flushed = len(run.records)
+    run.last_eval = max((r[0] for r in run.records if r[1] == held), default=-1)
     model.train()
-    show_bar = log is not None and not full_batch  # drawn only where one belongs (nnstudy.progress)
-    bar = None
-    t0 = time.perf_counter() - before  # a resumed run's time is the sum of its segments
-    epoch = start_epoch
+    run.t0 = time.perf_counter() - run.before  # a resumed run's time is the sum of its segments
+    return run
+
+
+def _restore(run: _Run, resume: dict) -> None:
+    """Continue bit for bit from a checkpoint (save_checkpoint)."""
     try:
-        while step < total:
-            order = None if full_batch else torch.randperm(n, generator=g).to(device)
-            if show_bar:  # counts batches, shown as images: the rate reads in images/s
-                bar = progress.bar(per_epoch, f"epoch {epoch + 1}/{total // per_epoch}", "img", cfg.batch_size)
-            for b in range(per_epoch):
-                if step >= total:
-                    break
-                if full_batch:
-                    xb = x_full if x_full is not None else data.prepare(data.x_train, True, g, cfg.augment)
-                    yb = data.y_train
-                else:
-                    idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-                    xb, yb = data.prepare(data.x_train[idx], True, g, cfg.augment), data.y_train[idx]
-                if ddp:  # every rank drew the same global batch: train on this rank's slice
-                    part, weight = distributed.local_slice(len(yb))
-                    xb, yb = xb[part], yb[part]
-                if held and step % eval_every == 0 and step != last_eval:
-                    records += held_out(step)
-                    last_eval = step
-                with amp:
-                    out = net(xb)
-                    loss = loss_fn(out if out.dtype == torch.float32 else out.float(), yb)
-                    if ddp:  # DDP averages gradients over ranks: weight by the slice's share
-                        loss = loss * weight
-                for p in params:  # opt.zero_grad(set_to_none=True) without its profiler scope
-                    p.grad = None
-                loss.backward()
-                if hook is not None:
-                    hook(step, model)
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                buf.add(loss, out, yb, weight if ddp else 1.0)
-                if step % check_every == 0:
-                    lv = buf.last_loss()
-                    if distributed.any_rank(not math.isfinite(lv), device):
-                        raise Diverged(step, lv)
-                step += 1
-                if buf.full():  # big batches: drained before an epoch's (or 100 steps') logits fill memory
-                    records += buf.drain(step)
-                if bar is not None:
-                    bar.update(1)
+        run.model.load_state_dict(resume["model"])
+    except (RuntimeError, KeyError, TypeError) as e:  # another model's weights, or not a checkpoint
+        raise UsageError(f"the checkpoint does not fit model {run.cfg.model!r}: {str(e).splitlines()[0]}") from None
+    run.opt.load_state_dict(resume["opt"])
+    if run.sched and resume.get("sched"):
+        run.sched.load_state_dict(resume["sched"])
+    run.gen.set_state(resume["gen"])
+    torch.set_rng_state(resume["rng"])
+    run.step, run.epoch, run.records = resume["step"], resume["epoch"], [tuple(r) for r in resume["records"]]
+    run.before = float(resume.get("seconds", 0.0))  # checkpoints before this field: unknown, counted as 0
+
+
+def _batches(run: _Run) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
+    """One epoch's (inputs, targets, DDP loss weight), reshuffled by the run's generator; stops at
+    the last step. Lazy: each batch is drawn just before its step."""
+    p, data = run.plan, run.data
+    order = None if p.full_batch else torch.randperm(len(data.x_train), generator=run.gen).to(run.device)
+    for b in range(p.per_epoch):
+        if run.step >= p.total:
+            return
+        if p.full_batch:
+            xb = run.x_full if run.x_full is not None else data.prepare(data.x_train, True, run.gen, run.cfg.augment)
+            yb = data.y_train
+        else:
+            idx = order[b * p.batch:(b + 1) * p.batch]
+            xb, yb = data.prepare(data.x_train[idx], True, run.gen, run.cfg.augment), data.y_train[idx]
+        weight = 1.0
+        if run.ddp:  # every rank drew the same global batch: train on this rank's slice
+            part, weight = distributed.local_slice(len(yb))
+            xb, yb = xb[part], yb[part]
+        yield xb, yb, weight
+
+
+def _epoch(run: _Run, hook, log) -> None:
+    """One pass over the training split (full batch: one step), each step preceded by the
+    held-out evaluation due at it; a progress bar where one belongs (nnstudy.progress)."""
+    bar = None
+    if log is not None and not run.plan.full_batch:  # counts batches, shown as images: reads in images/s
+        bar = progress.bar(run.plan.per_epoch, f"epoch {run.epoch + 1}/{run.plan.total // run.plan.per_epoch}",
+                           "img", run.cfg.batch_size)
+    try:
+        for xb, yb, weight in _batches(run):
+            if run.held and run.plan.evaluates(run.step) and run.step != run.last_eval:
+                _evaluate_held_out(run)
+            _step(run, xb, yb, weight, hook)
             if bar is not None:
-                bar.close()
-                bar = None
-            epoch += 1
-            if full_batch and step % FULL_BATCH_FLUSH and step < total:
-                continue  # full batch: an epoch is one step; drain and flush every FULL_BATCH_FLUSH steps
-            records[flushed:] = _in_step_order(records[flushed:] + buf.drain(step))
-            if (bad := _first_bad(records, flushed)) is not None:
-                raise Diverged(*bad)
-            if held and not full_batch and step % eval_every == 0 and step < total:
-                records += held_out(step)  # at the epoch's end, so its log line shows it
-                last_eval = step
-            if not full_batch:
-                _epoch_log(log, epoch, total // per_epoch, records, flushed, time.perf_counter() - t0)
-                if checkpoint is not None and cfg.checkpoint:
-                    save_checkpoint(checkpoint, model, opt, sched, g, step, epoch, records,
-                                    time.perf_counter() - t0)
-            if flush:
-                flush(records[flushed:])
-            flushed = len(records)
-    except Diverged as e:
-        # Raised in the loop after step `step`'s loss was buffered but before `step += 1`, or after a drain.
-        records[flushed:] = _in_step_order(records[flushed:] + buf.drain(step + 1 if len(buf) else step))
-        at, lv = _first_bad(records, flushed) or (e.step, e.loss)
-        records = [r for r in records if r[0] <= at]  # nothing after the first non-finite loss
-        if flush:
-            flush(records[flushed:])
-        return FitResult("diverged", {}, records, at, time.perf_counter() - t0, str(Diverged(at, lv)))
-    finally:
-        if bar is not None:  # stopped mid-epoch (diverged, interrupted): no half bar left on the screen
+                bar.update(1)
+    finally:  # stopped mid-epoch (diverged, interrupted): no half bar left on the screen
+        if bar is not None:
             bar.close()
-    seconds = time.perf_counter() - t0
-    distributed.sync_buffers(model)  # every rank evaluates with rank 0's batch-norm statistics
-    final = unmeasured_finals(data)
-    for split, (x, y) in measured_splits(data).items():
-        fl, fa = evaluate(model, data, x, y, loss_fn, amp, tta=cfg.tta and split == "test", chunk=chunk)
-        final[f"{split}_loss"], final[f"{split}_acc"] = fl, fa
-        records += [(step, split, "loss", fl), (step, split, "acc", fa)]
+    run.epoch += 1
+
+
+def _step(run: _Run, xb, yb, weight: float, hook) -> None:
+    """zero_grad, forward, loss, backward, (hook, clip), step; the step's numbers into the buffer."""
+    with run.amp:
+        loss, out = run.task.loss(run.net, xb, yb, run.gen)
+        if run.ddp:  # DDP averages gradients over ranks: weight by the slice's share
+            loss = loss * weight
+    for p in run.params:  # opt.zero_grad(set_to_none=True) without its profiler scope
+        p.grad = None
+    loss.backward()
+    if hook is not None:
+        hook(run.step, run.model)
+    if run.cfg.grad_clip:
+        nn.utils.clip_grad_norm_(run.model.parameters(), run.cfg.grad_clip)
+    run.opt.step()
+    if run.sched is not None:
+        run.sched.step()
+    run.buf.add(loss, out, yb, weight)
+    if run.step % run.check_every == 0:
+        lv = run.buf.last_loss()
+        if distributed.any_rank(not math.isfinite(lv), run.device):
+            raise Diverged(run.step, lv)
+    run.step += 1
+    if run.buf.full():  # big batches: drained before an epoch's (or 100 steps') numbers fill memory
+        run.records += run.buf.drain(run.step)
+
+
+def _evaluate_held_out(run: _Run) -> None:
+    distributed.sync_buffers(run.model)  # under DDP: rank 0's batch-norm statistics everywhere
+    values = run.task.evaluate(run.model, run.data, *_held_xy(run), run.amp, run.chunk)
+    run.records += metric_rows(run.step, run.held, values)
+    run.last_eval = run.step
+
+
+def _held_xy(run: _Run) -> tuple[torch.Tensor, torch.Tensor]:
+    d = run.data
+    return (d.x_val, d.y_val) if run.held == "val" else (d.x_test, d.y_test)
+
+
+def _end_epoch(run: _Run, log, checkpoint: Path | None, flush) -> None:
+    """Drain the step buffer into records (full batch: every FULL_BATCH_FLUSH steps), stop at a
+    non-finite loss, evaluate held-out if due, log, checkpoint and flush."""
+    p = run.plan
+    if p.full_batch and run.step % FULL_BATCH_FLUSH and run.step < p.total:
+        return  # full batch: an epoch is one step
+    run.records[run.flushed:] = _in_step_order(run.records[run.flushed:] + run.buf.drain(run.step))
+    if (bad := _first_bad(run.records, run.flushed, run.task.metrics[0])) is not None:
+        raise Diverged(*bad)
+    if run.held and not p.full_batch and p.evaluates(run.step):
+        _evaluate_held_out(run)  # at the epoch's end, so its log line shows it
+    if not p.full_batch:
+        seconds = time.perf_counter() - run.t0
+        _epoch_log(log, run.epoch, p.total // p.per_epoch, run.records, run.flushed, seconds, run.task.metrics)
+        if checkpoint is not None and run.cfg.checkpoint:
+            save_checkpoint(checkpoint, run.model, run.opt, run.sched, run.gen, run.step, run.epoch,
+                            run.records, seconds)
     if flush:
-        flush(records[flushed:])
-    return FitResult("complete", final, records, step, seconds)
+        flush(run.records[run.flushed:])
+    run.flushed = len(run.records)
 
 
-class _StepBuffer:
-    """Each step's training loss and logits, copied into preallocated tensors and turned into records
-    in one go when drained (at each epoch's end; every FULL_BATCH_FLUSH full-batch steps; when full).
-
-    Why not per step: reducing a step's logits to an accuracy on the spot costs four small tensor ops,
-    and keeping each step's detached loss and logits alive until a drain costs more still (the freshly
-    allocated tensors defeat the allocator's reuse): 3-10% of a 1000-step spiral Adam loop each, against
-    1-2% for two copies into buffers allocated once (variants of that loop timed side by side while
-    writing this; benchmarks/spiral.py times the whole of fit against the week's loop)."""
-
-    def __init__(self, capacity: int, batch: int, device, fixed_y: torch.Tensor | None = None):
-        self.capacity, self.batch, self.device = capacity, batch, device
-        self.loss = torch.empty(capacity, device=device)
-        self.logits: torch.Tensor | None = None  # (capacity, batch, C) in the model's output dtype, at the first add
-        self.fixed_y = fixed_y  # full batch: every step's labels are this one tensor
-        self.y = None if fixed_y is not None else torch.empty(capacity, batch, dtype=torch.long, device=device)
-        self.sizes: list[int] = []
-        self.weights: list[float] = []
-
-    def __len__(self) -> int:
-        return len(self.sizes)
-
-    @torch.no_grad()
-    def add(self, loss, out, y, weight: float = 1.0) -> None:
-        """weight: under DDP the rank's loss weight (the rank-mean of weighted values is the global mean)."""
-        i, b = len(self.sizes), len(y)
-        if self.logits is None:
-            self.logits = torch.empty(self.capacity, self.batch, out.shape[1], dtype=out.dtype, device=self.device)
-        self.loss[i] = loss
-        self.logits[i, :b] = out
-        if self.y is not None:
-            self.y[i, :b] = y
-        self.sizes.append(b)
-        self.weights.append(weight)
-
-    def last_loss(self) -> float:
-        return self.loss[len(self.sizes) - 1].item()
-
-    def full(self) -> bool:
-        return len(self.sizes) == self.capacity
-
-    @torch.no_grad()
-    def drain(self, step: int) -> list[tuple]:
-        """Records of the buffered steps, the last of which is step - 1; empties the buffer."""
-        k = len(self.sizes)
-        if not k:
-            return []
-        sizes = torch.tensor(self.sizes, device=self.device)
-        y = self.fixed_y.expand(k, -1) if self.fixed_y is not None else self.y[:k]
-        hits = self.logits[:k].max(-1).indices == y  # argmax (first maximal index), ~20% faster; (k, batch)
-        if min(self.sizes) < self.batch:
-            hits &= torch.arange(self.batch, device=self.device) < sizes[:, None]
-        accs = hits.sum(1).float() / sizes  # the same float32 value as the per-step mean of 0/1 floats
-        if any(w != 1.0 for w in self.weights):
-            accs = accs * torch.tensor(self.weights, device=self.device)
-        both = distributed.reduce_mean(torch.stack([self.loss[:k], accs]))  # (2, k)
-        ls, acs = both[0].tolist(), both[1].tolist()
-        self.sizes, self.weights = [], []
-        first = step - k
-        return [r for i, (lv, av) in enumerate(zip(ls, acs))
-                for r in ((first + i, "train", "loss", lv), (first + i, "train", "acc", av))]
+def _diverged(run: _Run, e: Diverged, flush) -> FitResult:
+    """Records up to the first non-finite training loss, and the status that says so."""
+    # Raised in _step after the step's loss was buffered but before `step += 1`, or after a drain.
+    pending = run.buf.drain(run.step + 1 if len(run.buf) else run.step)
+    run.records[run.flushed:] = _in_step_order(run.records[run.flushed:] + pending)
+    at, lv = _first_bad(run.records, run.flushed, run.task.metrics[0]) or (e.step, e.loss)
+    run.records = [r for r in run.records if r[0] <= at]  # nothing after the first non-finite loss
+    if flush:
+        flush(run.records[run.flushed:])
+    return FitResult("diverged", {}, run.records, at, time.perf_counter() - run.t0, str(Diverged(at, lv)))
 
 
-def _first_bad(records: list[tuple], since: int = 0) -> tuple[int, float] | None:
+def _finish(run: _Run, flush) -> FitResult:
+    """Every split with examples evaluated after the last update (test-time augmentation on test)."""
+    seconds = time.perf_counter() - run.t0
+    distributed.sync_buffers(run.model)  # every rank evaluates with rank 0's batch-norm statistics
+    final = unmeasured_finals(run.data, run.task.metrics)
+    for split, (x, y) in measured_splits(run.data).items():
+        values = run.task.evaluate(run.model, run.data, x, y, run.amp, run.chunk, tta=run.cfg.tta and split == "test")
+        final.update({f"{split}_{name}": v for name, v in values.items()})
+        run.records += metric_rows(run.step, split, values)
+    if flush:
+        flush(run.records[run.flushed:])
+    return FitResult("complete", final, run.records, run.step, seconds)
+
+
+def _first_bad(records: list[tuple], since: int = 0, loss: str = "loss") -> tuple[int, float] | None:
     """(step, value) of the first non-finite training loss in records[since:], if any."""
-    bad = [(r[0], r[3]) for r in records[since:] if r[1] == "train" and r[2] == "loss"
+    bad = [(r[0], r[3]) for r in records[since:] if r[1] == "train" and r[2] == loss
            and (r[3] is None or not math.isfinite(r[3]))]
     return min(bad) if bad else None
 
@@ -389,18 +313,21 @@ def _in_step_order(records: list[tuple]) -> list[tuple]:
     return sorted(records, key=lambda r: (r[0], r[1] == "train"))
 
 
-def _epoch_log(log, epoch: int, epochs: int, records: list, since: int, seconds: float) -> None:
+def _epoch_log(log, epoch: int, epochs: int, records: list, since: int, seconds: float,
+               metrics: tuple[str, ...] = ("loss", "acc")) -> None:
     if log is None:
         return
     new = records[since:]
-    tr = [r[3] for r in new if r[1] == "train" and r[2] == "acc"]
-    tl = [r[3] for r in new if r[1] == "train" and r[2] == "loss"]
     # the mean over the epoch's batches, as they were trained (not the final eval-mode numbers)
-    msg = f"epoch {epoch}/{epochs}  batches' mean train loss {sum(tl) / len(tl):.4f} acc {sum(tr) / len(tr):.4f}"
+    means = []
+    for m in metrics:
+        vs = [r[3] for r in new if r[1] == "train" and r[2] == m]
+        means.append(f"{m} {sum(vs) / len(vs):.4f}")
+    msg = f"epoch {epoch}/{epochs}  batches' mean train {' '.join(means)}"
     end = max((r[0] for r in new if r[1] == "train"), default=-2) + 1  # the step after this epoch's last update
-    val = [r for r in new if r[1] == "val" and r[2] == "acc" and r[0] == end]  # evaluated at this epoch's end
+    val = [r for r in new if r[1] == "val" and r[2] == metrics[-1] and r[0] == end]  # evaluated at this epoch's end
     if val:
-        msg += f"  val acc {val[-1][3]:.4f}"
+        msg += f"  val {metrics[-1]} {val[-1][3]:.4f}"
     log(msg + f"  {seconds:.1f}s")
 
 

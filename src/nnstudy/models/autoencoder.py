@@ -2,16 +2,15 @@
 
 `Autoencoder(in_features, widths)` encodes with the MLP's own `HiddenLayer`s (so its layers copy
 straight into `MLP.hidden[i].linear`) and decodes through the mirror image, tied (decoder weight =
-encoder weight transposed, its own biases) or untied. Denoising is a training procedure, not a
-model: `train_autoencoder` corrupts each batch (`corrupt`: masking or Gaussian noise) and scores
-the reconstruction against the clean input, as Vincent et al. (2008) describe.
+encoder weight transposed, its own biases) or untied. The registered autoencoders
+(`AUTOENCODERS`: name -> `AutoencoderSpec`, typed fields read from the config's width, depth,
+activation and init) are what a run's config names; nothing that shapes the model lives in
+`cfg.extra`.
 
-Why a second, short loop instead of `train.fit`: fit's contract is (logits, class labels) ->
-loss and accuracy, evaluated on labelled splits. A reconstruction has the input as its target, a
-per-batch corruption, no accuracy and no labels; bending fit to that would add a target mode and a
-corruption hook to the one loop for one study. The loop below is the same five lines (zero_grad,
-forward, loss, backward, step) and takes its optimizer and schedule from `nnstudy.optim`, so no
-optimizer or schedule code is repeated. Supervised fine-tuning after pretraining does go through fit.
+Denoising is a training procedure, not a model: `Reconstruct` is the task `train.fit` trains an
+autoencoder with (the same loop as every classifier): it corrupts each batch (`corrupt`: masking
+or Gaussian noise, the config's `corruption` and `corruption_level`) and scores the
+reconstruction against the clean input, as Vincent et al. (2008) describe.
 
 `greedy_pretrain` is Bengio et al. (2007): train a one-hidden-layer autoencoder on the input, keep
 its encoder, train the next on the (clean) codes of the one below, and so on; `copy_encoder` puts
@@ -21,19 +20,19 @@ the stack into an MLP that `fit` then fine-tunes with labels.
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nnstudy.errors import Diverged, UsageError
+from nnstudy.config import CORRUPTIONS as NOISES
+from nnstudy.data import Dataset
+from nnstudy.errors import DataError, UsageError
 from nnstudy.models import register_model
 from nnstudy.models.mlp import MLP, HiddenLayer, init_linear, make_activation
-from nnstudy.optim import make_optimizer, make_scheduler, resolve_device
-
-NOISES = ("none", "mask", "gaussian")
+from nnstudy.tasks import LossBuffer
+from nnstudy.train import FitResult, fit
 
 
 class Autoencoder(nn.Module):
@@ -82,10 +81,41 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-def autoencoder_from_spec(in_features: int, spec: dict) -> Autoencoder:
-    """Rebuild from the dict a study stores in cfg.extra["autoencoder"] (for drawing)."""
-    return Autoencoder(in_features, spec["widths"], spec.get("activation", "sigmoid"), spec.get("code_activation"),
-                       spec.get("out_activation", "sigmoid"), spec.get("tied", False), spec.get("init", "default"))
+@dataclass(frozen=True)
+class AutoencoderSpec:
+    """A registered autoencoder's layout."""
+    widths: tuple[int, ...]  # encoder layer widths, the code last
+    activation: str = "sigmoid"  # hidden layers of encoder and decoder
+    code_activation: str | None = None  # the code layer (None: activation; "none": a linear code)
+    out_activation: str = "sigmoid"  # the reconstruction: "sigmoid" for pixels in [0, 1], "none" for standardised
+    tied: bool = False  # decoder weights = encoder weights transposed
+    init: str = "default"  # the encoder's init (config.INITS)
+
+    def build(self, in_features: int) -> Autoencoder:
+        return Autoencoder(in_features, list(self.widths), self.activation, self.code_activation,
+                           self.out_activation, self.tied, self.init)
+
+
+AUTOENCODERS = {  # name -> (help, spec from the config)
+    "autoencoder": ("`depth` sigmoid-output layers of `width` units, untied (the autoencoder study's variants)",
+                    lambda cfg: AutoencoderSpec((cfg.width,) * cfg.depth, cfg.activation, init=cfg.init)),
+    "autoencoder-2d": ("784-256-64-2 with a linear 2-unit code, for a map of the codes",
+                       lambda cfg: AutoencoderSpec((256, 64, 2), cfg.activation, "none", init=cfg.init)),
+    "autoencoder-tied": ("tied weights, linear output for standardised inputs: each layer of the pretraining "
+                         "study's greedy stack (greedy_pretrain trains them one at a time)",
+                         lambda cfg: AutoencoderSpec((cfg.width,) * cfg.depth, cfg.activation, out_activation="none",
+                                                     tied=True, init=cfg.init)),
+}
+
+
+def autoencoder_spec(cfg) -> AutoencoderSpec:
+    """The layout a config names. Runs stored before the registered names (issue 17) kept it in
+    extra["autoencoder"]: read that, so their weights still load for drawing."""
+    old = cfg.extra.get("autoencoder")
+    if cfg.model == "autoencoder" and old:
+        return AutoencoderSpec(tuple(old["widths"]), old.get("activation", "sigmoid"), old.get("code_activation"),
+                               old.get("out_activation", "sigmoid"), old.get("tied", False), old.get("init", "default"))
+    return AUTOENCODERS[cfg.model][1](cfg)
 
 
 def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generator | None = None):
@@ -119,88 +149,58 @@ def reconstruction_error(model: Autoencoder, x: torch.Tensor, noise: str = "none
     return total / max(1, n)
 
 
-@dataclass
-class AEResult:
-    status: str  # complete | diverged
-    final: dict[str, float]  # train_mse, val_mse (clean reconstruction, per input value)
-    records: list[tuple] = field(default_factory=list)  # (step, split, "mse", value)
-    steps: int = 0
-    seconds: float = 0.0
-    error: str | None = None
+class Reconstruct:
+    """The autoencoder's task for `train.fit`: minimise ||model(corrupt(x)) - x||^2 (mean per input
+    value) on data whose targets are the inputs themselves (`reconstruction_data`). The train record
+    of a step is its corrupted batch's loss before the update; a split's number ("mse") is the
+    reconstruction error of its clean inputs, model in eval mode. The batch order and each batch's
+    corruption both draw from fit's generator (the run's seed)."""
+
+    metrics = ("mse",)
+    autocast = False  # float32, as these runs always trained: bf16 keeps 3 digits of errors near 1e-2
+
+    def __init__(self, noise: str = "none", level: float = 0.0):
+        if noise not in NOISES:
+            raise UsageError(f"noise={noise!r} is not valid; valid: {', '.join(NOISES)}")
+        if not 0 <= level < (1 if noise == "mask" else math.inf):
+            raise UsageError(f"noise level {level!r} is out of range (mask: 0 <= level < 1; gaussian: >= 0)")
+        self.noise, self.level = noise, level
+
+    def check(self, data: Dataset, model: nn.Module) -> None:
+        for split, (x, _) in data.splits().items():
+            if len(x) and not (x.is_floating_point() and torch.isfinite(x).all()):
+                raise DataError(f"reconstruction, {split} split: inputs must be finite floats")
+
+    def loss(self, net, xb, yb, generator=None):  # yb: the clean inputs, (B, D)
+        return F.mse_loss(net(corrupt(xb, self.noise, self.level, generator)), yb), None
+
+    def buffer(self, limit: int, batch: int, device, fixed_y=None) -> LossBuffer:
+        return LossBuffer(limit, device, "mse")
+
+    def evaluate(self, model, data, x, y, amp=None, chunk: int = 2048, tta: bool = False) -> dict[str, float]:
+        return {"mse": reconstruction_error(model, x)}
 
 
-def train_autoencoder(model: Autoencoder, x: torch.Tensor, cfg, *, noise: str = "none", level: float = 0.0,
-                      x_val: torch.Tensor | None = None, layer: str = "") -> AEResult:
-    """Minimise ||model(corrupt(x)) - x||^2 over x (N, D) float, as cfg says (optimizer, lr,
-    schedule, steps or epochs, batch_size, seed, grad_clip, device). Train records at every step
-    are the corrupted batch's loss before its update; val records (clean) every eval_every steps
-    (default: each epoch) and at the end. `layer` prefixes the record names (greedy stacks)."""
-    if noise not in NOISES:
-        raise UsageError(f"noise={noise!r} is not valid; valid: {', '.join(NOISES)}")
-    if not 0 <= level < (1 if noise == "mask" else math.inf):
-        raise UsageError(f"noise level {level!r} is out of range (mask: 0 <= level < 1; gaussian: >= 0)")
-    device = resolve_device(cfg.device)
-    model.to(device)
-    x = x.flatten(1).to(device)
-    x_val = x_val.flatten(1).to(device) if x_val is not None else None
-    n = len(x)
-    if n == 0:
-        raise UsageError("train_autoencoder: no training examples")
-    bs = min(cfg.batch_size or n, n)
-    per_epoch = math.ceil(n / bs)
-    total = cfg.epochs * per_epoch if cfg.epochs else cfg.steps
-    eval_every = cfg.eval_every or per_epoch
-    opt = make_optimizer(cfg, model.parameters())
-    sched = make_scheduler(cfg, opt, total)
-    g = torch.Generator().manual_seed(cfg.seed)  # batch order and corruption
-    name = f"{layer}mse"
-    check_every = 1 if device.type == "cpu" else 50  # .item() syncs a GPU: check rarely there (as fit does)
-    records, losses, step = [], [], 0
-    model.train()
-    t0 = time.perf_counter()
-    try:
-        while step < total:
-            order = torch.randperm(n, generator=g).to(device)
-            for b in range(per_epoch):
-                if step >= total:
-                    break
-                if x_val is not None and step % eval_every == 0:
-                    records.append((step, "val", name, reconstruction_error(model, x_val)))
-                xb = x[order[b * bs:(b + 1) * bs]]  # (bs, D)
-                loss = F.mse_loss(model(corrupt(xb, noise, level, g)), xb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                losses.append(loss.detach())
-                if step % check_every == 0 and not math.isfinite(losses[-1].item()):
-                    raise Diverged(step, losses[-1].item())
-                step += 1
-    except Diverged as e:
-        records += [(i, "train", name, v) for i, v in enumerate(torch.stack(losses).tolist())]
-        return AEResult("diverged", {}, records, step, time.perf_counter() - t0, str(e))
-    seconds = time.perf_counter() - t0
-    vals = torch.stack(losses).tolist()
-    records += [(i, "train", name, v) for i, v in enumerate(vals)]
-    bad = next((i for i, v in enumerate(vals) if not math.isfinite(v)), None)  # between GPU checks
-    if bad is not None:
-        return AEResult("diverged", {}, records, step, seconds, str(Diverged(bad, vals[bad])))
-    final = {"train_mse": reconstruction_error(model, x)}
-    if x_val is not None:
-        final["val_mse"] = reconstruction_error(model, x_val)
-        records.append((step, "val", name, final["val_mse"]))
-    return AEResult("complete", final, records, step, seconds)
+def reconstruction_data(x: torch.Tensor, x_test: torch.Tensor | None = None) -> Dataset:
+    """Inputs (N, ...) flattened to (N, D) floats, each its own target; x_test (scored during
+    training and at the end) in the test split, or an empty one."""
+    x = x.flatten(1)
+    t = x_test.flatten(1) if x_test is not None else x[:0]
+    return Dataset("reconstruction", x, x, t, t, num_classes=0)
 
 
-def greedy_pretrain(x: torch.Tensor, widths: list[int], activation: str, cfg, *, noise: str = "mask",
-                    level: float = 0.25, tied: bool = True, input_activation: str = "none",
-                    log=None) -> tuple[list[nn.Linear], list[AEResult]]:
+def train_autoencoder(model: Autoencoder, x: torch.Tensor, cfg, x_test: torch.Tensor | None = None) -> FitResult:
+    """Train `model` to reconstruct x (N, D) with `fit`, corrupted as cfg.corruption says; test
+    records of x_test every eval_every steps (default: each epoch) and at the end."""
+    return fit(model, reconstruction_data(x, x_test), cfg, task=Reconstruct(cfg.corruption, cfg.corruption_level))
+
+
+def greedy_pretrain(x: torch.Tensor, widths: list[int], activation: str, cfg, *, tied: bool = True,
+                    input_activation: str = "none", log=None) -> tuple[list[nn.Linear], list[FitResult]]:
     """Bengio et al. (2007), denoising as in Vincent et al. (2008): layer k is the encoder of a
     one-hidden-layer autoencoder trained on the clean codes of layers 1..k-1 (computed once, the
-    lower layers frozen). Returns the trained encoder Linears, bottom first, and each layer's result.
+    lower layers frozen), corrupted as cfg.corruption says. Returns the trained encoder Linears,
+    bottom first, and each layer's result, its records named layer{k}_mse.
 
     x: (N, D) what the supervised net will see (here: standardised pixels, so layer 1 decodes
     linearly, input_activation="none"); higher layers reconstruct codes in the activation's range,
@@ -211,8 +211,8 @@ def greedy_pretrain(x: torch.Tensor, widths: list[int], activation: str, cfg, *,
         out_act = input_activation if k == 0 else activation
         torch.manual_seed(cfg.seed * 1000 + k)  # each layer's init: its own reproducible draw
         ae = Autoencoder(h.shape[1], [width], activation, out_activation=out_act, tied=tied, init=cfg.init)
-        res = train_autoencoder(ae, h, cfg.replace(seed=cfg.seed * 1000 + k), noise=noise, level=level,
-                                layer=f"layer{k + 1}_")
+        res = train_autoencoder(ae, h, cfg.replace(seed=cfg.seed * 1000 + k))
+        res.records = [(s, split, f"layer{k + 1}_{name}", v) for s, split, name, v in res.records]
         res.final["input_var"] = h.var(0).mean().item()  # per-feature variance: mse / this = unexplained fraction
         results.append(res)
         if res.status != "complete":
@@ -243,11 +243,11 @@ def copy_encoder(layers: list[nn.Linear], model: MLP) -> MLP:
     return model
 
 
-@register_model("autoencoder", "autoencoder (reconstruction, not classification): trained by the autoencoder "
-                "and pretraining studies; rebuilt from a stored run's config for drawing")
-def autoencoder(in_shape, num_classes, cfg):
-    spec = cfg.extra.get("autoencoder")
-    if not spec:
-        raise UsageError("model 'autoencoder' reconstructs its input and has no class outputs, and needs its "
-                         "layout in extra.autoencoder: train it with `nnstudy run autoencoder`, not `nnstudy train`")
-    return autoencoder_from_spec(math.prod(in_shape), spec)
+def _register(name: str, help: str) -> None:
+    @register_model(name, f"autoencoder: {help}; reconstructs, no class outputs (`nnstudy run autoencoder`)")
+    def factory(in_shape, num_classes, cfg):
+        return autoencoder_spec(cfg).build(math.prod(in_shape))
+
+
+for _name, (_help, _) in AUTOENCODERS.items():
+    _register(_name, _help)

@@ -24,10 +24,10 @@ import torch
 from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.mlp import HiddenLayer, make_activation
+from nnstudy.plan import plan_steps
 from nnstudy.probes import LayerProbe
 from nnstudy.studies import QUESTIONS, Entry, Study, StudyContext, fmt_ms, mean_std, register_study, train_over_seeds
 from nnstudy.studies.shared import fashion_config, spiral_config, steps_to
-from nnstudy.train import plan_steps
 
 ACTIVATIONS = ("none", "sigmoid", "tanh", "relu", "leaky_relu", "gelu")
 LABEL = {"none": "none (linear)", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU",

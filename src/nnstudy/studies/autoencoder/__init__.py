@@ -18,7 +18,8 @@ import torch
 
 from nnstudy.config import TrainConfig
 from nnstudy.data import Dataset, load_dataset
-from nnstudy.models.autoencoder import Autoencoder, reconstruction_error, train_autoencoder
+from nnstudy.models import build_model
+from nnstudy.models.autoencoder import autoencoder_spec, reconstruction_error, train_autoencoder
 from nnstudy.studies import TOPICS, Entry, Profile, Study, StudyContext, fmt_ms, mean_std, register_study
 from nnstudy.studies.shared import record_run
 from nnstudy.train import fit
@@ -64,28 +65,23 @@ def probe_accuracy(codes_train, y_train, codes_test, y_test, seed: int, device: 
     return fit(model, codes, cfg).final["test_acc"]
 
 
-def ae_config(p: dict, code: int, noise: str, seed: int, steps: int, widths=None, code_act=None) -> TrainConfig:
-    spec = {"widths": widths or [code], "activation": "sigmoid", "code_activation": code_act,
-            "out_activation": "sigmoid", "tied": False, "noise": noise, "level": LEVEL[noise]}
-    return TrainConfig(dataset="fashion-mnist", train_subset=p["n"], data_seed=seed, model="autoencoder",
-                       seed=seed, steps=steps, eval_every=max(1, steps // 10), checkpoint=False,
-                       extra={"autoencoder": spec, "input": "pixels/255"},
-                       **AE_OPT)
+def ae_config(p: dict, code: int, noise: str, seed: int, steps: int, model: str = "autoencoder") -> TrainConfig:
+    """One sigmoid autoencoder with a `code`-unit code (model "autoencoder-2d": the 2-unit map)."""
+    return TrainConfig(dataset="fashion-mnist", train_subset=p["n"], data_seed=seed, model=model, width=code,
+                       activation="sigmoid", corruption=noise, corruption_level=LEVEL[noise], seed=seed, steps=steps,
+                       eval_every=max(1, steps // 10), checkpoint=False, extra={"input": "pixels/255"}, **AE_OPT)
 
 
 def train_one(ctx, cfg: TrainConfig, name: str, x, x_test, y, y_test) -> tuple[str, dict]:
     """Train one autoencoder as a child run and score it on the test images."""
-    spec = cfg.extra["autoencoder"]
 
     def work():
         torch.manual_seed(cfg.seed)
-        model = Autoencoder(784, spec["widths"], spec["activation"], spec["code_activation"], spec["out_activation"])
-        res = train_autoencoder(model, x, cfg.replace(device=ctx.device), noise=spec["noise"],
-                                level=spec["level"], x_val=x_test[:CURVE_IMAGES])
-        # The curve is scored on the first CURVE_IMAGES test images: stored under split "test".
-        records = [(s, "test" if sp == "val" else sp, n, v) for s, sp, n, v in res.records]
+        model = build_model(cfg, (784,), 10)
+        # The curve is scored on the first CURVE_IMAGES test images (split "test"); the final numbers on all.
+        res = train_autoencoder(model, x, cfg.replace(device=ctx.device), x_test[:CURVE_IMAGES])
         if res.status != "complete":  # diverged: nothing to score; mean ± std then counts it out (n)
-            return res.status, {"final": {}, "steps": res.steps}, records, None, res.error
+            return res.status, {"final": {}, "steps": res.steps}, res.records, None, res.error
         model.cpu().eval()
         with torch.no_grad():
             c_train, c_test = model.encode(x), model.encode(x_test)
@@ -95,7 +91,7 @@ def train_one(ctx, cfg: TrainConfig, name: str, x, x_test, y, y_test) -> tuple[s
                  "probe_acc": probe_accuracy(c_train, y, c_test, y_test, cfg.seed, ctx.device)}
         summary = {"final": final, "steps": res.steps, "train_seconds": round(res.seconds, 3), "n_train": len(x),
                    "n_test": len(x_test), "status": res.status}
-        return res.status, summary, records, model.state_dict(), res.error
+        return res.status, summary, res.records, model.state_dict(), res.error
     return record_run(ctx, cfg, name, work)
 
 
@@ -153,13 +149,13 @@ class AutoencoderStudy(Study):
             for key in ("train_mse", "test_mse", "test_mse_mask", "test_mse_gauss", "probe_acc"):
                 v[key] = mean_std(f.get(key) for f in finals)
         ctx.log("autoencoder: a 2-unit code for the map")
-        map_cfg = ae_config(p, 2, "none", ctx.seeds[0], p["map_steps"], widths=[256, 64, 2], code_act="none")
+        map_cfg = ae_config(p, 2, "none", ctx.seeds[0], p["map_steps"], model="autoencoder-2d")
         map_run, map_summary = train_one(ctx, map_cfg, "2-D code (784-256-64-2)", x, x_test, y, y_test)
         baselines = {"mean_image": mean_std(b["mean_image"] for b in pca),
                      "pca": [{"k": k, "test_mse": mean_std(b["pca"][k] for b in pca)} for k in pca[0]["pca"]],
                      "pixel_probe_acc": mean_std(pixel_probe)}
         return {"variants": variants, "baselines": baselines,
-                "map": {"run": map_run, "widths": map_cfg.extra["autoencoder"]["widths"], **map_summary["final"]},
+                "map": {"run": map_run, "widths": list(autoencoder_spec(map_cfg).widths), **map_summary["final"]},
                 "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, **AE_OPT,
                              "mask": MASK, "gauss": GAUSS, "probe": PROBE},
                 "table": table(variants, baselines)}

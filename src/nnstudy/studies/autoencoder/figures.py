@@ -12,7 +12,7 @@ from nnstudy import plots
 from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
 from nnstudy.experiment import load_weights
-from nnstudy.models.autoencoder import autoencoder_from_spec, corrupt
+from nnstudy.models.autoencoder import autoencoder_spec, corrupt
 
 SHOW = 10  # test images per row of the reconstruction grid
 
@@ -20,7 +20,7 @@ SHOW = 10  # test images per row of the reconstruction grid
 def load_autoencoder(store, run_id: str):
     """(model in eval mode, its config) from a stored autoencoder run."""
     cfg = TrainConfig.from_dict(store.get(run_id)["config"])
-    model = autoencoder_from_spec(784, cfg.extra["autoencoder"])
+    model = autoencoder_spec(cfg).build(784)
     model.load_state_dict(load_weights(store, run_id))
     return model.eval(), cfg
 

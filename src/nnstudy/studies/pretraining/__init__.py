@@ -100,15 +100,15 @@ def pretrain_stack(ctx: StudyContext, p: dict, data, act: str, n: int, depth: in
     """Greedy pretraining of `depth` layers on the training split, recorded as one child run whose
     model.pt holds layer{k}.weight / layer{k}.bias (k from 1, bottom first)."""
     cfg = finetune_config(p, act, n, depth, "pretrained", seed).replace(
-        model="autoencoder", steps=p["pre_steps"], eval_every=0, momentum=0.0,
-        **{k: PRETRAIN[k] for k in ("optimizer", "lr", "batch_size")},
-        extra={"pretrain": {k: PRETRAIN[k] for k in ("noise", "level", "tied")}})
+        model="autoencoder-tied" if PRETRAIN["tied"] else "autoencoder", steps=p["pre_steps"], eval_every=0,
+        momentum=0.0, corruption=PRETRAIN["noise"], corruption_level=PRETRAIN["level"], extra={},
+        **{k: PRETRAIN[k] for k in ("optimizer", "lr", "batch_size")})
     x = data.prepare(data.x_train).flatten(1)  # (n, 784) standardised: exactly what the supervised net sees
     out = {}
 
     def work():
         layers, results = greedy_pretrain(x, [p["width"]] * depth, act, cfg.replace(device=ctx.device),
-                                          noise=PRETRAIN["noise"], level=PRETRAIN["level"], tied=PRETRAIN["tied"])
+                                          tied=PRETRAIN["tied"])
         out["layers"] = [(lyr.weight.detach().cpu().clone(), lyr.bias.detach().cpu().clone()) for lyr in layers]
         state = {f"layer{k + 1}.{name}": t for k, wb in enumerate(out["layers"])
                  for name, t in zip(("weight", "bias"), wb)}

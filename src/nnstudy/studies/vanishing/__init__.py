@@ -35,12 +35,12 @@ from nnstudy.config import TrainConfig
 from nnstudy.data import load_dataset
 from nnstudy.models import build_model
 from nnstudy.models.mlp import MLP
+from nnstudy.plan import plan_steps
 from nnstudy.probes import LayerProbe, log_steps, measure
 from nnstudy.studies import QUESTIONS, TOPICS, Entry, Profile, Study, StudyContext, mean_std, register_study
 from nnstudy.studies.vanishing.nielsen import run_nielsen
 from nnstudy.studies.vanishing.report import table
 from nnstudy.threads import torch_threads
-from nnstudy.train import plan_steps
 
 
 @dataclass(frozen=True)
