@@ -245,7 +245,8 @@ def test_show_all_lists_every_config_field(store, capsys):
     start = page.index("config, every field") + 1
     assert [ln.split()[0] for ln in page[start:start + len(fields)]] == fields
     assert page[start + len(fields)] == ""
-    assert "  batch_size       64  (default 0: full batch)" in page and "  noise            0.2" in page
+    w = max(map(len, fields))  # names padded to the longest field name, then two spaces
+    assert f"  {'batch_size':<{w}}  64  (default 0: full batch)" in page and f"  {'noise':<{w}}  0.2" in page
 
 
 def test_show_json_is_the_whole_run_and_carries_what_the_page_shows(store, capsys):

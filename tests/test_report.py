@@ -158,6 +158,16 @@ def check_direction(store: Store, r: dict) -> None:
         for moved in r.get("moved", []):
             assert abs(check_record(store, moved)) >= r["settled_tol"], r
         return
+    if r.get("rule") == "per-layer factor against 1":  # the vanishing answer: an interval against 1
+        lo, hi = check_record(store, r["lo"]), check_record(store, r["hi"])
+        if r["kind"] == "shrinks":
+            assert hi < 1, r
+        elif r["kind"] == "grows":
+            assert lo > 1, r
+        else:
+            n = check_record(store, r["lo"]["args"][2])  # mean_interval's args: mean, std, n
+            assert r["kind"] == "unclear" and (n < r["min_seeds"] or lo <= 1 <= hi), r
+        return
     a, b = check_record(store, r["a"]), check_record(store, r["b"])
     if r["tol_from"]:  # the tolerance is the operands' seed noise: recompute it from the store
         assert r["tol"] == pytest.approx(max(r["floor"], sum(check_record(store, s) for s in r["tol_from"])))
