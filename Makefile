@@ -15,8 +15,10 @@ DEB_PACKAGES := dataset-fashion-mnist chromium
 all: setup system-packages
 	$(VENV)/bin/nnstudy all --profile $(PROFILE)
 
+# Two workers on the 2-core CI machine; --dist loadfile keeps a module's tests (and its module-scoped
+# fixtures, and the session's quick main job in test_studies_quick.py) on one worker, so nothing runs twice.
 test: setup system-packages
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 setup: $(VENV)/.installed
 

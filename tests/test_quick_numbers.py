@@ -101,17 +101,6 @@ def test_the_comparison_names_the_field_and_skips_wall_clock():
     assert differences({"corruption": "mask"}, {}) == ["corruption: not in the fixture"]
 
 
-def test_every_study_gives_the_numbers_recorded_before_the_redesign(quick_all):
-    """quick_all (conftest.py): the one `nnstudy all --profile quick` of the session, shared with
-    test_studies_quick.py, so the studies run once."""
-    store, summary, _ = quick_all
-    want = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    got = {name: comparable(store.get(s["run"])["summary"]) for name, s in summary["studies"].items()}
-    assert sorted(got) == sorted(want), "the studies changed: re-record the fixture on purpose"
-    diffs = [f"{name}.{d}" for name in want for d in differences(got[name], want[name])]
-    assert not diffs, f"{len(diffs)} numbers moved:\n" + "\n".join(diffs[:40])
-
-
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
     from nnstudy.store import Store

@@ -10,6 +10,7 @@ import pytest
 from conftest import run_cli
 from nnstudy.store import git_commit
 from nnstudy.studies import load_all
+from test_quick_numbers import FIXTURE, comparable, differences
 from test_report import check_all_numbers
 
 STUDIES = load_all().names()
@@ -107,3 +108,14 @@ def test_every_study_summary_follows_the_naming_and_unit_convention(quick_all, n
     assert convention_violations(fields) == []
     for child in store.runs(parent=row["id"]):  # the training runs' summaries too
         assert convention_violations(child["summary"]) == [], child["id"]
+
+
+def test_every_study_gives_the_numbers_recorded_before_the_redesign(quick_all):
+    """tests/test_quick_numbers.py holds the fixture and the comparison; the test lives here, beside
+    the other users of quick_all, so that `pytest -n 2 --dist loadfile` runs the studies once."""
+    store, summary, _ = quick_all
+    want = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    got = {name: comparable(store.get(s["run"])["summary"]) for name, s in summary["studies"].items()}
+    assert sorted(got) == sorted(want), "the studies changed: re-record the fixture on purpose"
+    diffs = [f"{name}.{d}" for name in want for d in differences(got[name], want[name])]
+    assert not diffs, f"{len(diffs)} numbers moved:\n" + "\n".join(diffs[:40])
