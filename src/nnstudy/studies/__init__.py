@@ -175,8 +175,17 @@ class Study:
         return []
 
     def answer(self, store: Store, run: dict) -> Answer | None:
-        """The answer sheet's line for this study's claim; None: the study answers no claim."""
-        return None
+        """The answer sheet's line for this study's claim: `answer(store, run)` of the study's own
+        report module (studies/<name>/report.py) where it defines one; None: no claim answered."""
+        name = f"{type(self).__module__}.report"
+        try:
+            report = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name not in (name, type(self).__module__):  # a broken import inside report.py is a bug
+                raise
+            return None
+        answer = getattr(report, "answer", None)
+        return answer(store, run) if answer else None
 
     def section(self, store: Store, run: dict) -> Section:
         """The report's section: by default the summary's table and the run's figures."""

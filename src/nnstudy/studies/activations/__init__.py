@@ -185,11 +185,6 @@ class ActivationsStudy(Study):
 
         return draw_activations(store, run, folder)
 
-    def answer(self, store, run):
-        from nnstudy.studies.activations.report import answer
-
-        return answer(store, run)
-
     def section(self, store, run):
         from nnstudy.studies.activations.report import activations_section
 

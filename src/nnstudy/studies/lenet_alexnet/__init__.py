@@ -220,11 +220,6 @@ class LeNetAlexNetStudy(Study):
 
         return draw_lenet_alexnet(store, run, folder)
 
-    def answer(self, store, run):
-        from nnstudy.studies.lenet_alexnet.report import answer
-
-        return answer(store, run)
-
     def section(self, store, run):
         from nnstudy.studies.lenet_alexnet.report import lenet_alexnet_section
 

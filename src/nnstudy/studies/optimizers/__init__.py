@@ -205,11 +205,6 @@ class OptimizersStudy(Study):
 
         return draw_optimizers(store, run, folder, SURFACES)
 
-    def answer(self, store, run):
-        from nnstudy.studies.optimizers.report import answer
-
-        return answer(store, run)
-
     def section(self, store, run):
         from nnstudy.studies.optimizers.report import optimizers_section
 

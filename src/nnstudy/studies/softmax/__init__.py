@@ -178,11 +178,6 @@ class SoftmaxStudy(Study):
         calibration = SimpleNamespace(PREDICTIONS=PREDICTIONS, probabilities=probabilities, reliability=reliability)
         return draw_softmax(store, run, folder, calibration)
 
-    def answer(self, store, run):
-        from nnstudy.studies.softmax.report import answer
-
-        return answer(store, run)
-
     def section(self, store, run):
         from nnstudy.studies.softmax.report import softmax_section
 

@@ -129,11 +129,6 @@ class SpiralStudy(Study):
 
         return draw_spiral(store, run, folder, week_data())
 
-    def answer(self, store, run):
-        from nnstudy.studies.spiral.report import answer
-
-        return answer(store, run)
-
     def section(self, store, run):
         from nnstudy.studies.spiral.report import spiral_section
 

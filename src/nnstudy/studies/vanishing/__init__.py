@@ -269,11 +269,6 @@ class VanishingStudy(Study):
                 "depth": depth, "fixes": fixes, "spiral": spiral,
                 "table": table(nielsen, depth, fixes, spiral)}
 
-    def answer(self, store, run):
-        from nnstudy.studies.vanishing.report import answer
-
-        return answer(store, run)
-
     def section(self, store, run):
         from nnstudy.studies.vanishing.report import vanishing_section
 

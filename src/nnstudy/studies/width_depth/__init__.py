@@ -212,11 +212,6 @@ class WidthDepthStudy(Study):
 
         return draw_width_depth(store, run, folder)
 
-    def answer(self, store, run):
-        from nnstudy.studies.width_depth.report import answer
-
-        return answer(store, run)
-
     def section(self, store, run):
         from nnstudy.studies.width_depth.report import width_depth_section
 
