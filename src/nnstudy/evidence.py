@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import string
 from dataclasses import dataclass, field
 
@@ -43,6 +44,19 @@ def show(value, fmt: str) -> str:
 
 def esc(text) -> str:
     return html.escape(str(text), quote=True)
+
+
+CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def esc_code(text) -> str:
+    """HTML text in which `a command` (as Markdown writes it) becomes <code>a command</code>."""
+    return CODE_SPAN.sub(r"<code>\1</code>", esc(text))
+
+
+def code(command: str) -> str:
+    """A command for a sentence: `command`, shown as code by both renderers."""
+    return f"`{command}`"
 
 
 def md_esc(text) -> str:
@@ -144,7 +158,7 @@ class Word(Part):
 
     def html(self, rec: list) -> str:
         rec.append({"dir": self.text, **self.rec})
-        return f'<span class="dir" data-i="{len(rec) - 1}">{esc(self.text)}</span>'
+        return f'<span class="dir" data-i="{len(rec) - 1}">{esc_code(self.text)}</span>'
 
     def md(self) -> str:
         return md_esc(self.text)
@@ -158,7 +172,7 @@ class Text(Part):
     parts: list = field(default_factory=list)  # str (escaped when rendered) and Parts
 
     def html(self, rec: list) -> str:
-        return "".join(p.html(rec) if isinstance(p, Part) else esc(p) for p in self.parts)
+        return "".join(p.html(rec) if isinstance(p, Part) else esc_code(p) for p in self.parts)
 
     def md(self) -> str:
         return "".join(p.md() if isinstance(p, Part) else md_esc(p) for p in self.parts)
@@ -247,13 +261,28 @@ def compare(a, b, more: str = "higher than", less: str = "lower than", same: str
     return Word({1: more, -1: less, 0: same}[sign], sign, rec)
 
 
+LITERAL = re.compile("\u00ab([^\u00ab\u00bb]*)\u00bb")  # «float32»: digits that are part of a name, not a measurement
+
+
+def literal_text(template: str, text: str) -> str:
+    """A template's own words, with digits refused outside «...» (the explicit literal marker, which
+    is dropped): a number typed into a template is one no store, reference or test can check. Names
+    that hold digits («LeNet-5», «float32», «2-2-1») go inside the marker."""
+    bare = LITERAL.sub("", text)
+    if re.search(r"\d", bare):
+        raise ValueError(f"digits typed into a report template: {text.strip()!r} in {template[:80]!r}; take the "
+                         f"number from the store (num/ms), from references (ref_num), or mark a name «like-5»")
+    return LITERAL.sub(r"\1", text)
+
+
 def sentence(template: str, **parts) -> Text:
     """Fill `{name}` fields with Parts or strings; a field with a format spec or a bare number
-    is an error (numbers must come from num/ms/ref_num/diff)."""
+    is an error (numbers must come from num/ms/ref_num/diff), and so is a digit typed into the
+    template's own text outside the literal marker «...» (`literal_text`)."""
     out = []
     for literal, name, spec, conv in string.Formatter().parse(template):
         if literal:
-            out.append(literal)
+            out.append(literal_text(template, literal))
         if name is None:
             continue
         if spec or conv:
@@ -297,5 +326,5 @@ def render_md(x) -> str:
     return "" if x is None else md_esc(x)
 
 
-__all__ = ["num", "ms", "ref_num", "diff", "ratio", "compare", "sentence", "join", "lookup", "Num", "MS",
+__all__ = ["num", "ms", "ref_num", "diff", "ratio", "compare", "sentence", "join", "code", "lookup", "Num", "MS",
            "Word", "Text", "Part", "render_html", "render_md", "OPS"]

@@ -156,6 +156,17 @@ def locate(name: str, cfg) -> dict[str, Path]:
                     f"to fix: {spec.hint}, or --download")
 
 
+def where(name: str) -> str | None:
+    """The folder holding a complete copy of a named set in the usual places, or None (no download)."""
+    from types import SimpleNamespace
+
+    try:
+        files = locate(name, SimpleNamespace(data_dir="", download=False))
+    except DataError:
+        return None
+    return str(next(iter(files.values())).parent)
+
+
 def download(name: str, cfg) -> None:
     """torchvision's downloader (it checks the MD5s) into cfg.data_dir or ~/.cache/nnstudy."""
     import torchvision.datasets as tvd

@@ -14,14 +14,20 @@ import json
 import math
 from pathlib import Path
 
-from nnstudy.evidence import esc, render_html
-from nnstudy.report.model import command, missing_text, when
+from nnstudy.evidence import esc, esc_code, render_html
+from nnstudy.report.model import command, figure_pointer, missing_text, when
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
         ".gif": "image/gif", ".webp": "image/webp"}
 BADGE = {"ok": "measured", "missing": "not run", "error": "error",
-         "see": "see above"}
+         "see": "see above", "partial": "partly measured"}
+
+
+def badge(b) -> str:
+    """A block's badge: what ran, never more (a section that measured part of its entry says so)."""
+    status = "partial" if b.status == "ok" and getattr(b.section, "partial", False) else b.status
+    return f'<span class="badge {esc(status)}">{esc(BADGE[status])}</span>'
 
 CSS = """
 :root { --ink:#1d232b; --muted:#5b6673; --line:#d9dee4; --accent:#2f5d8a; --bg:#fbfbfa; --card:#fff; }
@@ -60,6 +66,7 @@ nav > ol { columns: 2; font-size:.92rem; margin:.3rem 0; } nav > ol > li { break
          vertical-align:middle; background:#e4e8ee; color:var(--muted); }
 .badge.ok { background:#dcefdc; color:#245b24; } .badge.missing, .badge.error { background:#f6dede;
   color:#7a2e2e; }
+.badge.partial { background:#fbeccb; color:#6b4a00; }
 details summary { cursor:pointer; font-weight:600; margin:.6rem 0; }
 table.answers { font-size:.84rem; line-height:1.4; } table.answers td { padding:.25rem .4rem; }
 table.answers td:first-child { width:11rem; font-size:.9rem; }
@@ -72,6 +79,9 @@ table.answers small { display:block; color:var(--muted); font-size:.74rem; line-
 .v-supported { background:#dcefdc; color:#245b24; } .v-partly { background:#fdf1cf; color:#6b5200; }
 .v-not-supported { background:#f6dede; color:#7a2e2e; } .v-not-settled, .v-none { background:#e4e8ee;
   color:var(--muted); }
+.listing pre { background:#f3f4f6; padding:.5rem .7rem; overflow-x:auto; font-size:.82rem; line-height:1.35; }
+.listing h5 { margin:.9rem 0 .2rem; font-size:.95rem; }
+.budget { font-size:.86rem; color:var(--muted); margin-top:-.3rem; }
 .sheet figure { margin:0; } .sheet figure img { max-width:7.5rem; max-height:4.5rem; }
 """
 
@@ -88,13 +98,14 @@ def table(columns, rows, rec: list, caption: str = "", cls: str = "") -> str:
     return f'<table class="{cls}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def figure(path, caption: str) -> str:
+def figure(path, caption: str, number: int | None = None) -> str:
     path = Path(path)
     if not path.is_file():
         return f'<p class="missing">Figure missing: {esc(path.name)}</p>'
     alt = caption or path.stem.replace("_", " ")
-    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return f'<figure><img src="{data_uri(path)}" alt="{esc(alt)}">{cap}</figure>'
+    label = f"<b>Figure {number}.</b> " if number else ""
+    cap = f"<figcaption>{label}{esc(caption)}</figcaption>" if caption or label else ""
+    return f'<figure id="fig-{number}"><img src="{data_uri(path)}" alt="{esc(alt)}">{cap}</figure>'
 
 
 def run_line(run: dict) -> str:
@@ -107,7 +118,7 @@ def run_line(run: dict) -> str:
 
 def block(b, rec: list) -> str:
     out = [f'<article id="{esc(b.anchor)}"><h3>{esc(b.entry.heading)}'
-           f'<span class="badge {esc(b.status)}">{esc(BADGE[b.status])}</span></h3>']
+           f'{badge(b)}</h3>']
     if b.entry.claim:
         out.append(f"<blockquote><b>The week:</b> {esc(b.entry.claim)}</blockquote>")
     if b.answer is not None:
@@ -125,10 +136,16 @@ def block(b, rec: list) -> str:
         text = text.replace(f"`{esc(command(b.study))}`", f"<code>{esc(command(b.study))}</code>")
         return "".join(out) + f'<p class="missing">{text}</p></article>'
     s = b.section
-    out += [f"<h4>{esc(s.title)}</h4>", run_line(b.run)]
+    out += [f"<h4>{esc(s.title)}</h4>", run_line(b.run), f'<p class="budget">{esc(b.budget)}</p>']
     out += [f"<p>{render_html(p, rec)}</p>" for p in s.paragraphs]
-    out += [table(t["columns"], t["rows"], rec, t.get("caption", "")) for t in s.tables]
-    out += [figure(path, caption) for path, caption in b.figures]
+    out += [f'<div class="listing"><h5>{esc(x["caption"])}</h5><p>{esc_code(x.get("note", ""))}</p>'
+            f'<pre><code>{esc(x["text"])}</code></pre></div>' for x in s.listings]
+    out += [table(t["columns"], t["rows"], rec, t.get("caption", "")) for t in b.tables]
+    out += [f'<p class="moved">Table: <a href="#{esc(a)}">{esc(t.get("caption") or "untitled")}</a> '
+            f'({len(t["rows"])} rows), in the appendix at the end.</p>' for a, t in b.appendix]
+    if b.figures:
+        out.append(f'<p class="figrefs">{esc(figure_pointer(b))}</p>')
+    out += [figure(path, caption, n) for path, caption, n in b.figures]
     if b.references:
         rows = [[r.get("source"), r.get("setup"), r.get("value"), r.get("metric", "")] for r in b.references]
         out.append(table(["source", "setup", "value", "metric"], rows, rec,
@@ -176,7 +193,7 @@ def header(meta: dict, parts, rec: list) -> str:
     toc = "".join(
         f"<li>{esc(title)}<ol>" + "".join(
             f'<li><a href="#{esc(b.anchor)}">{esc(b.entry.heading)}</a>'
-            f'<span class="badge {esc(b.status)}">{esc(BADGE[b.status])}</span></li>' for b in blocks)
+            f'{badge(b)}</li>' for b in blocks)
         + "</ol></li>" for title, blocks in parts)
     return (f'<header><h1>The week, regenerated from evidence</h1><p class="lede">A first-year graduate '
             f"student's study week (shallow networks, backpropagation, vanishing gradients, pretraining, a "
@@ -185,6 +202,17 @@ def header(meta: dict, parts, rec: list) -> str:
             f'{meta["complete"]} of the {meta["studies"]} studies of the outline have a complete run in this store; '
             f'how it was made is at the end.</p>{sheet(meta.get("answers", []), rec)}'
             f"<nav><ol>{toc}</ol></nav></header>")
+
+
+def appendix_html(parts, rec: list) -> str:
+    """The long tables, collapsed, each under the section it belongs to."""
+    items = [(b, a, t) for _, blocks in parts for b in blocks for a, t in b.appendix]
+    if not items:
+        return ""
+    body = "".join(f'<details id="{esc(a)}"><summary>{esc(b.entry.heading)}: {esc(t.get("caption") or "table")} '
+                   f'({len(t["rows"])} rows)</summary>{table(t["columns"], t["rows"], rec)}</details>'
+                   for b, a, t in items)
+    return f'<section id="appendix"><h2>Appendix: long tables</h2>{body}</section>'
 
 
 def numbers_json(rec: list) -> str:
@@ -210,5 +238,6 @@ def render(meta: dict, parts) -> str:
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>nnstudy: the week, regenerated from evidence</title><style>{CSS}</style></head>"
-            f'<body><div class="page">{head}<main>{body}</main>{provenance_html(meta, rec)}</div>'
+            f'<body><div class="page">{head}<main>{body}{appendix_html(parts, rec)}</main>'
+            f'{provenance_html(meta, rec)}</div>'
             f'<script type="application/json" id="numbers">{numbers_json(rec)}</script></body></html>\n')

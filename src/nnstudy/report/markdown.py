@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from nnstudy.evidence import md_esc, render_md
-from nnstudy.report.model import Block, missing_text
+from nnstudy.report.model import Block, figure_pointer, missing_text
 
 
 def md_table(columns, rows) -> list[str]:
@@ -33,18 +33,26 @@ def md_block(b: Block, fig_dir: Path) -> list[str]:
     if b.status != "ok":
         return out + [md_esc(missing_text(b)), ""]
     s = b.section
-    out += [f"**{md_esc(s.title)}** (run `{md_esc(b.run['id'])}`)", ""]
+    out += [f"**{md_esc(s.title)}** (run `{md_esc(b.run['id'])}`)", "", f"*{md_esc(b.budget)}*", ""]
     for p in s.paragraphs:
         out += [render_md(p), ""]
-    for t in s.tables:
+    for x in s.listings:
+        out += [f"**{md_esc(x['caption'])}.** {md_esc(x.get('note', ''))}", "", "```python", x["text"], "```", ""]
+    for t in b.tables:
         out += ([f"*{md_esc(t['caption'])}*", ""] if t.get("caption") else []) + md_table(t["columns"], t["rows"])
         out.append("")
-    for i, (path, caption) in enumerate(b.figures):
+    for _, t in b.appendix:
+        out += [f"Table: *{md_esc(t.get('caption') or 'untitled')}* ({len(t['rows'])} rows), in the appendix at the "
+                "end.", ""]
+    if b.figures:
+        out += [md_esc(figure_pointer(b)), ""]
+    for i, (path, caption, n) in enumerate(b.figures):
         path = Path(path)
         if path.is_file():
             dest = fig_dir / f"{b.study}-{i}-{path.name}"
             shutil.copyfile(path, dest)
-            out += [f"![{md_esc(caption or path.stem)}](figures/{quote(dest.name)})", ""]
+            out += [f"![Figure {n}. {md_esc(caption or path.stem)}](figures/{quote(dest.name)})", "",
+                    f"*Figure {n}. {md_esc(caption)}*", ""]
         else:
             out += [f"*(figure missing: {md_esc(path.name)})*", ""]
     if b.references:
@@ -74,6 +82,12 @@ def markdown(meta: dict, parts, fig_dir: Path) -> str:
         out += [f"## {md_esc(title)}", ""]
         for b in blocks:
             out += md_block(b, fig_dir)
+    moved = [(b, t) for _, blocks in parts for b in blocks for _, t in b.appendix]
+    if moved:
+        out += ["## Appendix: long tables", ""]
+        for b, t in moved:
+            out += [f"### {md_esc(b.entry.heading)}: {md_esc(t.get('caption') or 'table')}", ""]
+            out += md_table(t["columns"], t["rows"]) + [""]
     out += ["## How this report was made", ""] + md_table(["", ""], [[k, v] for k, v in meta["facts"]]) + [""]
     if meta["runs"]:
         cols = list(meta["runs"][0])

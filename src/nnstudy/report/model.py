@@ -37,9 +37,27 @@ class Block:
     note: str = ""  # e.g. a newer run that did not complete
     link: tuple = ()  # "see" entries: (anchor, heading) of the block that reports the study
     error: str = ""
-    figures: list = field(default_factory=list)  # [(path, caption)]
+    figures: list = field(default_factory=list)  # [(path, caption, number)]: numbered through the report
     references: list = field(default_factory=list)
     answer: object = None  # studies.Answer shown at the top of the block (set by answer_sheet)
+    budget: str = ""  # one line: what the study's runs trained on, for how long, over which seeds, in what time
+    tables: list = field(default_factory=list)  # the section's tables shown in place
+    appendix: list = field(default_factory=list)  # its long tables: (anchor, table), shown at the end, collapsed
+
+
+LONG_TABLE = 15  # rows: a longer table (a 60-row gradient check, a settings grid) interrupts the reading;
+# it moves to the report's appendix, collapsed, and its section names and links it where it stood.
+
+
+def split_tables(study: str, tables: list) -> tuple[list, list]:
+    """(shown in place, moved to the appendix as (anchor, table)) for a section's tables."""
+    short_, long_ = [], []
+    for t in tables:
+        if len(t["rows"]) > LONG_TABLE:
+            long_.append((f"appendix-{study}-{len(long_)}", t))
+        else:
+            short_.append(t)
+    return short_, long_
 
 
 def outline(studies) -> list[tuple[str, list[tuple[str, Entry]]]]:
@@ -76,14 +94,70 @@ def resolve(store: Store, study: str, entry: Entry, studies, anchors: dict) -> B
         return Block(study, entry, anchor, "error", run=run, note=note, error=f"{type(e).__name__}: {e}")
     figures = [f if isinstance(f, tuple) else (f, "") for f in section.figures]
     refs = section.references or for_study(study)
-    return Block(study, entry, anchor, "ok", run, section, note, figures=figures, references=refs)
+    tables, appendix = split_tables(study, section.tables)
+    return Block(study, entry, anchor, "ok", run, section, note, figures=figures, references=refs, tables=tables,
+                 appendix=appendix, budget=budget_line(store, run))
+
+
+def span(values, fmt=",d") -> str:
+    """'1,000' or '960-1,200' (en dash) for a set of numbers."""
+    vals = sorted(set(values))
+    return format(vals[0], fmt) if len(vals) == 1 else f"{format(vals[0], fmt)}\u2013{format(vals[-1], fmt)}"
+
+
+def budget_line(store: Store, run: dict) -> str:
+    """The study's budget in one line, from its stored training runs: how many, over which seeds, per
+    data set the training examples and the steps (epochs where the config counts them), and the
+    study's wall time on the machine it ran on. A study whose measurements are not training runs
+    (a gradient check, a float32 table) says only its seeds and time."""
+    kids = [k for k in store.runs(parent=run["id"]) if k["summary"].get("steps")]
+    seeds = run["config"].get("seeds") or []
+    parts = [f"{len(kids)} training run{'s' * (len(kids) != 1)}" if kids else "no training runs of its own",
+             f"{len(seeds)} seed{'s' * (len(seeds) != 1)} ({', '.join(str(x) for x in seeds)})" if seeds else ""]
+    by_set: dict = {}
+    for k in kids:
+        by_set.setdefault(k["summary"].get("dataset") or k["config"].get("dataset"), []).append(k)
+    for name, ks in by_set.items():
+        n = [k["summary"]["n_train"] for k in ks if k["summary"].get("n_train")]
+        epochs = [k["config"]["epochs"] for k in ks if k["config"].get("epochs")]
+        what = f"{name}: {span(n)} training examples, " if n else f"{name}: "
+        what += f"{span(k['summary']['steps'] for k in ks)} steps"
+        parts.append(what + (f" ({span(epochs)} epoch{'s' * (max(epochs) != 1)})" if epochs else ""))
+    env = run["summary"].get("env") or run.get("env") or {}
+    secs = run["summary"].get("seconds")
+    if secs is not None:
+        parts.append(f"{secs:,.0f} s wall on {env.get('cpu') or 'this machine'}"
+                     + (f" ({env['cpus']} CPUs)" if env.get("cpus") else ""))
+    return "Budget: " + " \u00b7 ".join(p for p in parts if p) + "."
 
 
 def collect(store: Store) -> list[tuple[str, list[Block]]]:
     studies = load_all()
     anchors: dict = {}
-    return [(title, [resolve(store, study, e, studies, anchors) for study, e in entries])
-            for title, entries in outline(studies)]
+    parts = [(title, [resolve(store, study, e, studies, anchors) for study, e in entries])
+             for title, entries in outline(studies)]
+    n = 0  # figures are numbered through the report, so a section's text can point at each one
+    for _, blocks in parts:
+        for b in blocks:
+            b.figures = [(path, caption, n := n + 1) for path, caption in b.figures]
+    return parts
+
+
+def figure_pointer(b: Block) -> str:
+    """The sentence that refers the reader to a section's figures: "Figures 3-5 below: decision
+    regions ...; ..." (their captions' first clauses), so no figure stands unmentioned."""
+    if not b.figures:
+        return ""
+    nums = [n for _, _, n in b.figures]
+    which = f"Figure {nums[0]}" if len(nums) == 1 else f"Figures {nums[0]}\u2013{nums[-1]}"
+    gist = "; ".join(f"({n}) {first_clause(c)}" for _, c, n in b.figures if c)
+    return f"{which} below: {gist}." if gist else f"{which} below."
+
+
+def first_clause(caption: str, limit: int = 70) -> str:
+    """A caption's first sentence, cut at a word boundary past `limit` characters."""
+    head = caption.split(". ")[0].rstrip(".")
+    return head if len(head) <= limit else head[:limit].rsplit(" ", 1)[0] + " \u2026"
 
 
 @dataclass

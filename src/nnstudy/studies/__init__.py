@@ -138,6 +138,13 @@ class Section:
     tables: list[dict] = field(default_factory=list)  # {"caption", "columns": [...], "rows": [[...]]}
     figures: list = field(default_factory=list)  # image paths in the study's run folder
     references: list[dict] = field(default_factory=list)  # published values: {"source", "setup", "value"}
+    # The section measures only part of what its entry names (Next week: Fashion-MNIST, not MNIST,
+    # CIFAR-10 or VGG16 where their data or a GPU is absent): its badge says "partly measured", and a
+    # paragraph says which part ran and what runs the rest.
+    partial: bool = False
+    # Code as it ran: {"caption", "note", "text"}, shown after the paragraphs as a transcript block
+    # (the tensors study's tutorial, with the output this machine printed).
+    listings: list[dict] = field(default_factory=list)
 
 
 VERDICTS = ("supported", "partly supported", "not supported", "not settled at this budget")

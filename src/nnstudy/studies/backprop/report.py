@@ -15,10 +15,10 @@ FIGURES = {"gradcheck.png": "Relative error of the hand-written gradients, each 
 
 def gradcheck_text(run) -> list:
     return [sentence(
-        "Over {k} parameter arrays (nets with {depths} hidden layers; sigmoid, tanh and ReLU; float64; {p} spiral "
+        "Over {k} parameter arrays (nets with {depths} hidden layers; sigmoid, tanh and ReLU; «float64»; {p} spiral "
         "points), the hand-written backward pass agrees with torch.autograd to a relative error of at most {a}, "
         "{w} the target of {t}, and with central finite differences (step {h}) to at most {fd}; a finite "
-        "difference carries its own error of order h^2 and eps/h, so it cannot confirm more digits than that.",
+        "difference carries its own error of order «h^2» and eps/h, so it cannot confirm more digits than that.",
         k=num(run, "counts.arrays", "d"), depths=join(num(run, f"settings.depths.{i}", "d")
                                                     for i in range(len(run["summary"]["settings"]["depths"]))),
         p=num(run, "settings.check_points", "d"), a=num(run, "max_rel_err_autograd", ".1e"),
@@ -37,9 +37,9 @@ def curves_text(run) -> list:
                        less="smaller than", same="about the same as")
         out.append(sentence(
             "{name} ({act}, {depth} hidden layer(s) of {width}, {opt}, {steps} full-batch steps on the spiral, {n} "
-            "seeds): from the same initial weights the NumPy loss curve stays within {g32} of PyTorch's in float32 "
-            "(the largest gap over the run); NumPy in float64 is {g64} from PyTorch's float32 curve, {same} the "
-            "float32 gap{so}. Held out, the PyTorch net scores {acc}. One step takes {t} ms in PyTorch "
+            "seeds): from the same initial weights the NumPy loss curve stays within {g32} of PyTorch's in «float32» "
+            "(the largest gap over the run); NumPy in «float64» is {g64} from PyTorch's «float32» curve, {same} the "
+            "«float32» gap{so}. Held out, the PyTorch net scores {acc}. One step takes {t} ms in PyTorch "
             "(train.fit) and {n32} ms in NumPy: {word} ({r}x).",
             name=c["config"], act=c["activation"], depth=num(run, f"{key}.depth", "d"),
             width=num(run, f"{key}.width", "d"), opt=c["optimizer"], steps=num(run, f"{key}.steps", "d"),

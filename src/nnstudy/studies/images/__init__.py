@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from nnstudy.config import TrainConfig
+from nnstudy.data.vision import where
 from nnstudy.recipes import RECIPES
 from nnstudy.studies import (
     NEXT_WEEK,
@@ -128,7 +131,11 @@ class ImagesStudy(Study):
                   "test acc": fmt_ms(r["test_acc"]), "train s/run": fmt_ms(r["seconds"], 1),
                   "published": (f"{r['published']['value']:.3f} ({r['published']['setup']})"
                                 if "published" in r else "")} for r in rows]
+        # What the week's plan names beyond Fashion-MNIST, as this machine had it: the report says plainly
+        # what was not measured and the command that measures it (MNIST, CIFAR-10, VGG16 on a GPU).
+        plan = {"mnist": where("mnist"), "cifar10": where("cifar10"), "cuda": torch.cuda.is_available()}
         return {"rows": rows, "budget": {**p, "note": "train/test 0 = the whole split; epochs None = the recipe's"},
+                "next_week": plan,
                 "references": [{"source": s, "setup": u, "value": v} for s, u, v in OTHER_REFERENCES],
                 "table": table}
 

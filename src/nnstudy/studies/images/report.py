@@ -8,7 +8,8 @@ direction word comes from `compare`, with seed noise (the two stds) as the toler
 
 from __future__ import annotations
 
-from nnstudy.evidence import compare, diff, ms, num, ref_num, sentence
+from nnstudy.evidence import code, compare, diff, ms, num, ref_num, sentence
+from nnstudy.references import ref
 from nnstudy.references import rows as reference_rows
 from nnstudy.studies import Section
 
@@ -24,8 +25,33 @@ FIGURES = {"accuracy.png": "Test accuracy per model, mean ± std over seeds; dia
 def images_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).exists()]
-    return Section(title, paragraphs=[budget_text(run), *ladder_text(run), published_text(run)],
-                   tables=[table(run)], figures=figures, references=reference_rows("fashion_mnist"))
+    return Section(title, paragraphs=[*plan_text(run), budget_text(run), *ladder_text(run), published_text(run)],
+                   tables=[table(run)], figures=figures, references=reference_rows("fashion_mnist"), partial=True)
+
+
+DATA_DIR = {"mnist": "MNIST/raw/ or the four IDX files", "cifar10": "cifar-10-batches-py/"}
+
+
+def plan_text(run: dict) -> list:
+    """What of the week's plan ran here and what did not, with the command that runs the rest. The
+    study trains Fashion-MNIST only (Debian ships it; MNIST and CIFAR-10 are not on a fresh machine),
+    so this is said before any number, and the badge reads "partly measured"."""
+    plan = run["summary"].get("next_week") or {}
+
+    def found(name):
+        return (sentence("found at {p}, not trained by this study", p=plan[name]) if plan.get(name) else
+                sentence("not found on this machine"))
+
+    gpu = "this run had a GPU" if plan.get("cuda") else "this run had none"
+    return [sentence(
+        "What ran here: the four baselines below, on Fashion-MNIST only. What the week's plan names and this "
+        "study did not run: «MNIST» ({m}; to run it: {mc}, DIR holding {md}); «CIFAR-10» ({c}; to run it: {cc}, "
+        "DIR holding {cd}); «VGG16» on «CIFAR-10», which needs the set and a GPU (the recipe is written for one; "
+        "{gpu}; to run it: {vc}). The convolution itself, LeNet against an AlexNet-style net, is measured "
+        "under «Q1» above.",
+        m=found("mnist"), mc=code("nnstudy train --recipe mnist-lenet5 --data-dir DIR"), md=DATA_DIR["mnist"],
+        c=found("cifar10"), cc=code("nnstudy train --recipe cifar10-fast --data-dir DIR"), cd=DATA_DIR["cifar10"],
+        gpu=gpu, vc=code("nnstudy train --recipe cifar10-vgg16 --data-dir DIR --device cuda"))]
 
 
 def index(run: dict) -> dict[str, int]:
@@ -57,9 +83,9 @@ def ladder_text(run: dict) -> list:
     acc = {k: ms(run, f"rows.{i}.test_acc") for k, i in ix.items()}
     params = {k: num(run, f"rows.{i}.params", ",d") for k, i in ix.items()}
     kw = dict(more="above", less="below", same="level with", floor=FLOOR)
-    first = sentence("Test accuracy: softmax regression {lo}, the MLP {mlp}, LeNet-5 {le} and the fast conv net "
+    first = sentence("Test accuracy: softmax regression {lo}, the MLP {mlp}, «LeNet-5» {le} and the fast conv net "
                      "{fast}.", lo=acc["logistic"], mlp=acc["mlp"], le=acc["lenet5"], fast=acc["fast"])
-    conv = sentence("With {pf} parameters the fast net is {w1} the MLP ({d1}), which has {pm}; LeNet-5, with "
+    conv = sentence("With {pf} parameters the fast net is {w1} the MLP ({d1}), which has {pm}; «LeNet-5», with "
                     "{pl}, is {w2} it ({d2}). The MLP is {w3} softmax regression ({d3}).",
                     pf=params["fast"], pm=params["mlp"], pl=params["lenet5"],
                     w1=compare(acc["fast"], acc["mlp"], **kw), d1=diff(acc["fast"], acc["mlp"]),
@@ -77,10 +103,11 @@ def published_text(run: dict):
     mine = {k: ms(run, f"rows.{ix[k]}.test_acc") for k in REF_KEYS}
     refs = {k: ref_num(v) for k, v in REF_KEYS.items()}
     kw = dict(more="above", less="below", same="level with", floor=FLOOR)
-    return sentence("Next to published numbers (trained on all 60,000 images, mostly for longer): the "
-                    "zalandoresearch benchmark's MLP 256-128-100 scores {rm}, ours is {wm} it; its net of two "
-                    "conv layers under 100K parameters scores {rf}, our fast net is {wf} it; d2l's classic LeNet "
-                    "(10 epochs) scores {rl}, our LeNet-5 with batch norm and ReLU is {wl} it.",
+    return sentence("Next to published numbers (trained on the whole training set, mostly for longer): the "
+                    "zalandoresearch benchmark's {sm} scores {rm}, ours is {wm} it; its entry \u201c{sf}\u201d "
+                    "scores {rf}, our fast net is {wf} it; in «d2l» (classic edition), {sl}, scores {rl}, our "
+                    "«LeNet-5» with batch norm and ReLU is {wl} it.",
+                    sm=ref(REF_KEYS["mlp"]).setup, sf=ref(REF_KEYS["fast"]).setup, sl=ref(REF_KEYS["lenet5"]).setup,
                     rm=refs["mlp"], wm=compare(mine["mlp"], refs["mlp"], **kw),
                     rf=refs["fast"], wf=compare(mine["fast"], refs["fast"], **kw),
                     rl=refs["lenet5"], wl=compare(mine["lenet5"], refs["lenet5"], **kw))

@@ -20,7 +20,7 @@ def separable_text(run) -> list:
     first, last = len(rows) - 1, 0
     out = [sentence("On {n} linearly separable sets ({k} margins, {p} training points each, the margin measured "
                     "from the line that made the labels), the perceptron reached a mistake-free epoch on {c} and "
-                    "made no more mistakes than Novikoff's bound (R/gamma)^2 on {w}: {per}.",
+                    "made no more mistakes than Novikoff's bound «(R/gamma)^2» on {w}: {per}.",
                     n=num(run, "counts.sets", "d"), k=num(run, "counts.margins", "d"), p=num(run, "settings.n", "d"),
                     c=num(run, "counts.converged", "d"), w=num(run, "counts.within_bound", "d"), per=per_margin)]
     tight = ms(run, f"separable.{first}.mistakes_over_bound", ".2f")
@@ -48,8 +48,8 @@ def xor_text(run) -> list:
                     m=num(run, f"{p}.mistakes", "d"), e=num(run, f"{p}.epochs", "d"),
                     last=num(run, f"{p}.epoch_mistakes_last", "d"), n=num(run, "xor.mlp_seeds", "d"),
                     c=num(run, f"{p}.shuffled_converged", "d"), best=num(run, f"{p}.best_acc", ".2f")),
-           sentence("One hidden layer is enough: a hand-set 2-2-1 net of threshold units (OR and not AND) scores "
-                    "{hand}, and a 2-2-2 MLP trained with Adam by the hand-written backward pass got all four points "
+           sentence("One hidden layer is enough: a hand-set «2-2-1» net of threshold units (OR and not AND) scores "
+                    "{hand}, and a «2-2-2» MLP trained with Adam by the hand-written backward pass got all four points "
                     "on {solved} of {n} seeds (mean accuracy {acc}, {tries} initializations tried per solution).",
                     hand=num(run, "xor.hand_net_acc", ".2f"), solved=num(run, "xor.mlp_solved", "d"),
                     n=num(run, "xor.mlp_seeds", "d"), acc=ms(run, "xor.mlp_acc", ".2f"),

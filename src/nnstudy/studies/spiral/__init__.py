@@ -32,8 +32,8 @@ class SpiralProfile(Profile):
 
 PROFILES = {
     "quick": SpiralProfile(n=200, steps=600, lrs=(1e-3, 1e-1), adam_steps=(600, 1500)),
-    "default": SpiralProfile(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0), adam_steps=(1000, 5000)),
-    "full": SpiralProfile(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0), adam_steps=(1000, 5000, 20000)),
+    "default": SpiralProfile(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0), adam_steps=(1000, 5000)),
+    "full": SpiralProfile(n=1000, steps=1000, lrs=(1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0), adam_steps=(1000, 5000, 20000)),
 }
 FACTORIAL = [("linear", "sgd"), ("linear", "adam"), ("mlp", "sgd"), ("mlp", "adam")]
 LABEL = {"linear": "linear", "mlp": "ReLU", "sgd": "SGD", "adam": "Adam"}

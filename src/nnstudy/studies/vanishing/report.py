@@ -43,8 +43,9 @@ def nielsen_text(run) -> list:
     acc = ms(run, "nielsen.trained.test_acc")
     return [
         sentence("Nielsen's sigmoid nets with his initialization and cost, at the start of training, on {n} "
-                 "Fashion-MNIST training images (he used 1000 MNIST images; the data set differs), {seeds} seeds: "
+                 "Fashion-MNIST training images (he used {hn} MNIST images; the data set differs), {seeds} seeds: "
                  "the norm of each hidden layer's gradient, first to last, is ", n=num(run, "nielsen.images", "d"),
+                 hn=ref_num("vanishing.nielsen.images", "d"),
                  seeds=num(run, "nielsen.seeds", "d")) + join(parts, "; ", "; and ") + ".",
         sentence("In the deepest net the gradient {w} from the last hidden layer to the first: the first layer's "
                  "is {r} of the last one's (Nielsen: {rn}).",

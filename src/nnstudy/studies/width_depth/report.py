@@ -3,7 +3,8 @@
 In order: what was trained; wide against deep at each parameter budget, on the spiral and on
 Fashion-MNIST, with how many runs of each depth reached the target and what they cost in time;
 Atcold's MLP against CNN at equal parameters, on original and on pixel-permuted images. Every
-direction comes from `compare` (seed noise, the stds, as tolerance, at least FLOOR).
+accuracy direction comes from the verdict rules (`verdicts.judge`: chance, ceiling, convergence,
+paired interval over seeds), the same ones the answer sheet uses; only time ratios use `compare`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from nnstudy.evidence import compare, diff, join, ms, num, ratio, ref_num, sente
 from nnstudy.references import rows as reference_rows
 from nnstudy.studies import Answer, Section
 from nnstudy.studies.shared import ms_or
-from nnstudy.verdicts import NOT_SETTLED, deciding, judge, settles
+from nnstudy.verdicts import NOT_SETTLED, deciding, judge, outcome, settles
 
-FLOOR = 0.01  # accuracy: a gap under one point is not called a difference
 TIME_TOL = 0.2  # time ratios within 20% of 1 are "about as fast": timings on a shared CPU are noisy
 NAMES = {"spiral": "the spiral", "fashion": "Fashion-MNIST"}
 FIGURES = {"grid_spiral.png": "Spiral: held-out accuracy and training time against parameters, one line per depth.",
@@ -31,7 +31,7 @@ def width_depth_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
     kinds = list(run["summary"]["grids"])
-    paras = [setup(run)] + [p for kind in kinds for p in grid_text(run, kind)] + pair_text(run)
+    paras = [setup(run)] + [p for kind in kinds for p in grid_text(store, run, kind)] + pair_text(store, run)
     tables = [grid_table(run, kind) for kind in kinds] + [pair_table(run)]
     return Section(title, paragraphs=paras, tables=tables, figures=figures,
                    references=reference_rows("mlp_vs_cnn"))
@@ -58,22 +58,25 @@ def grid_index(run: dict, kind: str) -> dict:
     return {(r["budget"], r["depth"]): i for i, r in enumerate(run["summary"]["grids"][kind])}
 
 
-def grid_text(run: dict, kind: str) -> list:
+def grid_text(store, run: dict, kind: str) -> list:
+    """Wide against deep at each budget, in the words of the verdict rules (the same comparisons the
+    answer sheet uses, so the section and the sheet cannot disagree)."""
     rows, idx = run["summary"]["grids"][kind], grid_index(run, kind)
     budgets, depths = sorted({r["budget"] for r in rows}), sorted({r["depth"] for r in rows})
     lo, hi = depths[0], depths[-1]
     acc = lambda b, d: ms(run, f"grids.{kind}.{idx[(b, d)]}.test_acc")
     key = lambda b, d, k, fmt=",d": num(run, f"grids.{kind}.{idx[(b, d)]}.{k}", fmt)
-    words = []
+    verdicts = {c[1][1]: c[2] for c in comparisons(store, run) if c[1][0] == (kind == "fashion")}
     parts = []
     for b in budgets:
-        w = compare(acc(b, lo), acc(b, hi), more="ahead of", less="behind", same="level with", floor=FLOOR)
-        words.append(w.sign)
-        parts.append(sentence("at {p} parameters {wl} units in one layer reach {al}, {w} {wh} units in each of "
-                              "{dh} layers ({ah})", p=key(b, lo, "params"), wl=key(b, lo, "width"), al=acc(b, lo),
-                              w=w, wh=key(b, hi, "width"), dh=key(b, hi, "depth"), ah=acc(b, hi)))
+        v = verdicts[b]
+        parts.append(sentence("at {p} parameters {wl} units in one layer reach {al} and {wh} units in each of "
+                              "{dh} layers {ah}: {w}{iv}", p=key(b, lo, "params"), wl=key(b, lo, "width"),
+                              al=acc(b, lo), wh=key(b, hi, "width"), dh=key(b, hi, "depth"), ah=acc(b, hi),
+                              w=v.word, iv=sentence(" (") + v.interval() + sentence(")") if v.diff is not None
+                              else ""))
     head = sentence("On {name}, wide against deep at equal parameters: ", name=NAMES[kind]) + join(parts, "; ")
-    out = [head + ". " + verdict(words)]
+    out = [head + ". " + verdict([verdicts[b] for b in budgets])]
     j = {r["depth"]: i for i, r in enumerate(run["summary"]["by_depth"][kind])}
     dep = lambda d, k: num(run, f"by_depth.{kind}.{j[d]}.{k}", "d")
     reach = join(sentence("{r} of {n} at depth {d}", r=dep(d, "reached"), n=dep(d, "runs"), d=dep(d, "depth"))
@@ -95,49 +98,65 @@ def num_one(x):
     return ratio(x.args[1], x.args[1])
 
 
-def verdict(signs: list) -> str:
-    """Wide-minus-deep directions over the budgets -> one plain sentence (no numbers)."""
-    ahead, behind = signs.count(1), signs.count(-1)
-    if not ahead and not behind:
-        return "At every budget the two are level within seed noise: here the split between width and depth " \
-               "does not matter."
-    if ahead and not behind:
-        return "Where they differ the wide net is ahead: at equal parameters, depth does not pay here."
-    if behind and not ahead:
-        return "Where they differ the deep net is ahead: at equal parameters, depth pays here."
-    return "Which is ahead depends on the budget (see the table)."
+def verdict(found: list) -> str:
+    """The budgets' verdicts (wide minus deep) -> one plain sentence (no numbers): a direction only
+    where the rules granted one, and never a conclusion over budgets the rules left open."""
+    signs = [v.sign for v in found]
+    ahead, behind, level = signs.count(1), signs.count(-1), signs.count(0)
+    open_ = sum(s is None for s in signs)
+    if ahead and behind:
+        out = "Which is ahead depends on the budget: the split of a fixed number of parameters matters, both ways."
+    elif ahead:
+        out = "Where the rules find a gap the wide net is ahead: at these budgets, depth does not pay."
+    elif behind:
+        out = "Where the rules find a gap the deep net is ahead: at these budgets, depth pays."
+    elif level:
+        out = "Where the rules settle a comparison the two are level: the split does not matter there."
+    else:
+        return "No budget gives a settled comparison here."
+    return out + (" The other budgets are not settled (see each one's words)." if open_ else "")
 
 
 def pair_index(run: dict) -> dict:
     return {(r["model"], r["permuted"]): i for i, r in enumerate(run["summary"]["pair"])}
 
 
-def pair_text(run: dict) -> list:
+def pair_text(store, run: dict) -> list:
     i = pair_index(run)
-    acc = {k: ms(run, f"pair.{v}.test_acc") for k, v in i.items()}
-    fc, cnn, fcp, cnnp = (acc[k] for k in (("mlp", False), ("convnet-tiny", False), ("mlp", True),
-                                           ("convnet-tiny", True)))
-    f0, c0 = i[("mlp", False)], i[("convnet-tiny", False)]
+    path = {k: f"pair.{v}" for k, v in i.items()}
+    acc = {k: ms(run, f"{p}.test_acc") for k, p in path.items()}
+    fc, cnn, fcp, cnnp = (("mlp", False), ("convnet-tiny", False), ("mlp", True), ("convnet-tiny", True))
+    settle = settles("width-depth", run)
+    vs = judge(store, run, path[cnn], path[fc], classes=10, settle=settle,
+               words=outcome("ahead", "behind", "level with it"))
+    perm = {m: judge(store, run, path[p], path[o], classes=10, settle=settle,
+                     words={**outcome("gains", "loses", "is unchanged"),
+                            "unclear": "changes by an amount unclear with {n} seeds"})
+            for m, p, o in (("fc", fcp, fc), ("cnn", cnnp, cnn))}
+    f0, c0 = i[fc], i[cnn]
     first = sentence(
         "Atcold's pair has the same size, {pf} parameters fully connected and {pc} convolutional. Trained as Atcold "
         "trained it (SGD at learning rate {lr}, momentum {m}, batches of {bs}, one pass over {n} training images), "
-        "on Fashion-MNIST the fully connected net reaches {fc} and the CNN {cnn}: the CNN is {w}. Atcold's MNIST "
+        "on Fashion-MNIST the fully connected net reaches {fcv} and the CNN {cnnv}: the CNN is {w}. Atcold's MNIST "
         "numbers: {rf} and {rc}.", pf=num(run, f"pair.{f0}.params", ",d"), pc=num(run, f"pair.{c0}.params", ",d"),
         lr=num(run, "settings.pair_lr", "g"), m=num(run, "settings.pair_momentum", "g"),
-        bs=num(run, "settings.pair_batch", "d"), n=num(run, f"pair.{f0}.n_train", ",d"), fc=fc, cnn=cnn,
-        w=compare(cnn, fc, more="ahead", less="behind", same="level", floor=FLOOR),
-        rf=ref_num("mlp_vs_cnn.fc"), rc=ref_num("mlp_vs_cnn.cnn"))
-    kw = dict(more="gains", less="loses", same="is unchanged within seed noise", floor=FLOOR)
-    d_fc, d_cnn = diff(fcp, fc), diff(cnnp, cnn)
-    noise = max(FLOOR, sum(x.std.value or 0.0 for x in (fc, cnn, fcp, cnnp)))  # the four stds: seed noise
+        bs=num(run, "settings.pair_batch", "d"), n=num(run, f"pair.{f0}.n_train", ",d"), fcv=acc[fc], cnnv=acc[cnn],
+        w=vs.word, rf=ref_num("mlp_vs_cnn.fc"), rc=ref_num("mlp_vs_cnn.cnn"))
+    kinds = (perm["fc"].kind, perm["cnn"].kind)
+    so = {("same", "lower"): "the permutation costs the CNN and not the fully connected net, as the argument predicts",
+          ("lower", "lower"): "the permutation costs both nets here, so part of what it takes is not about "
+                              "neighbouring pixels (the two trainings differ in more than the pixel order's meaning)",
+          ("same", "same"): "the permutation costs neither net at this budget: the CNN does not yet use what the "
+                            "permutation takes away"}.get(kinds, "what the permutation costs each net is not settled "
+                                                                "here (see each verdict)")
     second = sentence(
-        "With every image's pixels shuffled by one fixed permutation, the fully connected net reaches {fcp} "
-        "({dfc}: it {wf}) and the CNN {cnnp} ({dc}: it {wc}); Atcold measured {rfp} and {rcp}. A fixed "
+        "With every image's pixels shuffled by one fixed permutation, the fully connected net reaches {fcpv} "
+        "({dfc}: it {wf}) and the CNN {cnnpv} ({dc}: it {wc}); Atcold measured {rfp} and {rcp}. A fixed "
         "permutation only renames a fully connected net's inputs, while a convolution relies on neighbouring "
-        "pixels belonging together; here the permutation costs the CNN {w} it costs the fully connected net.",
-        fcp=fcp, dfc=d_fc, wf=compare(fcp, fc, **kw), cnnp=cnnp, dc=d_cnn, wc=compare(cnnp, cnn, **kw),
-        rfp=ref_num("mlp_vs_cnn.fc_permuted"), rcp=ref_num("mlp_vs_cnn.cnn_permuted"),
-        w=compare(d_fc, d_cnn, more="more than", less="less than", same="about what", tol=noise))
+        "pixels belonging together; here {so}.",
+        fcpv=acc[fcp], dfc=diff(acc[fcp], acc[fc]), wf=perm["fc"].word, cnnpv=acc[cnnp],
+        dc=diff(acc[cnnp], acc[cnn]), wc=perm["cnn"].word,
+        rfp=ref_num("mlp_vs_cnn.fc_permuted"), rcp=ref_num("mlp_vs_cnn.cnn_permuted"), so=so)
     mf, mc = num(run, f"pair.{f0}.macs", ",d"), num(run, f"pair.{c0}.macs", ",d")
     third = sentence("Equal parameters are not equal cost: the CNN does {mc} multiply-adds per image against {mf} "
                      "({x} times as many), because each filter weight is used at every position, and a run took "
@@ -210,9 +229,12 @@ def answer(store, run: dict) -> Answer:
     if {1, -1} <= signs:
         verdict = "supported"
         shown = [max((c for c in found if c[2].sign == s), key=lambda c: abs(c[2].diff.value)) for s in (1, -1)]
+    elif len(signs) == 2:  # one direction and "level": show one of each
+        verdict = "partly supported"
+        shown = [max((c for c in found if c[2].sign == s), key=lambda c: (abs(c[2].diff.value), c[1]))
+                 for s in sorted(signs, reverse=True)]
     else:
-        verdict = ("partly supported" if len(signs) == 2 else
-                   "not supported" if signs and all(v.sign is not None for _, _, v, _ in found) else NOT_SETTLED)
+        verdict = "not supported" if signs and all(v.sign is not None for _, _, v, _ in found) else NOT_SETTLED
         shown = [max(found, key=lambda c: c[1])]  # the largest budget, Fashion-MNIST first
     number = join([sentence("{where}: ", where=w) + d for w, _, _, d in shown], "; ", "; ")
     why = sentence("Wide minus deep at equal parameters: ") + join(
