@@ -341,6 +341,17 @@ def test_sentences_refuse_numbers_without_evidence(store):
     assert str(compare(a, a)) == "about the same as"
 
 
+def test_digits_typed_into_a_template_are_refused_unless_marked_literal(store):
+    """Issue 18: a number typed into a template's own text cannot be checked against the store or a
+    reference; a name that holds digits goes inside the literal marker, which never shows."""
+    for template in ("the net took 5 s", "at 0.01 tolerance {x}", "{x} of 1000 images"):
+        with pytest.raises(ValueError, match="digits typed into a report template"):
+            sentence(template, x="a")
+    t = sentence("«LeNet-5» in «float32» scores {x}", x=num({"id": "r", "summary": {"a": 0.5}}, "a"))
+    assert t.md() == "LeNet-5 in float32 scores 0.500" and "«" not in t.html([])
+    assert str(sentence("no digits at all, only {x}", x="words")) == "no digits at all, only words"
+
+
 def test_references_are_the_anchors_and_quote_themselves():
     assert {r.key for r in REFERENCES.values()} == set(REFERENCES)
     assert REFERENCES["spiral.linear_sgd"].value == 0.504 and REFERENCES["spiral.relu_adam"].value == 0.949
@@ -398,16 +409,17 @@ def test_the_answer_sheet_opens_the_page_and_provenance_closes_it(spiral_store):
     assert md.index("## The answers") < md.index("## The week's experiment") < md.index("## How this report was made")
 
 
-def sheet_rows_and_bottom(html_text: str, tmp_path: Path) -> tuple[int, int] | None:
+def sheet_rows_and_bottom(html_text: str, tmp_path: Path, size=(1280, 1100)) -> tuple[int, int] | None:
     """The answer sheet's row count and where its last row ends, in CSS pixels, as the browser
-    lays the page out in a 1280 x 1100 window."""
+    lays the page out in a window of `size`."""
     check = ("window.addEventListener('load',function(){var r=document.querySelectorAll('#answers tbody tr');"
              "var b=r[r.length-1].getBoundingClientRect().bottom;document.body.setAttribute('data-sheet',"
              "'rows='+r.length+' bottom='+Math.round(b))});")
     digest = base64.b64encode(hashlib.sha256(check.encode()).digest()).decode()
     page = html_text.replace("default-src 'none';", f"default-src 'none'; script-src 'sha256-{digest}';", 1)
     (tmp_path / "page.html").write_text(page.replace("</body>", f"<script>{check}</script></body>"))
-    out = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1100",
+    out = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                          f"--window-size={size[0]},{size[1]}",
                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
                           (tmp_path / "page.html").as_uri()], capture_output=True, text=True, timeout=120)
     m = re.search(r'data-sheet="rows=(\d+) bottom=(\d+)"', out.stdout)

@@ -11,7 +11,7 @@ from conftest import run_cli
 from nnstudy.store import git_commit
 from nnstudy.studies import load_all
 from test_quick_numbers import FIXTURE, comparable, differences
-from test_report import check_all_numbers
+from test_report import CHROMIUM, check_all_numbers, sheet_rows_and_bottom
 
 STUDIES = load_all().names()
 
@@ -37,6 +37,39 @@ def test_report_from_the_main_job_has_every_study_and_checkable_numbers(quick_al
         assert summary["studies"][name]["run"] in html, name  # every study's run is cited
     assert check_all_numbers(store, html) > 100  # each number re-read from the store and compared
     assert "![" in md
+
+
+def test_every_figure_has_a_caption_and_a_pointer_and_no_long_table_interrupts(quick_all):
+    """Issue 18 item 9: every figure is captioned and numbered, each section's text points at its
+    figures by number, and a table longer than LONG_TABLE rows sits in the collapsed appendix."""
+    import re
+
+    from nnstudy.report.model import LONG_TABLE
+
+    _, summary, _ = quick_all
+    html = open(summary["report"]["html"], encoding="utf-8").read()
+    figures = re.findall(r'<figure id="fig-(\d+)"><img [^>]*>(.*?)</figure>', html)
+    assert len(figures) > 20
+    for n, cap in figures:
+        text = re.sub(r"<[^>]+>", "", cap)
+        assert text.startswith(f"Figure {n}. ") and len(text) > len(f"Figure {n}. ") + 10, (n, text)
+        assert re.search(rf"Figures? (\d+\u2013)?{n}\b|\u2013{n} below|\({n}\)", html), n
+    main = html[html.index("<main>"):html.index('id="appendix"') if 'id="appendix"' in html else None]
+    for body in re.findall(r"<tbody>(.*?)</tbody>", main):
+        assert body.count("<tr>") <= LONG_TABLE
+    assert "«" not in html and "»" not in html  # the literal marker never reaches a reader
+    # every study's template passed the digits rule (a refused template shows as an error block)
+    assert "could not be built" not in html and 'class="badge error"' not in html
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_the_first_screen_of_the_main_jobs_report_holds_every_answer(quick_all, tmp_path):
+    """A laptop's first screen (1366 x 900): the week's experiment and all six questions, with
+    their verdicts, before any scrolling."""
+    _, summary, _ = quick_all
+    html = open(summary["report"]["html"], encoding="utf-8").read()
+    found = sheet_rows_and_bottom(html, tmp_path, size=(1366, 900))
+    assert found and found[0] == 7 and found[1] <= 900, found
 
 
 def test_all_skips_what_the_store_already_holds(quick_all):

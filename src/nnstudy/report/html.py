@@ -70,7 +70,7 @@ nav > ol { columns: 2; font-size:.92rem; margin:.3rem 0; } nav > ol > li { break
 details summary { cursor:pointer; font-weight:600; margin:.6rem 0; }
 table.answers { font-size:.84rem; line-height:1.4; } table.answers td { padding:.25rem .4rem; }
 table.answers td:first-child { width:11rem; font-size:.9rem; }
-table.answers td:nth-child(2) { width:15rem; color:var(--muted); font-size:.8rem; }
+table.answers td:nth-child(2) { width:19rem; color:var(--muted); font-size:.8rem; }
 table.answers td:nth-child(3) { width:6.5rem; } table.answers td:nth-child(3) .verdict { white-space:normal; }
 table.answers small { display:block; color:var(--muted); font-size:.74rem; line-height:1.3; }
 .answer { border-left:4px solid var(--line); padding-left:.6rem; } .answer small { display:block; color:var(--muted); }
@@ -82,7 +82,9 @@ table.answers small { display:block; color:var(--muted); font-size:.74rem; line-
 .listing pre { background:#f3f4f6; padding:.5rem .7rem; overflow-x:auto; font-size:.82rem; line-height:1.35; }
 .listing h5 { margin:.9rem 0 .2rem; font-size:.95rem; }
 .budget { font-size:.86rem; color:var(--muted); margin-top:-.3rem; }
-.sheet figure { margin:0; } .sheet figure img { max-width:7.5rem; max-height:4.5rem; }
+.sheet { width:min(84rem, 96vw); margin-left:calc((100% - min(84rem, 96vw)) / 2); }
+.sheet h2 { margin-top:1rem; }
+.sheet figure { margin:0; } .sheet figure img { max-width:12rem; max-height:6.2rem; }
 """
 
 
@@ -170,7 +172,7 @@ def sheet(lines, rec: list) -> str:
         else:
             # the why is the section's verdict sentence: the sheet links there rather than repeat it
             decide = f"{render_html(a.number, rec)}<small>{esc(a.label)}</small>"
-        small = figure(a.figure, "") if a is not None and a.figure else ""
+        small = (f'<a href="#{esc(ln.anchor)}">{figure(a.figure, "")}</a>' if a is not None and a.figure else "")
         rows.append(f'<tr><td><a href="#{esc(ln.anchor)}">{esc(ln.heading)}</a></td>'
                     f"<td>{esc(ln.claim)}</td><td>{verdict_badge(a)}</td><td>{decide}</td><td>{small}</td></tr>")
     return (f'<section class="sheet" id="answers"><h2>The answers</h2><table class="answers"><thead><tr>'
@@ -196,11 +198,10 @@ def header(meta: dict, parts, rec: list) -> str:
             f'{badge(b)}</li>' for b in blocks)
         + "</ol></li>" for title, blocks in parts)
     return (f'<header><h1>The week, regenerated from evidence</h1><p class="lede">A first-year graduate '
-            f"student's study week (shallow networks, backpropagation, vanishing gradients, pretraining, a "
-            f"spiral classified two ways, six questions), answered by measurements. Every number in a "
-            f"sentence links to a stored run (hover it); published values are labelled by source. "
-            f'{meta["complete"]} of the {meta["studies"]} studies of the outline have a complete run in this store; '
-            f'how it was made is at the end.</p>{sheet(meta.get("answers", []), rec)}'
+            f"student's study week, answered by measurements: every number in a sentence links to a stored run "
+            f"(hover it), published values are labelled by source. {meta['complete']} of the {meta['studies']} "
+            f'studies have a complete run in this store; how it was made is at the end.</p>'
+            f'{sheet(meta.get("answers", []), rec)}'
             f"<nav><ol>{toc}</ol></nav></header>")
 
 

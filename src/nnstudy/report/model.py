@@ -172,7 +172,12 @@ class Line:
 
 
 def short(claim: str, limit: int = 120) -> str:
-    """The claim, cut at a word boundary past `limit` characters (the section quotes it whole)."""
+    """The claim, cut at a word boundary past `limit` characters (the section quotes it whole). A claim
+    that describes and then quotes the week ("... were compared: “after adding ...”") is shortened
+    to its quote: the week's own words are the claim being judged."""
+    quote = claim.find("\u201c")
+    if quote > 0:
+        claim = claim[quote:]
     return claim if len(claim) <= limit else claim[:limit].rsplit(" ", 1)[0] + " \u2026"
 
 

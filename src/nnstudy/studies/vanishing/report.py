@@ -25,6 +25,16 @@ FIGURES = {
 }
 
 
+def extra_caption(name: str) -> str:
+    """Captions of the figures drawn once per part (one per width of the fixes, one for the spiral)."""
+    if name.startswith("fixes_gradients_w"):
+        return ("Fashion-MNIST, each fix at the deepest depth: each layer's gradient norm over training (the darkest "
+                "line is the layer next to the input).")
+    if name == "spiral_gradients.png":
+        return "The spiral, each fix at the deepest depth: each layer's gradient norm over training."
+    return name.rsplit(".", 1)[0].replace("_", " ")
+
+
 def idx(rows: list[dict], **match) -> int:
     return next(i for i, r in enumerate(rows) if all(r.get(k) == v for k, v in match.items()))
 
@@ -157,7 +167,7 @@ def tables(run) -> list[dict]:
 def vanishing_section(store, run: dict, title: str) -> Section:
     folder = store.run_dir(run["id"])
     figures = [(folder / f, cap) for f, cap in FIGURES.items() if (folder / f).is_file()]
-    figures += [(p, "") for p in sorted(folder.glob("*.png")) if p.name not in FIGURES]
+    figures += [(p, extra_caption(p.name)) for p in sorted(folder.glob("*.png")) if p.name not in FIGURES]
     return Section(title, paragraphs=[*nielsen_text(run), *grid_text(run), *training_text(run)],
                    tables=tables(run), figures=figures, references=reference_rows("vanishing", "glorot"))
 
@@ -206,11 +216,42 @@ def answer(store, run: dict) -> Answer:
         verdict = "supported" if any(v.kind == "higher" for _, v in fixes) else "partly supported"
     else:
         verdict = "not supported" if kind == "grows" else NOT_SETTLED
-    why = sentence("In the {arm} net ({d} hidden layers of {w}) the gradient {word}; against it in training, ",
-                   arm=f["rows"][0]["arm"], d=num(run, "fixes.0.depth", "d"), w=num(run, "fixes.0.width", "d"),
-                   word=word) + join(sentence("{a} {v}", a=a, v=v.word) for a, v in fixes) + "."
+    why = (sentence("The definition, measured: in the {arm} net ({d} hidden layers of {w}) the gradient {word}, and "
+                    "trained at that depth it stays at {acc} held-out accuracy (chance {ch}). What stalls is the "
+                    "layers near the input; the last ones still get a gradient. ", arm=f["rows"][0]["arm"],
+                    d=num(run, "fixes.0.depth", "d"), w=num(run, "fixes.0.width", "d"), word=word,
+                    acc=ms(run, "fixes.0.rows.0.test_acc"), ch=num(run, "fixes.0.chance", ".2f"))
+           + causes(run)
+           + sentence(" Against it in training, each fix at its best learning rate against the plain {arm} net: ",
+                      arm=f["rows"][0]["arm"])
+           + join(sentence("{a} {v}", a=a, v=v.word) for a, v in fixes) + ".")
     return Answer(verdict, number, "per-layer factor of the gradient norm at initialization (first/last hidden "
                   "layer), deep sigmoid net", why, figure=store.run_dir(run["id"]) / "init_gradients.png")
+
+
+def causes(run: dict):
+    """The causes the study measures at initialization, in the answer's words: saturating derivatives
+    and the product of layer Jacobians (mean singular value below one shrinks the gradient), the
+    initialization's scale (the same activation with another init), and the opposite, exploding,
+    where a cell's per-layer factor is clearly above one."""
+    cells = run["summary"]["init_grid"]["cells"]
+
+    def at(act, init, arch, key="per_layer", fmt=".2f"):
+        return ms(run, f"init_grid.cells.{idx(cells, activation=act, init=init, arch=arch)}.{key}", fmt)
+
+    path = f"init_grid.cells.{idx(cells, activation='relu', init='kaiming', arch='residual')}.per_layer"
+    kind, word, _ = shrink(run, path)
+    out = sentence(
+        "Causes, measured at initialization: each layer multiplies the gradient by its Jacobian, so the factors "
+        "compound over depth; the sigmoid's derivative is at most a quarter and its Jacobians' mean singular value "
+        "is {js}; the initialization's scale decides the rest (per layer, tanh goes from {td} at PyTorch's default "
+        "init to {tx} with Xavier's, ReLU from {rd} to {rk} with Kaiming's).",
+        js=at("sigmoid", "default", "plain", "jac_mean"), td=at("tanh", "default", "plain"),
+        tx=at("tanh", "xavier", "plain"), rd=at("relu", "default", "plain"), rk=at("relu", "kaiming", "plain"))
+    if kind == "grows":
+        out += sentence(" The opposite, exploding, shows too: with ReLU, Kaiming's init and residual connections "
+                        "the gradient {w}: {f} per layer.", w=word, f=at("relu", "kaiming", "residual"))
+    return out
 
 
 # -- the terminal's table -----------------------------------------------------------------------------
