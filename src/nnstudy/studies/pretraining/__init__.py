@@ -6,7 +6,10 @@ layers is fine-tuned on Fashion-MNIST by `fit`, with the same recipe and budget,
   xavier      Glorot & Bengio's normalized init;
   pretrained  a stack of denoising autoencoders (masking noise, tied weights), trained one layer at a
               time on the clean codes of the layer below, copied into the net's hidden layers;
-  modern      ReLU + kaiming init + batch norm (no pretraining), the same shape.
+  modern      ReLU + kaiming init + batch norm (no pretraining), the same shape;
+  longer      default init with the pretraining's steps given as extra supervised steps (depth x
+              pre_steps more fine-tuning steps): the compute-matched control. Pretraining is not free;
+              a gain that a net trained as long without it also gets is a budget effect, not pretraining's.
 The stack is pretrained once per (activation, size, seed) to the deepest depth needed; a depth-k
 net takes its first k layers, which is exactly greedy: layer k never sees the layers above it.
 The unsupervised data is the same training subset the net is then fine-tuned on.
@@ -52,7 +55,7 @@ PROFILES = {
     "full": PretrainingProfile(width=500, steps=10000, pre_steps=3000,
                                grid=[(("sigmoid", "tanh"), (1000, 5000, 0), (3, 4, 5, 6, 8))]),  # 0: all 54,000
 }
-METHODS = ("default", "xavier", "pretrained", "modern")
+METHODS = ("default", "xavier", "pretrained", "modern", "longer")
 
 
 def cells(p: dict) -> list[tuple[str, int, int]]:
@@ -61,13 +64,21 @@ def cells(p: dict) -> list[tuple[str, int, int]]:
     return list(dict.fromkeys(out))
 
 
+def extra_steps(p: dict, depth: int, method: str) -> int:
+    """The control's extra supervised steps: what a depth-`depth` net's pretraining cost, in steps
+    (one per layer per pre_step; each such step is cheaper than a full net's, so the control gets at
+    least the compute pretraining used)."""
+    return depth * p["pre_steps"] if method == "longer" else 0
+
+
 def finetune_config(p: dict, act: str, n: int, depth: int, method: str, seed: int) -> TrainConfig:
     modern = method == "modern"
+    steps = p["steps"] + extra_steps(p, depth, method)
     return TrainConfig(dataset="fashion-mnist", train_subset=round(n / (1 - VAL_FRAC)) if n else 0,
                        val_frac=VAL_FRAC, data_seed=seed, model="mlp", width=p["width"], depth=depth,
                        activation="relu" if modern else act, batch_norm=modern,
                        init={"xavier": "xavier", "modern": "kaiming"}.get(method, "default"), seed=seed,
-                       steps=p["steps"], eval_every=max(1, p["steps"] // 20), checkpoint=False,
+                       steps=steps, eval_every=max(1, steps // 20), checkpoint=False,
                        extra={"method": method}, **FINETUNE)
 
 
@@ -142,7 +153,8 @@ def finetune(ctx, p, data, act, n, depth, method, seed, stack) -> dict:
                 h.linear.bias.copy_(b)
     start = hidden_weights(model)
     check = StartCheck(stack["layers"][:depth] if method == "pretrained" else start)
-    label = "modern (ReLU+kaiming+BN)" if method == "modern" else f"{act} {method}"
+    label = ("modern (ReLU+kaiming+BN)" if method == "modern" else
+             f"{act} default +{extra_steps(p, depth, method)} steps" if method == "longer" else f"{act} {method}")
     res = ctx.train(cfg, f"{label} n={n} depth {depth} seed {seed}", data=data, model=model, hook=check)
     dist = moved(res.model, start)
     ctx.store.log_metrics(res.run_id, [(res.steps, "moved", f"layer{i + 1}", v) for i, v in enumerate(dist)])

@@ -10,9 +10,9 @@ import numpy as np
 from nnstudy import plots
 
 LABEL = {"default": "default init", "xavier": "xavier init", "pretrained": "greedy DAE pretraining",
-         "modern": "ReLU + kaiming + BN"}
+         "modern": "ReLU + kaiming + BN", "longer": "default init, + pretraining's steps"}
 STYLE = {"default": ("#d0553b", "o"), "xavier": ("#e0a030", "s"), "pretrained": ("#3b7dd0", "D"),
-         "modern": ("#3a9a50", "^")}
+         "modern": ("#3a9a50", "^"), "longer": ("#8a4fb0", "v")}
 
 
 def draw_pretraining(store, run: dict, folder: Path) -> list[Path]:
