@@ -168,6 +168,14 @@ def check_direction(store: Store, r: dict) -> None:
             n = check_record(store, r["lo"]["args"][2])  # mean_interval's args: mean, std, n
             assert r["kind"] == "unclear" and (n < r["min_seeds"] or lo <= 1 <= hi), r
         return
+    if r.get("rule") == "welch":  # evidence.compare on mean ± std: Welch's 95% interval decides
+        lo, hi = check_record(store, r["lo"]), check_record(store, r["hi"])
+        gap = check_record(store, r["a"]) - check_record(store, r["b"])
+        f = r["floor"]
+        kind = ("more" if lo > 0 and gap > f else "less" if hi < 0 and -gap > f else
+                "same" if f > 0 and -f < lo and hi < f else "unclear")
+        assert kind == r["kind"] and r["dir"] == r["words"][("more", "less", "same", "unclear").index(kind)], r
+        return
     a, b = check_record(store, r["a"]), check_record(store, r["b"])
     if r["tol_from"]:  # the tolerance is the operands' seed noise: recompute it from the store
         assert r["tol"] == pytest.approx(max(r["floor"], sum(check_record(store, s) for s in r["tol_from"])))
@@ -338,7 +346,28 @@ def test_sentences_refuse_numbers_without_evidence(store):
         num(run, "factorial.0.no_such_key")
     a, b = ms(run, "factorial.3.test_acc"), ms(run, "factorial.0.test_acc")
     assert str(compare(a, b)) == "higher than" and str(compare(b, a)) == "lower than"
-    assert str(compare(a, a)) == "about the same as"
+    assert compare(a, a).sign is None  # identical means, but with noise and no tolerance: not a tie
+    assert str(compare(a, a, floor=1.0)) == "about the same as"
+
+
+def test_compare_of_means_over_seeds_uses_an_interval_not_the_sum_of_stds():
+    """Issue 18: "about the same" only when the interval lies inside the stated tolerance; a gap
+    inside seed noise is "unclear with n seeds", never a direction or a tie."""
+    def m(mean, std, n=3):
+        run = {"id": "r", "summary": {"x": {"mean": mean, "std": std, "n": n}}}
+        return ms(run, "x")
+    assert str(compare(m(0.90, 0.01), m(0.80, 0.01))) == "higher than"  # far apart: a direction
+    assert str(compare(m(0.80, 0.01), m(0.90, 0.01))) == "lower than"
+    # 0.02 apart with stds of 0.01 over 3 seeds: beyond the std-sum rule's tolerance, but Welch's
+    # 95% interval (half-width about 0.023) straddles zero
+    w = compare(m(0.82, 0.01), m(0.80, 0.01))
+    assert str(w) == "not clearly higher than or lower than (unclear with 3 seeds)" and w.sign is None
+    assert str(compare(m(0.82, 0.01), m(0.80, 0.01), unclear="level or not")) == "level or not (unclear with 3 seeds)"
+    # a tie needs the whole interval inside the floor
+    assert str(compare(m(0.800, 0.001, 10), m(0.801, 0.001, 10), floor=0.01)) == "about the same as"
+    assert compare(m(0.800, 0.02), m(0.801, 0.02), floor=0.01).sign is None
+    # a measured mean against a published number keeps the tolerance rule
+    assert str(compare(m(0.90, 0.01), num({"id": "p", "summary": {"v": 0.80}}, "v"))) == "higher than"
 
 
 def test_digits_typed_into_a_template_are_refused_unless_marked_literal(store):

@@ -22,6 +22,8 @@ import re
 import string
 from dataclasses import dataclass, field
 
+from nnstudy.stats import welch
+
 
 def lookup(obj, path: str):
     """'factorial.3.test_acc.mean' -> obj['factorial'][3]['test_acc']['mean'] (keys hold no dots)."""
@@ -219,7 +221,8 @@ def _leaf(x) -> Num:
     return x.mean if isinstance(x, MS) else x
 
 
-OPS = {"sub": lambda x, y: x - y, "ratio": lambda x, y: x / y if y else None}
+OPS = {"sub": lambda x, y: x - y, "ratio": lambda x, y: x / y if y else None,
+       "welch_lo": lambda *v: welch(*v)[0] - welch(*v)[1], "welch_hi": lambda *v: welch(*v)[0] + welch(*v)[1]}
 
 
 def _op(op: str, fmt: str, *xs) -> Num:
@@ -245,10 +248,18 @@ def tolerance(a, b, floor: float = 0.0) -> tuple[float, list]:
 
 
 def compare(a, b, more: str = "higher than", less: str = "lower than", same: str = "about the same as",
-            floor: float = 0.0, tol: float | None = None) -> Word:
-    """`more` if a exceeds b by more than the tolerance, `less` if it falls short by more,
-    else `same`. The tolerance is `tol` when given, else the sum of the stds of mean ± std
-    operands (at least `floor`): a gap inside seed noise is not a direction."""
+            floor: float = 0.0, tol: float | None = None, unclear: str | None = None) -> Word:
+    """The direction word for a against b.
+
+    Both mean ± std over two or more seeds, no `tol` given: the rule is Welch's 95% interval for the
+    difference of the means (the verdict rules' noise test, without pairing): `more` or `less` when
+    the interval excludes zero and the gap is larger than `floor`; `same` only when the whole
+    interval lies inside ±`floor` (a stated practical tolerance); otherwise `unclear` (default "not
+    clearly MORE or LESS"), with the number of seeds. Otherwise (a measured number against a
+    published or computed one, or an explicit `tol`): `more`/`less` beyond the tolerance, `same`
+    within it; the tolerance is `tol` when given, else the sum of the stds (at least `floor`)."""
+    if isinstance(a, MS) and isinstance(b, MS) and tol is None and _seeds(a) >= 2 and _seeds(b) >= 2:
+        return _welch_word(a, b, more, less, same, floor, unclear)
     stds = []
     if tol is None:
         tol, stds = tolerance(a, b, floor)
@@ -259,6 +270,35 @@ def compare(a, b, more: str = "higher than", less: str = "lower than", same: str
         return Word("n/a", None, rec)
     sign = 1 if x - y > tol else -1 if y - x > tol else 0
     return Word({1: more, -1: less, 0: same}[sign], sign, rec)
+
+
+def _seeds(x: MS) -> int:
+    return x.n or 0 if x.std.value is not None and x.mean.value is not None else 0
+
+
+def _n_num(x: MS) -> Num:
+    """The seed count of a mean ± std, as the stored number beside its mean ("...test_acc.n")."""
+    m = x.mean
+    key = m.key[: -len(".mean")] + ".n" if m.key and m.key.endswith(".mean") else None
+    return Num(x.n, "d", run=m.run, key=key)
+
+
+def _welch_word(a: MS, b: MS, more, less, same, floor, unclear) -> Word:
+    args = (a.mean, a.std, _n_num(a), b.mean, b.std, _n_num(b))
+    lo, hi = (Num(OPS[op](*(x.value for x in args)), "+.3f", op=op, args=args) for op in ("welch_lo", "welch_hi"))
+    gap = a.mean.value - b.mean.value
+    n = min(a.n, b.n)
+    if lo.value > 0 and gap > floor:
+        kind, text = "more", more
+    elif hi.value < 0 and -gap > floor:
+        kind, text = "less", less
+    elif floor > 0 and -floor < lo.value and hi.value < floor:
+        kind, text = "same", same
+    else:
+        kind, text = "unclear", (unclear or f"not clearly {more} or {less}") + f" (unclear with {n} seeds)"
+    rec = {"rule": "welch", "kind": kind, "lo": lo.record(), "hi": hi.record(), "a": a.mean.record(),
+           "b": b.mean.record(), "floor": floor, "words": [more, less, same, text]}
+    return Word(text, {"more": 1, "less": -1, "same": 0}.get(kind), rec)
 
 
 LITERAL = re.compile("\u00ab([^\u00ab\u00bb]*)\u00bb")  # «float32»: digits that are part of a name, not a measurement

@@ -30,6 +30,7 @@ import statistics
 from dataclasses import dataclass
 
 from nnstudy.evidence import OPS, Num, Text, Word, join, lookup, num, sentence
+from nnstudy.stats import t95
 
 TOLERANCE = 0.01  # accuracy: a paired difference whose 95% interval lies inside ±1 point is "about the same"
 SETTLED = 0.01  # accuracy: a curve that moved under 1 point over the last fifth of training has settled
@@ -37,18 +38,6 @@ LAST_FRACTION = 0.2  # the last fifth of training, by step
 CEILING_MARGIN = 0.01  # accuracy >= 0.99 is at the ceiling
 CHANCE_MARGIN = 0.05  # accuracy <= 1/classes + 0.05 is at chance
 MIN_SEEDS = 3  # fewer seeds carry no direction: with 2, two equal differences give an interval of width 0
-# Two-sided 95% Student-t quantiles by degrees of freedom (standard tables); beyond 30, the normal's.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-       10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101,
-       19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042}
-
-
-def t95(df: float) -> float:
-    """The 95% two-sided t quantile; a fractional df (Welch) rounds down, the conservative side."""
-    df = max(1, int(df))
-    return T95.get(df) or T95[max(k for k in T95 if k <= df)] if df <= 30 else 1.960
-
-
 # -- interval arithmetic the records name (evidence.OPS), so a reader can recompute each bound ------
 def _paired(*vals):
     """vals = a_1..a_n, b_1..b_n -> (mean, half-width) of the differences a_i - b_i."""
@@ -56,16 +45,6 @@ def _paired(*vals):
     d = [a - b for a, b in zip(vals[:n], vals[n:])]
     half = t95(n - 1) * statistics.stdev(d) / math.sqrt(n) if n > 1 else math.inf
     return statistics.fmean(d), half
-
-
-def _welch(ma, sa, na, mb, sb, nb):
-    """Welch's interval for mean(a) - mean(b) from stored mean, std, n: (mean, half-width)."""
-    if min(na, nb) < 2:
-        return ma - mb, math.inf
-    va, vb = sa * sa / na, sb * sb / nb
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / ((va * va / (na - 1)) + (vb * vb / (nb - 1))) if se else na + nb - 2
-    return ma - mb, t95(df) * se
 
 
 def _curve_delta(*vals):
@@ -79,7 +58,6 @@ def _bounds(interval):
 
 OPS.update({"paired_mean": lambda *v: _paired(*v)[0], "curve_delta": _curve_delta, "n_pairs": lambda *v: len(v) // 2})
 OPS["paired_lo"], OPS["paired_hi"] = _bounds(_paired)
-OPS["welch_lo"], OPS["welch_hi"] = _bounds(_welch)
 
 
 LEVEL = 0.95  # the intervals' confidence (T95 holds its quantiles)

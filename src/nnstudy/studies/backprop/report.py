@@ -47,7 +47,7 @@ def curves_text(run) -> list:
             g64=num(run, f"{key}.max_gap_f64.mean", ".1e"), same=same, so=ROUNDING[same.sign],
             acc=ms(run, f"{key}.test_acc"), t=t, n32=n32,
             word=compare(n32, t, more="PyTorch is faster here", less="NumPy is faster here",
-                         same="about the same"), r=ratio(n32, t, ".2f")))
+                         same="about the same", unclear="neither clearly faster"), r=ratio(n32, t, ".2f")))
     out.append("Times are medians per step on this machine's CPU as it was loaded during the run, torch and "
                "NumPy's BLAS each on one thread; the nets are small, so per-operation overhead dominates both.")
     return out

@@ -111,7 +111,7 @@ def training_text(run) -> list:
                                 lo=num(run, f"depth.rows.{idx(d['rows'], arm=arm, depth=lo)}.depth", "d"),
                                 hi=num(run, f"depth.rows.{idx(d['rows'], arm=arm, depth=hi)}.depth", "d"),
                                 w=compare(b, a, more="better deeper", less="worse deeper", same="no clear change",
-                                          floor=FLOOR)))
+                                          floor=FLOOR, unclear="no clear change")))
     out = [sentence("Trained on Fashion-MNIST ({e} epochs of SGD at learning rate {lr}, width {w}; chance is {c}): ",
                     e=num(run, "depth.epochs", "d"), lr=num(run, "depth.lr", "g"), w=num(run, "depth.width", "d"),
                     c=chance) + join(per_arm, "; ", "; ") + "."]
