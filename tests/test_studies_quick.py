@@ -60,6 +60,7 @@ def test_every_figure_has_a_caption_and_a_pointer_and_no_long_table_interrupts(q
     assert "«" not in html and "»" not in html  # the literal marker never reaches a reader
     # every study's template passed the digits rule (a refused template shows as an error block)
     assert "could not be built" not in html and 'class="badge error"' not in html
+    assert "could not be computed" not in html  # every answer on the sheet came from its rules
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
