@@ -44,12 +44,17 @@ def best_text(run: dict):
     i = pos(run, "fashion")
     acc = {o: ms(run, f"fashion.best.{k}.test_acc") for o, k in i.items()}
     words = dict(more="above", less="below", same="level with", floor=FLOOR)
+    edges = [sentence("{o} on {ds} ({lr})", o=opt, ds=label, lr=num(run, f"{key}.best.{k}.lr", "g"))
+             for key, label in DATASETS for opt, k in pos(run, key).items()
+             if grid_edge(run["summary"]["lrs"][key], run["summary"][key]["best"][k]["lr"])]
+    edge = (sentence(" Best at the edge of its grid, so its optimum may lie beyond it: ") + join(edges, "; ", "; ")
+            + ".") if edges else ""
     return sentence("Every optimizer was trained over a log grid of learning rates with {n} seeds, and its rate "
                     "chosen on the validation split. Test accuracy at the chosen rate: {lst}. On Fashion-MNIST, "
-                    "Adam at its best is {w1} plain SGD at its best and {w2} SGD with momentum.",
+                    "Adam at its best is {w1} plain SGD at its best and {w2} SGD with momentum.{edge}",
                     n=num(run, "fashion.best.0.test_acc.n", "d"), lst=join(parts, "; ", "; "),
                     w1=compare(acc["Adam"], acc["SGD"], **words),
-                    w2=compare(acc["Adam"], acc["SGD+momentum"], **words))
+                    w2=compare(acc["Adam"], acc["SGD+momentum"], **words), edge=edge)
 
 
 def sensitivity_text(run: dict):
