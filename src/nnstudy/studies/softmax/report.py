@@ -13,8 +13,9 @@ from nnstudy.verdicts import MIN_SEEDS, NOT_SETTLED, Verdict, classify, deciding
 
 ECE_TOL = 0.01  # calibration error: a paired ECE difference whose 95% interval lies inside ±0.01 is "level"
 FIGURES = {
-    "accuracy_ece.png": "Accuracy bars, per loss: test accuracy, test ECE as each loss reads its outputs, "
-                        "and test ECE after the temperature fitted on validation; mean ± std over seeds.",
+    "accuracy_ece.png": "Accuracy bars, per loss: test accuracy on both datasets (left); on Fashion-MNIST, the "
+                        "test ECE as each loss reads its outputs and after the temperature fitted on validation "
+                        "(right); mean ± std over seeds.",
     "reliability.png": "Reliability diagrams, Fashion-MNIST test split, every seed pooled: accuracy per "
                        "confidence bin (bars) against the bin's mean confidence (outline); the diagonal is perfect "
                        "calibration. Top row: each loss's outputs as read (softmax(z / s)); bottom row: after the "
