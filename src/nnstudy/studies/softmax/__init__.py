@@ -194,8 +194,10 @@ def run_dataset(ctx: StudyContext, key: str) -> tuple[list[dict], dict]:
                                          "of": len(res), "steps": mean_std(h for h in hits if h is not None)},
                    **calibrate(ctx, loss, res))
     done = [r for res in results for r in res if r.status == "complete"]
-    n_test = len(load_dataset(done[0].config).splits()["test"][1]) if done else 0
-    return rows, {f"{key}_steps": max((r.steps for r in done), default=0), f"{key}_test": n_test,
+    splits = load_dataset(done[0].config).splits() if done else {}
+    n_val, n_test = (len(splits[s][1]) if done else 0 for s in ("val", "test"))
+    return rows, {f"{key}_steps": max((r.steps for r in done), default=0), f"{key}_test": n_test, f"{key}_val": n_val,
+                  f"{key}_val_errors": mean_std(e for row in rows for e in row["by_seed"]["val_errors"]),
                   f"{key}_fits_at_edge": sum(row["fits_at_edge"] for row in rows),
                   f"{key}_fits": sum(row["temperature"]["n"] for row in rows)}
 
