@@ -308,7 +308,7 @@ def test_softmax_section_closes_on_the_answer_sheets_verdict(softmax_run):
     assert last == "Verdict on the week's claim: " + a.verdict + ". " + str(a.why)
     assert "How each loss's outputs z become probabilities" in "".join(str(p) for p in section.paragraphs)
     cited = {r["source"] for r in section.references}
-    assert any(src.startswith("Hui & Belkin") for src in cited)
+    assert any(src.startswith("Hui and Belkin") for src in cited)
 
 
 # -- optimizers ------------------------------------------------------------------------------------

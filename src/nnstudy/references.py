@@ -130,7 +130,7 @@ def _images() -> list[Ref]:
     return refs
 
 
-HUI_BELKIN = ("Hui & Belkin 2021, ICLR, \"Evaluation of Neural Architectures Trained with Square Loss vs "
+HUI_BELKIN = ("Hui and Belkin 2021, ICLR, \"Evaluation of Neural Architectures Trained with Square Loss vs "
               "Cross-Entropy in Classification Tasks\" (arXiv:2006.07322), abstract")
 
 

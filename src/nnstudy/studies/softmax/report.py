@@ -164,10 +164,11 @@ def calibration_text(run: dict):
     mw = compare(ms(run, f"{mse}.confidence"), ms(run, f"{mse}.test_acc"), more="overconfident",
                  less="underconfident", same="about as confident as it is accurate", floor=ECE_TOL)
     spiral = sentence(" On the spiral the nets are right on almost every held-out point: a net's validation "
-                      "split ({n} points) holds {e} errors on average, too few to fit a temperature to (in {k} of "
-                      "{m} fits none at all, and the NLL keeps falling as T shrinks), so the spiral's calibration "
-                      "is reported as read only.", n=num(run, "budget.spiral_val", ",d"),
-                      e=ms(run, "budget.spiral_val_errors", ".1f"), k=num(run, "budget.spiral_fits_at_edge", "d"),
+                      "split ({n} points) holds {e} errors on average, too few to fit a temperature to (where it "
+                      "holds none the NLL keeps falling as T shrinks, and the fit ran to the edge of its range for "
+                      "{k} of {m} nets), so the spiral's calibration is reported as read only.",
+                      n=num(run, "budget.spiral_val", ",d"), e=ms(run, "budget.spiral_val_errors", ".1f"),
+                      k=num(run, "budget.spiral_fits_at_edge", "d"),
                       m=num(run, "budget.spiral_fits", "d")) if "spiral_val" in run["summary"].get("budget", {}) else ""
     return sentence(
         "Calibration on the Fashion-MNIST test split ({b} equal-width bins of top-label confidence; the "
