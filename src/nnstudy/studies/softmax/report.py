@@ -52,11 +52,21 @@ def accuracy_verdict(store, run: dict, other: str, key: str = "fashion", classes
                  settle=settles("softmax", run), words=words)
 
 
-def judged(v: Verdict) -> Text:
+def within_tolerance(v: Verdict, other: str) -> Text:
+    """For a "level" verdict whose interval excludes zero: who is ahead, and that it is by less than
+    the practical tolerance (a measurable gap is still named, not hidden in "level")."""
+    if v.kind != "same" or v.lo.value <= 0 <= v.hi.value:
+        return sentence("")
+    leader = "softmax + CE" if v.lo.value > 0 else other
+    return sentence("; the interval excludes zero: a gap in favour of {who}, smaller than {tol}", who=leader,
+                    tol=stated("tolerance", ".2f"))
+
+
+def judged(v: Verdict, other: str = "") -> Text:
     """A verdict's interval and its words ("+0.010, 95% interval ...: softmax + CE ahead"), once each."""
     if v.kind in ("unclear", "unsettled") or v.diff is None:
         return deciding(v)
-    return deciding(v) + sentence(": {w}", w=v.word)
+    return deciding(v) + sentence(": {w}", w=v.word) + within_tolerance(v, other)
 
 
 def paired(run: dict, key: str, a: int, b: int, field: str) -> tuple[Num, Num, Num, int]:
@@ -114,7 +124,7 @@ def accuracy_text(store, run: dict):
     return sentence("Held-out accuracy, mean ± std over seeds (the accuracy bars below): {lst}. On the spiral, "
                     "softmax + CE against MSE: {sw}. On Fashion-MNIST, softmax + CE minus MSE on one-hot targets: "
                     "{d1}; minus sigmoids + BCE: {d2}.", lst=join(parts, "; ", "; "), sw=judged(spiral),
-                    d1=judged(v_mse), d2=judged(v_bce))
+                    d1=judged(v_mse, "MSE"), d2=judged(v_bce, "sigmoids + BCE"))
 
 
 def speed_text(run: dict) -> list:
@@ -261,8 +271,8 @@ def why(store, run: dict) -> Text:
                    "cross-entropy, give the gradient p - y, by construction. Whether it improves decisions, "
                    "softmax + CE against MSE on one-hot targets, held-out Fashion-MNIST accuracy: {w}", w=v.word)
     if v.kind == "same":
-        out += sentence(" (the difference's {lvl} interval lies inside ±{tol})", lvl=stated("level", ".0%"),
-                        tol=stated("tolerance", ".2f"))
+        out += sentence(" (the difference's {lvl} interval lies inside ±{tol}", lvl=stated("level", ".0%"),
+                        tol=stated("tolerance", ".2f")) + within_tolerance(v, "MSE") + sentence(")")
     out += sentence(".")
     if v.kind == "unclear":
         out += sentence(" More seeds settle it: {cmd}.", cmd=settles("softmax", run))
