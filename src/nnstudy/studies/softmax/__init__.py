@@ -31,14 +31,14 @@ LOSSES = ("cross_entropy", "mse", "bce")
 LABEL = {"cross_entropy": "softmax + CE", "mse": "MSE on one-hot", "bce": "sigmoids + BCE"}
 SPIRAL = dict(optimizer="adam", lr=1e-2, width=100, depth=1)
 FASHION = dict(optimizer="adam", lr=1e-3, width=128, depth=2)
-TARGET = {"spiral": 0.9, "fashion": 0.8}  # validation accuracy that counts as converged
+TARGET = {"spiral": 0.9, "fashion": 0.8}  # steps-to-target: the first step at this validation accuracy
 BINS = 15  # equal-width confidence bins of the ECE (Guo et al. 2017 use 15)
 # The activations and optimizers studies' sizes, but Fashion-MNIST at the default profile long enough
 # for all three losses' validation accuracy to settle (verdicts.SETTLED over the last fifth).
 PROFILES = {"quick": SIZES["quick"],
             "default": Sizes(spiral_n=400, spiral_steps=800, fashion_subset=20000, fashion_epochs=10),
             "full": SIZES["full"]}
-PREDICTIONS = "predictions.pt"  # per run: raw outputs and labels of the val and test splits
+PREDICTIONS = "predictions.pt"  # per run: raw outputs and labels of the val and test splits, and its s
 
 
 def scale(loss: str, train_loss: float, classes: int) -> float:
