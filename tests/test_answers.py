@@ -85,6 +85,17 @@ def test_q5_verdict_follows_the_rules(store, ce, mse, moving, expect, ranked):
     assert ("ahead" in str(a.why)) == ranked
 
 
+def test_q5_a_gap_inside_the_tolerance_but_clear_of_zero_is_level_and_named(store):
+    # MSE ahead on every seed by about half a point: "level" by the practical tolerance, yet measurable
+    a = answer_of(store, "softmax", softmax(store, [0.800, 0.750, 0.900], [0.805, 0.756, 0.904]))
+    assert a.verdict == "partly supported"
+    assert "level (the difference's 95% interval lies inside ±0.01; the interval excludes zero: a gap in favour " \
+           "of MSE, smaller than 0.01)" in str(a.why) and "ahead" not in str(a.why)
+    a = answer_of(store, "softmax", softmax(store, [0.800, 0.750, 0.900], [0.801, 0.749, 0.902]))
+    assert a.verdict == "partly supported"  # an interval straddling zero names no one
+    assert "excludes zero" not in str(a.why) and "Hui and Belkin" in str(a.why)
+
+
 # -- Q6 optimizers: Adam against SGD, each at its best learning rate -------------------------------
 GRID = [1e-3, 1e-2, 1e-1, 1.0]
 

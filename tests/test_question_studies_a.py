@@ -12,6 +12,7 @@ from nnstudy.evidence import OPS, lookup, render_html
 from nnstudy.references import REFERENCES
 from nnstudy.store import Store
 from nnstudy.studies import STUDIES, run_study
+from test_report import check_direction
 
 
 def quick(tmp_path_factory, name):
@@ -29,6 +30,9 @@ def stored(store, r):
         return OPS[r["op"]](*(stored(store, a) for a in r["args"]))
     if "ref" in r:
         return REFERENCES[r["ref"]].value
+    if "metric" in r:  # a point of a stored curve (verdicts.curve_delta)
+        steps, vals = store.series(r["run"], *r["metric"].split("."))
+        return vals[steps.index(r["step"])]
     return lookup(store.get(r["run"])["summary"], r["key"][len("summary."):])
 
 
@@ -43,7 +47,9 @@ def check_section(store, row):
             for cell in cells:
                 render_html(cell, rec)
     for r in rec:
-        if "dir" in r:
+        if r.get("rule") == "verdict":  # a word the verdict rules chose: its interval decides it
+            check_direction(store, r)
+        elif "dir" in r:
             a, b = stored(store, r["a"]), stored(store, r["b"])
             more, less, same = r["words"]
             assert r["dir"] == (more if a - b > r["tol"] else less if b - a > r["tol"] else same), r
@@ -166,28 +172,79 @@ def test_naive_softmax_overflows_where_log_sum_exp_does_not():
     assert len(naive) == 89  # a = 0 .. 88 survive, 89 .. 120 are NaN
 
 
-def test_ece_and_probabilities_on_known_cases():
-    from nnstudy.studies.softmax import probabilities, reliability
+def test_ece_matches_a_hand_computation():
+    from nnstudy.studies.softmax import reliability
 
     p = torch.tensor([[0.8, 0.2]] * 10)
     y = torch.tensor([0] * 8 + [1] * 2)  # 80% right at 80% confidence: calibrated
     assert reliability(p, y)["ece"] == pytest.approx(0.0, abs=1e-6)
     assert reliability(p, torch.ones(10, dtype=torch.long))["ece"] == pytest.approx(0.8, abs=1e-6)
+    # Six predictions, top-label confidences 0.95, 0.95, 0.62, 0.62, 0.62, 0.35 (three classes):
+    # 15 bins of width 1/15: 0.95 -> bin 14 [0.933, 1], 0.62 -> bin 9 [0.6, 0.667), 0.35 -> bin 5 [0.333, 0.4).
+    p = torch.tensor([[0.95, 0.03, 0.02], [0.02, 0.95, 0.03], [0.62, 0.2, 0.18],
+                      [0.2, 0.62, 0.18], [0.18, 0.2, 0.62], [0.35, 0.33, 0.32]])
+    y = torch.tensor([0, 0, 0, 1, 0, 2])  # bin 14: 1 of 2 right; bin 9: 2 of 3 right; bin 5: 0 of 1 right
+    # ECE = sum over bins of (n_b / N) |acc_b - conf_b| = 2/6 |0.5 - 0.95| + 3/6 |2/3 - 0.62| + 1/6 |0 - 0.35|
+    hand = 2 / 6 * 0.45 + 3 / 6 * (2 / 3 - 0.62) + 1 / 6 * 0.35
+    rel = reliability(p, y)
+    assert rel["ece"] == pytest.approx(hand, abs=1e-6)  # 0.2333...
+    assert [i for i, c in enumerate(rel["count"]) if c] == [5, 9, 14]
+    assert rel["accuracy"][9] == pytest.approx(2 / 3) and rel["confidence"][14] == pytest.approx(0.95)
+
+
+def test_each_loss_reads_its_outputs_through_its_own_model_of_the_one_hot_target():
+    from nnstudy.studies.softmax import log_probabilities, scale
+
     z = torch.tensor([[2.0, -1.0, 0.5], [-3.0, -2.0, -4.0], [0.3, 1.7, 0.1]])
-    for loss in ("cross_entropy", "mse", "bce"):
-        q = probabilities(z, loss)
-        assert torch.allclose(q.sum(1), torch.ones(3)) and (q >= 0).all(), loss
-    assert torch.allclose(probabilities(z, "mse")[1], torch.full((3,), 1 / 3))  # all outputs < 0: uniform
+    onehot = torch.eye(3)  # the C possible targets e_k
+    # BCE: independent Bernoullis; P(target = e_k) normalised over k is softmax(z)
+    q = z.sigmoid()[:, None, :]  # (N, 1, C)
+    bern = torch.where(onehot[None].bool(), q, 1 - q).prod(2)  # (N, k): P(e_k) under the product model
+    assert torch.allclose(bern / bern.sum(1, keepdim=True), log_probabilities(z, scale("bce", 0.7, 3)).exp(),
+                          atol=1e-6)
+    # MSE: a Gaussian of mean z, variance s per output; its density at e_k, normalised over k, is softmax(z / s)
+    s = scale("mse", 0.3, 3)
+    assert s == pytest.approx(0.1)  # the training squared error (summed over classes) per output
+    log_density = -((onehot[None] - z[:, None, :]) ** 2).sum(2) / (2 * s)  # (N, k), up to a constant
+    assert torch.allclose(log_density.softmax(1), log_probabilities(z, s).exp(), atol=1e-6)  # normalised over k
+    assert scale("cross_entropy", 0.3, 3) == 1.0
+    assert torch.allclose(log_probabilities(z).exp(), z.softmax(1))  # CE: the softmax itself
+    for loss in ("cross_entropy", "mse", "bce"):  # every map gives a distribution with full support
+        p = log_probabilities(z, scale(loss, 0.3, 3)).exp()
+        assert torch.allclose(p.sum(1), torch.ones(3)) and (p > 0).all(), loss
 
 
 def test_temperature_fit_recovers_a_known_temperature():
-    from nnstudy.studies.softmax import fit_temperature
+    from nnstudy.studies.softmax import LOG_T, fit_temperature
 
     g = torch.Generator().manual_seed(0)
     z = torch.randn(20000, 5, generator=g) * 2
     y = torch.multinomial(z.softmax(1), 1, generator=g).squeeze(1)  # labels drawn from softmax(z)
     assert fit_temperature(3 * z, y) == pytest.approx(3.0, rel=0.05)  # overconfident by 3x
     assert fit_temperature(z, y) == pytest.approx(1.0, rel=0.05)
+    assert fit_temperature(z / 4, y) == pytest.approx(0.25, rel=0.05)  # underconfident
+    right = z.argmax(1)  # a split the net gets all right: the NLL falls as T shrinks, to the range's edge
+    assert fit_temperature(z, right) == pytest.approx(math.exp(LOG_T[0]), rel=1e-3)
+
+
+def test_the_shared_temperature_fit_lowers_validation_nll_for_every_loss():
+    """One synthetic truth, three miscalibrated nets, one per loss's reading, one fitting code."""
+    from nnstudy.studies.softmax import fit_temperature, log_probabilities, nll, scale
+
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(5000, 10, generator=g) * 1.5
+    y = torch.multinomial(z.softmax(1), 1, generator=g).squeeze(1)  # the true probabilities: softmax(z)
+    s_mse = scale("mse", 0.2, 10)
+    outputs = {"cross_entropy": 3 * z,  # overconfident logits
+               "bce": z / 2,  # underconfident log-odds
+               "mse": s_mse * 4 * z}  # softmax(out / s) = softmax(4z): overconfident
+    for loss, out, t_true in (("cross_entropy", outputs["cross_entropy"], 3.0), ("bce", outputs["bce"], 0.5),
+                              ("mse", outputs["mse"], 4.0)):
+        logp = log_probabilities(out, scale(loss, 0.2, 10))
+        t = fit_temperature(logp, y)
+        assert t == pytest.approx(t_true, rel=0.1), loss
+        assert nll(logp, y, t) < nll(logp, y) - 0.02, loss
+        assert nll(logp, y, t) == pytest.approx(nll(z.log_softmax(1), y), abs=0.02), loss  # back to the truth
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +254,7 @@ def softmax_run(tmp_path_factory):
 
 def test_softmax_study_stores_predictions_and_ece_matches_them(softmax_run):
     from nnstudy.studies.shared import load_tensors
-    from nnstudy.studies.softmax import PREDICTIONS, probabilities, reliability
+    from nnstudy.studies.softmax import PREDICTIONS, log_probabilities, reliability, scale
 
     store, row = softmax_run
     s = row["summary"]
@@ -206,30 +263,52 @@ def test_softmax_study_stores_predictions_and_ece_matches_them(softmax_run):
         assert (store.run_dir(row["id"]) / f"{name}.png").stat().st_size > 5000
     for key, classes in (("spiral", 3), ("fashion", 10)):
         for r in s[key]:
-            eces = []
-            for rid in r["runs"]:
+            eces, scaled = [], []
+            for rid, t in zip(r["by_seed"]["run"], r["by_seed"]["temperature"]):
                 d = load_tensors(store, rid, PREDICTIONS)
-                assert d["test_outputs"].shape == (store.get(rid)["summary"]["n_test"], classes)
-                eces.append(reliability(probabilities(d["test_outputs"], r["loss"]), d["test_labels"])["ece"])
+                child = store.get(rid)["summary"]
+                assert d["test_outputs"].shape == (child["n_test"], classes)
+                assert d["scale"] == scale(r["loss"], child["final"]["train_loss"], classes)
+                logp = log_probabilities(d["test_outputs"], d["scale"])
+                eces.append(reliability(logp.exp(), d["test_labels"])["ece"])
+                scaled.append(reliability((logp / t).softmax(1), d["test_labels"])["ece"])
+            assert r["by_seed"]["run"] == r["runs"]
             assert sum(eces) / len(eces) == pytest.approx(r["ece"]["mean"], abs=1e-9)
+            assert sum(scaled) / len(scaled) == pytest.approx(r["ece_scaled"]["mean"], abs=1e-9)
 
 
 def test_softmax_section_is_built_from_the_store(softmax_run):
     assert check_section(*softmax_run) > 100
 
 
-def test_softmax_is_better_calibrated_than_mse_and_temperature_does_not_hurt(softmax_run):
+def test_every_loss_gets_the_same_recalibration_and_it_helps_on_fashion(softmax_run):
     _, row = softmax_run
+    seeds = len(row["summary"]["seeds"])
     fm = {r["loss"]: r for r in row["summary"]["fashion"]}
-    ce, mse = fm["cross_entropy"], fm["mse"]
-    assert ce["ece"]["mean"] < mse["ece"]["mean"] - 0.05  # measured (quick): 0.02 vs 0.18
-    assert ce["temperature"]["n"] == len(row["summary"]["seeds"]) and mse["temperature"]["n"] == 0
-    for key in ("spiral", "fashion"):
-        c = {r["loss"]: r for r in row["summary"][key]}["cross_entropy"]
-        assert 0 < c["temperature"]["mean"] < 20
-        assert c["ece_scaled"]["mean"] <= c["ece"]["mean"] + 0.02, key
+    for loss, r in fm.items():  # every loss: a temperature per seed, fitted inside its range
+        assert r["temperature"]["n"] == seeds and r["fits_at_edge"] == 0, loss
+        assert r["nll_scaled"]["mean"] <= r["nll"]["mean"] + 0.02, loss  # fitted on val, scored on test
+        assert r["ece_scaled"]["mean"] <= r["ece"]["mean"] + 0.02, loss
+    mse = fm["mse"]  # read through its Gaussian, MSE is overconfident; the temperature softens it
+    assert mse["confidence"]["mean"] > mse["test_acc"]["mean"] + 0.05 and mse["temperature"]["mean"] > 2
+    assert mse["ece_scaled"]["mean"] < mse["ece"]["mean"] - 0.05
     for r in row["summary"]["spiral"]:  # every loss learns the spiral (the net is the week's ReLU net)
         assert r["test_acc"]["mean"] > 0.9, r["name"]
+    g = row["summary"]["gradients"]  # confidently wrong: CE's gradient stays near -1, MSE on softmax vanishes
+    assert g["ce"] == pytest.approx(g["p_label"] - 1) and abs(g["mse_softmax"]) < 0.01 and g["mse_raw"] == -2
+
+
+def test_softmax_section_closes_on_the_answer_sheets_verdict(softmax_run):
+    from nnstudy.studies import load_all
+
+    store, row = softmax_run
+    study = load_all().get("softmax")()
+    a, section = study.answer(store, row), study.section(store, row)
+    last = str(section.paragraphs[-1])
+    assert last == "Verdict on the week's claim: " + a.verdict + ". " + str(a.why)
+    assert "How each loss's outputs z become probabilities" in "".join(str(p) for p in section.paragraphs)
+    cited = {r["source"] for r in section.references}
+    assert any(src.startswith("Hui and Belkin") for src in cited)
 
 
 # -- optimizers ------------------------------------------------------------------------------------

@@ -117,7 +117,24 @@ def _images() -> list[Ref]:
     return refs
 
 
-REFERENCES: dict[str, Ref] = {r.key: r for r in _spiral() + _vanishing() + _glorot() + _others() + _images()}
+HUI_BELKIN = ("Hui and Belkin 2021, ICLR, \"Evaluation of Neural Architectures Trained with Square Loss vs "
+              "Cross-Entropy in Classification Tasks\" (arXiv:2006.07322), abstract")
+
+
+def _square_loss() -> list[Ref]:
+    """Findings quoted word for word (no single number carries them): value None, the quote as shown."""
+    setup = ("NLP, speech recognition and vision benchmarks, architectures trained with the hyper-parameters "
+             "reported in the literature, square loss on raw outputs (no softmax) vs cross-entropy")
+    return [Ref("square_loss.hui_belkin", HUI_BELKIN, setup, None,
+                "\u201cperform comparably or better when trained with the square loss, even after equalizing "
+                "computational resources\u201d", "finding (quoted)"),
+            Ref("square_loss.hui_belkin_vision", HUI_BELKIN, setup, None,
+                "\u201cCross-entropy appears to have a slight edge on computer vision tasks.\u201d",
+                "finding (quoted)")]
+
+
+REFERENCES: dict[str, Ref] = {r.key: r for r in _spiral() + _vanishing() + _glorot() + _others() + _images()
+                              + _square_loss()}
 
 # Which published values belong beside which study, when the study's section names none itself.
 STUDY_TOPICS = {

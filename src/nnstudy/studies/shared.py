@@ -40,20 +40,25 @@ SIZES = {
 }
 
 
-def spiral_config(profile: str, seed: int, **kw) -> TrainConfig:
+def sizes_of(profile: str | Sizes) -> Sizes:
+    """A profile's name (the shared SIZES) or a study's own Sizes."""
+    return SIZES[profile] if isinstance(profile, str) else profile
+
+
+def spiral_config(profile: str | Sizes, seed: int, **kw) -> TrainConfig:
     """The week's spiral (3 arms, noise 0.2), a fresh draw per seed: 20% test, then 20% of the
     rest for validation; full batch, held-out accuracy every 10 steps."""
-    s = SIZES[profile]
+    s = sizes_of(profile)
     base = dict(dataset="spiral", n_per_class=s["spiral_n"], test_frac=0.2, val_frac=0.2, seed=seed,
                 data_seed=seed, steps=s["spiral_steps"], eval_every=10, width=100, depth=1, checkpoint=False)
     return TrainConfig(**{**base, **kw})
 
 
-def fashion_config(profile: str, seed: int, **kw) -> TrainConfig:
+def fashion_config(profile: str | Sizes, seed: int, **kw) -> TrainConfig:
     """Fashion-MNIST: one fixed training subset (data_seed 0, so batched members share one copy),
     10% of it for validation; seeds vary initialisation and batch order. Validation accuracy about
     4 times an epoch."""
-    s = SIZES[profile]
+    s = sizes_of(profile)
     n = (s["fashion_subset"] or 60000) * 0.9
     per_epoch = max(1, int(n // 128))
     base = dict(dataset="fashion-mnist", train_subset=s["fashion_subset"], val_frac=0.1, data_seed=0,

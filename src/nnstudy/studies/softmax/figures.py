@@ -17,16 +17,18 @@ DATASETS = (("spiral", "spiral"), ("fashion", "Fashion-MNIST"))
 
 
 def pooled(store, row: dict, calibration, scaled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Test probabilities and labels of every seed of one row, concatenated; scaled: softmax
-    of the outputs divided by each run's fitted temperature."""
+    """Test probabilities and labels of every seed of one row, concatenated: each run's outputs
+    read as its loss reads them (softmax(z / s), the s saved with them), and with scaled, divided
+    by the temperature fitted on that run's validation split."""
     ps, ys = [], []
+    fitted = dict(zip(row["by_seed"]["run"], row["by_seed"]["temperature"]))
     for rid in row["runs"]:
         path = store.run_dir(rid) / calibration.PREDICTIONS
-        if not path.is_file():
+        if not path.is_file() or rid not in fitted:
             continue
         d = load_tensors(store, rid, calibration.PREDICTIONS)
-        z = d["test_outputs"]
-        ps.append((z / row["temperatures"][rid]).softmax(1) if scaled else calibration.probabilities(z, row["loss"]))
+        logp = calibration.log_probabilities(d["test_outputs"], d["scale"])
+        ps.append((logp / fitted[rid]).softmax(1) if scaled else logp.exp())
         ys.append(d["test_labels"])
     if not ps:
         return torch.zeros(0, 1), torch.zeros(0, dtype=torch.long)
@@ -46,23 +48,23 @@ def reliability_panel(ax, rel: dict, title: str) -> None:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_title(f"{title}\nECE {rel['ece']:.3f}", fontsize=9)
-    ax.set_xlabel("confidence", fontsize=8)
 
 
 def draw_reliability(store, s: dict, path: Path, calibration) -> Path:
-    fig, axes = plt.subplots(2, 4, figsize=(13, 6.6), squeeze=False)
-    for r, (key, label) in enumerate(DATASETS):
-        rows = {row["loss"]: row for row in s[key]}
-        panels = [(rows["cross_entropy"], False, "softmax + CE"), (rows["cross_entropy"], True,
-                                                                   "softmax + CE, T fit on val"),
-                  (rows["mse"], False, rows["mse"]["name"]), (rows["bce"], False, rows["bce"]["name"])]
-        for c, (row, scaled, title) in enumerate(panels):
+    """Fashion-MNIST, one column per loss: as the loss reads its outputs (top row), then after the
+    temperature fitted on validation (bottom row)."""
+    rows = s["fashion"]
+    fig, axes = plt.subplots(2, len(rows), figsize=(4.2 * len(rows), 7.4), squeeze=False)
+    for c, row in enumerate(rows):
+        for r, (scaled, when) in enumerate(((False, "as read"), (True, "after T fit on val"))):
             p, y = pooled(store, row, calibration, scaled)
             if len(y):
-                reliability_panel(axes[r, c], calibration.reliability(p, y, s["bins"]), f"{label}: {title}")
+                reliability_panel(axes[r, c], calibration.reliability(p, y, s["bins"]), f"{row['name']}, {when}")
+        axes[1, c].set_xlabel("confidence (top-label probability)", fontsize=8)
+    for r in range(2):
         axes[r, 0].set_ylabel("accuracy in bin")
     axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Reliability on the test split, all seeds pooled ({s['bins']} bins)", fontsize=10)
+    fig.suptitle(f"Fashion-MNIST reliability on the test split, all seeds pooled ({s['bins']} bins)", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 
@@ -77,20 +79,30 @@ def draw_curves(store, s: dict, path: Path) -> Path:
     return save(fig, path)
 
 
+def grouped_bars(ax, rows: list[dict], series: list[tuple[str, str]], names: list[str]) -> None:
+    """One group of bars per loss, one bar per (summary field, label) in `series` (mean ± std)."""
+    width = 0.8 / len(series)
+    xs = np.arange(len(names))
+    for j, (rows_j, (field, label)) in enumerate(zip(rows, series)):
+        ax.bar(xs + (j - (len(series) - 1) / 2) * width, [r[field]["mean"] or 0 for r in rows_j], width,
+               yerr=[r[field]["std"] or 0 for r in rows_j], capsize=3, label=label)
+    ax.set_xticks(xs, names, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", ncol=len(series))
+
+
 def draw_accuracy_ece(s: dict, path: Path) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    width = 0.38
-    for ax, (key, label) in zip(axes, DATASETS):
-        rows = s[key]
-        xs = np.arange(len(rows))
-        ax.bar(xs - width / 2, [r["test_acc"]["mean"] or 0 for r in rows], width,
-               yerr=[r["test_acc"]["std"] or 0 for r in rows], capsize=3, label="test accuracy")
-        ax.bar(xs + width / 2, [r["ece"]["mean"] or 0 for r in rows], width, yerr=[r["ece"]["std"] or 0 for r in rows],
-               capsize=3, label="test ECE (lower is better)")
-        ax.set_xticks(xs, [r["name"] for r in rows], fontsize=8)
-        ax.set_title(f"{label}: mean ± std over seeds", fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
+    """Left: test accuracy on both datasets; right: Fashion-MNIST test ECE as read and after T."""
+    names = [r["name"] for r in s["fashion"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    grouped_bars(left, [s["spiral"], s["fashion"]], [("test_acc", "spiral"), ("test_acc", "Fashion-MNIST")], names)
+    low = min(r["test_acc"]["mean"] or 1 for key, _ in DATASETS for r in s[key])
+    left.set_ylim(max(0.0, low - 0.1), 1.08)  # headroom for the legend above the bars
+    left.set_title("Test accuracy, mean ± std over seeds", fontsize=10)
+    grouped_bars(right, [s["fashion"], s["fashion"]], [("ece", "as read"), ("ece_scaled", "after T fit on val")],
+                 names)
+    right.set_ylim(0, 1.25 * max(r[f]["mean"] or 0 for r in s["fashion"] for f in ("ece", "ece_scaled")))
+    right.set_title("Fashion-MNIST test ECE (lower is better), mean ± std over seeds", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 
@@ -116,7 +128,7 @@ def draw_overflow(s: dict, path: Path) -> Path:
 
 def draw_softmax(store, run: dict, folder: Path, calibration) -> list[Path]:
     """calibration: what the study hands over to read its stored outputs: PREDICTIONS (the file
-    name), probabilities(outputs, loss) and reliability(p, y, bins)."""
+    name), log_probabilities(outputs, s) and reliability(p, y, bins)."""
     s, folder = run["summary"], Path(folder)
     return [draw_reliability(store, s, folder / "reliability.png", calibration),
             draw_accuracy_ece(s, folder / "accuracy_ece.png"), draw_curves(store, s, folder / "curves.png"),
