@@ -7,6 +7,7 @@ Routes
   POST /api/upload              a CSV or .npz of 2-D points (<= 10 MB) -> {"dataset": "points:<id>"}; 413, 422
   GET  /api/runs[?study&kind&status]      the store's runs (what `nnstudy runs --json` lists)
   GET  /api/runs/{id}           one run (`nnstudy show --json`) and its curves
+  GET  /api/runs/{id}/config.toml         its config as a file for `nnstudy train --config`
   GET  /api/runs/{id}/figures/{name}      one of the run's PNG figures
   GET  /report                  the store's latest report (report.html), if written
   WS   /ws                      a training: {"type": "config", "config": {...}}, then run | pause | step |
@@ -189,13 +190,30 @@ async def run_detail(request: Request) -> Response:
                 c = curves.setdefault(f"{split}_{name}", [[], []])
                 c[0].append(step)
                 c[1].append(value if value is None or math.isfinite(value) else None)
-            return console.show_object(store, r) | {"curves": curves}
+            defaults = console.config_defaults()
+            changed = {k: v for k, v in r["config"].items() if k in defaults and defaults[k] != v}
+            return console.show_object(store, r) | {"curves": curves, "config_changed": changed}
         finally:
             store.close()
     try:
         return _json(await asyncio.to_thread(detail))
     except UsageError as e:
         return _err(404, str(e))
+
+
+async def config_toml(request: Request) -> Response:
+    """A run's config as the TOML file `nnstudy train --config` reads."""
+    from nnstudy.serve.session import to_toml
+
+    store = request.app.state.s.store()
+    try:
+        r = store.get(request.path_params["run_id"])
+    except UsageError as e:
+        return _err(404, str(e))
+    finally:
+        store.close()
+    return Response(to_toml(r["config"]), media_type="text/plain; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{r["id"]}.toml"'})
 
 
 async def figure(request: Request) -> Response:
@@ -342,7 +360,8 @@ def create_app(home: str | Path) -> Starlette:
         Route("/", page("playground.html")), Route("/compare", page("compare.html")), Route("/runs", page("runs.html")),
         Route("/api/fields", fields), Route("/api/check", check, methods=["POST"]),
         Route("/api/upload", upload, methods=["POST"]), Route("/api/runs", runs),
-        Route("/api/runs/{run_id}", run_detail), Route("/api/runs/{run_id}/figures/{name}", figure),
+        Route("/api/runs/{run_id}", run_detail), Route("/api/runs/{run_id}/config.toml", config_toml),
+        Route("/api/runs/{run_id}/figures/{name}", figure),
         Route("/report", report), WebSocketRoute("/ws", ws_train),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -77,7 +77,8 @@ def parse(params: dict, uploads: Path) -> TrainConfig:
     for key, raw in params.items():
         name = str(key).replace("-", "_")
         if name not in FIELDS:
-            raise Invalid(str(key)[:64], f"unknown parameter {str(key)[:64]!r}", "one of " + ", ".join(FIELDS))
+            raise Invalid(str(key)[:64] or "(empty name)", f"unknown parameter {str(key)[:64]!r}",
+                          "one of " + ", ".join(FIELDS))
         if raw is None or isinstance(raw, (list, dict)):
             raise Invalid(name, f"{name}={raw!r} is not a single value", _valid(name))
         if isinstance(raw, str) and len(raw) > 200:

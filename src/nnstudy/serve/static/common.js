@@ -104,8 +104,9 @@ function paramsFromURL(prefix) {
   for (const [k, v] of q) if (k.startsWith(prefix)) p[k.slice(prefix.length)] = v;
   return p;
 }
-function toQuery(p, prefix, q) {
-  for (const [k, v] of Object.entries(p)) if (String(v) !== String(DEFAULTS[k])) q.set(prefix + k, v);
+function toQuery(p, prefix, q, ref) {
+  ref = ref || DEFAULTS;
+  for (const [k, v] of Object.entries(p)) if (String(v) !== String(ref[k])) q.set(prefix + k, v);
   return q;
 }
 

@@ -73,7 +73,7 @@ async function apply() {
       continue;
     }
     SIDES[k].config = r.config;
-    toQuery(readFields(SIDES[k].fields), k + ".", q);
+    toQuery(readFields(SIDES[k].fields), k + ".", q, {...DEFAULTS, ...WEEK[k]});
   }
   history.replaceState(null, "", "?" + q.toString());
   if (!ok) return;
@@ -91,7 +91,7 @@ $("reset").onclick = () => {
   for (const side of Object.values(SIDES)) { side.hist = []; side.trainer.send({type: "reset"}); }
 };
 $("week").onclick = () => {
-  writeFields(dataFields, {}); 
+  writeFields(dataFields, {});
   for (const k of Object.keys(SIDES)) writeFields(SIDES[k].fields, WEEK[k]);
   apply();
 };
@@ -105,7 +105,7 @@ $("week").onclick = () => {
   for (const k of Object.keys(SIDES)) {
     SIDES[k].fields = buildFields($("f-" + k), own, k + ".", apply);
     const given = paramsFromURL(k + ".");
-    writeFields(SIDES[k].fields, Object.keys(given).length ? given : (location.search ? {} : WEEK[k]));
+    writeFields(SIDES[k].fields, {...WEEK[k], ...given});  // a side's URL holds what differs from its week default
     connect(k);
   }
   curves();

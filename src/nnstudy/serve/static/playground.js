@@ -4,6 +4,7 @@
 nav("Playground");
 const $ = id => document.getElementById(id);
 let fields = {}, pts = null, last = null, hist = [], running = false, trainer = null, config = null;
+let session = null;  // the config the server is training (its "ready" message)
 
 function history_reset() { hist = []; }
 
@@ -45,11 +46,12 @@ function connect() {
   trainer = new Trainer({
     ready(msg) {
       pts = {train: msg.train, test: msg.test, classes: msg.classes, bounds: msg.bounds};
+      session = msg.config;
       history_reset(); last = null;
       $("legend").textContent = "";
       for (let c = 0; c < msg.classes; c++) $("legend").append(el("span", {}, el("i", {style: `background:${COLORS[c % 10]}`}), `class ${c}`));
       $("legend").append(el("span", {}, "filled: train point · ringed: test point · shading: predicted class (paler = less sure)"));
-      $("status").textContent = `${msg.train.length} train / ${msg.test.length} test points; ready`;
+      pts.about = `${msg.train.length} train / ${msg.test.length} test points`;
     },
     frame(msg) {
       last = msg;
@@ -59,6 +61,7 @@ function connect() {
         setRunning(false);
         $("status").textContent = msg.status === "diverged" ? `diverged: ${msg.error}` : `finished ${msg.step} steps`;
       } else if (running) $("status").textContent = `training… step ${msg.step}`;
+      else if (msg.step === 0) $("status").textContent = `ready (${pts.about}): press Run, or Step for one step`;
       else $("status").textContent = `paused at step ${msg.step}`;
       window.lastLatency = msg.received - msg.computed;
       redraw();

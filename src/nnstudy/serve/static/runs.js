@@ -53,8 +53,13 @@ async function show(id) {
   const c1 = el("canvas", {width: 600, height: 180});
   box.append(c1);
   drawCurves(c1, curveSeries([d], "acc"), {title: "accuracy", lo: 0, hi: 1});
-  box.append(el("h3", {}, "config"), el("pre", {}, Object.entries(d.config || {}).filter(([k, v]) => k !== "extra").map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n")));
-  if (d.kind === "train") box.append(el("div", {class: "note"}, "reproduce: nnstudy train --config " + d.folder + "/config.toml (runs saved from the playground), or the fields above"));
+  const changed = Object.entries(d.config_changed || {}).filter(([k]) => k !== "extra");
+  box.append(el("h3", {}, "config (fields off their defaults)"),
+             el("pre", {}, changed.length ? changed.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n") : "(all at their defaults)"));
+  if (d.kind === "train") {
+    const link = el("a", {href: `/api/runs/${encodeURIComponent(d.id)}/config.toml`}, "config.toml");
+    box.append(el("div", {class: "note"}, "reproduce it: download ", link, ", then ", el("code", {}, `nnstudy train --config ${d.id}.toml`)));
+  }
   const figs = el("div", {class: "figs"});
   for (const f of d.figures || []) figs.append(el("div", {class: "note"}, f), el("img", {src: `/api/runs/${encodeURIComponent(d.id)}/figures/${encodeURIComponent(f)}`, alt: f, loading: "lazy"}));
   box.append(figs);
