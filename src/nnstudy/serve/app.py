@@ -42,7 +42,7 @@ STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes of one uploaded file
 MAX_BODY = 64 * 1024  # bytes of a JSON request or WebSocket message
 MAX_TRAININGS = 4  # trainings at once (each a WebSocket with a built session); more are refused
-FRAME_SECONDS = 0.05  # training between frames: about 20 frames a second, the rest of the time steps
+FRAME_SECONDS = 0.05  # a frame every 50 ms (20 a second) while training; steps fill the time between
 MAX_FRAMES_PER_STEP_CALL = 1000  # "step" messages: steps per message at most
 
 
@@ -265,8 +265,7 @@ async def ws_train(ws: WebSocket) -> None:
     async def run_loop() -> None:
         try:
             while not session.done:
-                await asyncio.to_thread(_locked, session, session.train_for, FRAME_SECONDS)
-                await send(await asyncio.to_thread(_locked, session, session.frame))
+                await send(await asyncio.to_thread(_locked, session, session.tick, FRAME_SECONDS))
         except (asyncio.CancelledError, WebSocketDisconnect):
             raise
         except Exception as e:  # a bug: say so in the page, keep the server serving

@@ -41,6 +41,7 @@ class Session:
         self.grid = _lattice(self.bounds, GRID)  # (GRID*GRID, 2), row 0 at the top (largest x2)
         self.unit_grid = _lattice(self.bounds, UNIT_GRID)
         self.grads: list[float] = []
+        self.frame_seconds = 0.005  # what a frame takes to build (a running average; see tick)
         self.reset()
 
     def reset(self) -> None:
@@ -82,6 +83,15 @@ class Session:
                 per_step = (time.perf_counter() - t) / k
         self.want_grads = False
         return taken
+
+    def tick(self, period: float) -> dict:
+        """Train, then build a frame, so that a frame leaves about every `period` seconds: the
+        training gets the period less what the last frame took to build. One call, one thread hop."""
+        self.train_for(max(0.005, period - self.frame_seconds))
+        t = time.perf_counter()
+        out = self.frame()
+        self.frame_seconds = 0.8 * self.frame_seconds + 0.2 * (time.perf_counter() - t)
+        return out
 
     def points(self) -> dict:
         d = self.data
