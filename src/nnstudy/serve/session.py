@@ -142,8 +142,9 @@ def _probabilities(out: torch.Tensor, loss: str) -> torch.Tensor:
 
 
 def _unit_maps(model: nn.Module, grid: torch.Tensor) -> list[dict]:
-    """Each hidden layer's first units over the plane, each map scaled by its own largest magnitude
-    into bytes (128 = 0). MLPs and the linear net have hidden layers; softmax regression has none."""
+    """Each hidden layer's first units over the plane, each map scaled from its own lowest to its
+    highest output into bytes 0..255 (a sigmoid unit's outputs are all positive: a scale by sign would
+    show nothing). MLPs and the linear net have hidden layers; softmax regression has none."""
     layers = list(getattr(model, "hidden", []))
     outs = []
     if layers:
@@ -156,8 +157,10 @@ def _unit_maps(model: nn.Module, grid: torch.Tensor) -> list[dict]:
     maps = []
     for i, h in enumerate(outs):
         h = h[:, :MAX_UNIT_MAPS]  # (n*n, k)
-        scale = h.abs().amax(0).clamp(min=1e-8)
-        q = ((h / scale) * 127 + 128).round().clamp(0, 255).to(torch.uint8).T.contiguous().numpy()  # (k, n*n)
+        lo, hi = h.amin(0), h.amax(0)
+        span = hi - lo
+        q = torch.where(span > 1e-6 * hi.abs().clamp(min=1), (h - lo) / span.clamp(min=1e-12), torch.full_like(h, 0.5))
+        q = (q * 255).round().clamp(0, 255).to(torch.uint8).T.contiguous().numpy()  # (k, n*n)
         maps.append({"layer": i + 1, "units": int(q.shape[0]), "of": int(outs[i].shape[1]),
                      "maps": base64.b64encode(q.tobytes()).decode()})
     return maps

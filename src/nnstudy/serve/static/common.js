@@ -27,7 +27,7 @@ const FORM = {
     ["seed", "seed", "number"], ["steps", "steps", "number"],
   ],
 };
-const LABELS = {cross_entropy: "softmax + cross-entropy", mse: "squared error (one-hot)", bce: "sigmoid + BCE",
+const LABELS = {cross_entropy: "softmax + CE", mse: "MSE (one-hot)", bce: "sigmoid + BCE",
                 linear: "linear (2 linear layers)", mlp: "MLP", logistic: "softmax regression"};
 
 let DEFAULTS = {};
@@ -70,6 +70,20 @@ function buildFields(parent, fields, prefix, onchange) {
     out[name] = {lab, input, err};
   }
   return out;
+}
+
+// What each model ignores: greyed out in the form, so nobody tunes a knob that does nothing.
+const IGNORED = {linear: ["depth", "activation", "init", "batch_norm", "residual"],
+                 logistic: ["depth", "width", "activation", "init", "batch_norm", "residual"], mlp: []};
+function greyIgnored(fields) {
+  const model = fields.model ? fields.model.input.value : "mlp", ds = fields.dataset ? fields.dataset.input.value : "spiral";
+  const off = new Set(IGNORED[model] || []);
+  if (ds !== "spiral") off.add("classes");
+  for (const [name, f] of Object.entries(fields)) {
+    f.input.disabled = off.has(name);
+    f.lab.title = off.has(name) ? (name === "classes" ? "only the spiral has a number of classes" : `the ${model} model does not use this`) : name;
+    f.lab.style.opacity = off.has(name) ? 0.45 : 1;
+  }
 }
 
 function readFields(fields) {
@@ -182,7 +196,14 @@ function drawRegions(canvas, frame, pts) {
 }
 
 // Curves: series [{label, color, dash, xs, ys}], y from lo to hi (null: from the data), log axis optional.
+function fitWidth(canvas) {  // as wide as its box: no chart cut off or lost in white space
+  const box = canvas.parentElement, cs = getComputedStyle(box);
+  const w = Math.floor(box.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight));
+  if (w > 200 && Math.abs(canvas.width - w) > 1) canvas.width = w;
+}
+
 function drawCurves(canvas, series, opts) {
+  fitWidth(canvas);
   const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
   const L = 46, R = 10, T = 22, B = 26;
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
@@ -202,10 +223,11 @@ function drawCurves(canvas, series, opts) {
     ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - R, y); ctx.stroke();
     ctx.fillText(fmt(v), 4, y + 4);
   }
-  for (let i = 0; i <= 4; i++) {
-    const v = xmax * i / 4, x = X(v);
-    ctx.fillText(String(Math.round(v)), Math.min(x - 8, W - R - 24), H - 8);
-  }
+  const raw = xmax / 4, mag = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
+  const stepx = Math.max(1, [1, 2, 2.5, 5, 10].map(m => m * mag).find(v => v >= raw) || 10 * mag);
+  const ticks = [];
+  for (let v = 0; v <= xmax + 1e-9; v += stepx) ticks.push(Math.round(v));
+  for (const v of ticks) ctx.fillText(String(v), Math.min(X(v) - 8, W - R - 24), H - 8);
   ctx.fillText("step", W - R - 28, H - 18);
   for (const s of series) {
     ctx.strokeStyle = s.color; ctx.lineWidth = 1.7; ctx.setLineDash(s.dash ? [5, 4] : []);
@@ -237,6 +259,7 @@ function fmt(v) {
 
 // Gradient norms per layer, on a log axis (vanishing gradients show as bars shrinking to the left).
 function drawGrads(canvas, grads, names) {
+  fitWidth(canvas);
   const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
   ctx.font = "11px system-ui, sans-serif"; ctx.fillStyle = "#1d2330";
@@ -252,7 +275,8 @@ function drawGrads(canvas, grads, names) {
   });
 }
 
-// Hidden units' responses over the plane: blue negative, white 0, orange positive (each map its own scale).
+// Hidden units' outputs over the plane, each on its own scale: blue where the unit's output is lowest,
+// white midway, orange where highest (a unit that is constant over the plane stays white).
 function drawUnits(container, units, n) {
   container.textContent = "";
   if (!units || !units.length) { container.append(el("div", {class: "note"}, "this model has no hidden units")); return; }
@@ -263,7 +287,7 @@ function drawUnits(container, units, n) {
       const c = el("canvas", {width: n, height: n, title: `layer ${layer.layer}, unit ${u + 1}`});
       const ctx = c.getContext("2d"), img = ctx.createImageData(n, n);
       for (let i = 0; i < n * n; i++) {
-        const v = (q[u * n * n + i] - 128) / 127, a = Math.abs(v);
+        const v = (q[u * n * n + i] - 127.5) / 127.5, a = Math.abs(v);
         const col = v >= 0 ? [230, 159, 0] : [0, 114, 178];
         for (let k = 0; k < 3; k++) img.data[4 * i + k] = 255 * (1 - a) + col[k] * a;
         img.data[4 * i + 3] = 255;

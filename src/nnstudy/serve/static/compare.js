@@ -60,6 +60,8 @@ function message(text) {
 
 async function apply() {
   message("");
+  greyIgnored(dataFields);
+  for (const k of Object.keys(SIDES)) greyIgnored(SIDES[k].fields);
   const shared = readFields(dataFields), q = toQuery(shared, "", new URLSearchParams());
   let ok = true;
   for (const k of Object.keys(SIDES)) {

@@ -33,7 +33,8 @@ function redraw() {
 
 function setRunning(on) {
   running = on;
-  $("run").textContent = on ? "Pause" : (last && last.done ? "Done" : "Run");
+  $("run").textContent = on ? "Pause" : (last && last.done ? "Finished" : "Run");
+  $("run").title = last && last.done ? "all steps taken: Reset to start again, or raise steps (a new setup starts from step 0)" : "";
   $("run").disabled = !!(last && last.done) && !on;
 }
 
@@ -59,9 +60,11 @@ function connect() {
       else if (hist[hist.length - 1].step > msg.step) hist = [{step: msg.step, m: msg.metrics}];
       if (msg.done) {
         setRunning(false);
-        $("status").textContent = msg.status === "diverged" ? `diverged: ${msg.error}` : `finished ${msg.step} steps`;
+        $("status").textContent = msg.status === "diverged" ? `diverged: ${msg.error}` :
+          `finished all ${msg.step} steps (Reset starts again from the same initial weights)`;
       } else if (running) $("status").textContent = `training… step ${msg.step}`;
-      else if (msg.step === 0) $("status").textContent = `ready (${pts.about}): press Run, or Step for one step`;
+      else if (msg.step === 0) $("status").textContent = `ready (${pts.about}), at step 0: press Run, or Step for one step. ` +
+        "Changing a setting starts again from step 0.";
       else $("status").textContent = `paused at step ${msg.step}`;
       window.lastLatency = msg.received - msg.computed;
       redraw();
@@ -81,11 +84,17 @@ function connect() {
 }
 
 async function apply() {
+  greyIgnored(fields);
   const p = readFields(fields);
   const r = await checkConfig(p);
   const rest = showError(fields, r.error);
   message(rest || "", false);
-  if (r.error) { $("status").textContent = "fix the parameter marked in red"; return; }
+  if (r.error) {
+    $("status").textContent = "fix the parameter marked in red" + (pts ? "; the drawing shows the last valid setup" : " to start");
+    $("run").disabled = $("step").disabled = $("save").disabled = $("reset").disabled = true;
+    return;
+  }
+  $("step").disabled = $("save").disabled = $("reset").disabled = false;
   config = r.config;
   history.replaceState(null, "", "?" + toQuery(config, "", new URLSearchParams()).toString());
   setRunning(false);

@@ -3,6 +3,7 @@
 nav("Runs");
 const $ = id => document.getElementById(id);
 const ticked = new Map();  // run id -> its detail (curves)
+const OVERLAY = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#333333"];
 
 function when(t) { return t ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : ""; }
 
@@ -71,7 +72,7 @@ function curveSeries(details, metric) {
     for (const split of ["train", "val", "test"]) {
       const c = (d.curves || {})[`${split}_${metric}`];
       if (!c) continue;
-      out.push({label: `${d.id.slice(-6)} ${split}`, color: COLORS[(i + 1) % 10], dash: split !== "train", xs: c[0], ys: c[1]});
+      out.push({label: `${d.id.slice(-6)} ${split}`, color: OVERLAY[i % OVERLAY.length], dash: split !== "train", xs: c[0], ys: c[1]});
     }
   });
   return out;
