@@ -7,7 +7,8 @@ For the week's net (2 -> 100 -> 3 ReLU, Adam, the 3,000-point spiral: 2,400 trai
                test loss and accuracy, per-layer gradient norms, 16 hidden units' 16x16 maps);
   latency      ms from a frame's `computed` stamp (server, after it was built) to its arrival here
                (same machine, same clock): median and 95th percentile;
-and the same with two trainings at once (the Compare page), each on its own socket.
+and the same with two trainings at once (the Compare page), each on its own socket; and, for scale,
+the bare loop's steps/s (train.Stepper in this process, no server, no frames) at the same moments.
 Each measurement runs `--seconds` and is repeated `--repeats` times; medians are printed, with the
 CPU and the load average (other work on the machine slows every figure).
 
@@ -57,6 +58,28 @@ async def one_training(url: str, seconds: float) -> dict:
             "latency_ms_median": statistics.median(lat), "latency_ms_p95": lat[int(0.95 * (len(lat) - 1))]}
 
 
+def bare_loop(seconds: float) -> float:
+    """Steps/s of the same training with no server and no frames (train.Stepper in this process, one
+    thread): what the machine gives the loop right now, the ceiling of the streamed figure."""
+    import torch
+
+    from nnstudy.config import TrainConfig
+    from nnstudy.data import load_dataset
+    from nnstudy.models import build_model
+    from nnstudy.train import Stepper
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(**WEEK, device="cpu")
+    data = load_dataset(cfg)
+    torch.manual_seed(cfg.seed)
+    st = Stepper(build_model(cfg, data.input_shape, data.num_classes), data, cfg)
+    st.advance(20)  # warm
+    t0, n = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        n += st.advance(50)
+    return n / (time.perf_counter() - t0)
+
+
 async def measure(url: str, seconds: float, at_once: int) -> list[dict]:
     return list(await asyncio.gather(*(one_training(url, seconds) for _ in range(at_once))))
 
@@ -82,8 +105,9 @@ def main() -> None:
             server.stderr.readline()  # "nnstudy serve: http://...": listening
             url = f"ws://127.0.0.1:{port}/ws"
             load_before = os.getloadavg()
-            solo, pair = [], []
-            for _ in range(args.repeats):  # interleaved: load that comes and goes hits both alike
+            solo, pair, bare = [], [], []
+            for _ in range(args.repeats):  # interleaved: load that comes and goes hits all alike
+                bare.append(bare_loop(args.seconds / 2))
                 solo += asyncio.run(measure(url, args.seconds, 1))
                 pair += asyncio.run(measure(url, args.seconds, 2))
             load_after = os.getloadavg()
@@ -99,6 +123,7 @@ def main() -> None:
            "load_average_before": [round(x, 2) for x in load_before],
            "load_average_after": [round(x, 2) for x in load_after],
            "seconds_each": args.seconds, "repeats": args.repeats,
+           "bare_loop_steps_per_s": round(statistics.median(bare), 1),
            "one_training": {k: med(solo, k) for k in keys},
            "two_at_once_each": {k: med(pair, k) for k in keys},
            "two_at_once_worst": {k: round(min(r[k] for r in pair) if "per_s" in k else max(r[k] for r in pair), 1)
@@ -111,6 +136,7 @@ def main() -> None:
     print(f"week's net 2->100->3 ReLU + Adam, 3,000-point spiral (2,400 full batch), medians of {args.repeats} x "
           f"{args.seconds:g} s")
     print(f"{'':<26}{'steps/s':>9}{'frames/s':>10}{'latency ms (median, p95)':>27}")
+    print(f"{'bare loop, no frames':<26}{out['bare_loop_steps_per_s']:>9.0f}")
     for name, key in (("one training", "one_training"), ("two at once, each", "two_at_once_each"),
                       ("two at once, worst", "two_at_once_worst")):
         r = out[key]

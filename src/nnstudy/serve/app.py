@@ -264,6 +264,7 @@ async def ws_train(ws: WebSocket) -> None:
 
     async def run_loop() -> None:
         try:
+            session.beat = None  # a fresh beat after a pause
             while not session.done:
                 await send(await asyncio.to_thread(_locked, session, session.tick, FRAME_SECONDS))
         except (asyncio.CancelledError, WebSocketDisconnect):

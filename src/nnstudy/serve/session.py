@@ -42,6 +42,7 @@ class Session:
         self.unit_grid = _lattice(self.bounds, UNIT_GRID)
         self.grads: list[float] = []
         self.frame_seconds = 0.005  # what a frame takes to build (a running average; see tick)
+        self.beat: float | None = None  # when the next frame is due (perf_counter seconds; see tick)
         self.reset()
 
     def reset(self) -> None:
@@ -85,12 +86,19 @@ class Session:
         return taken
 
     def tick(self, period: float) -> dict:
-        """Train, then build a frame, so that a frame leaves about every `period` seconds: the
-        training gets the period less what the last frame took to build. One call, one thread hop."""
-        self.train_for(max(0.005, period - self.frame_seconds))
+        """Train, then build a frame, so that frames leave on a fixed beat of `period` seconds: the
+        training stops in time for the frame to be built by the beat. The beat is absolute, so time
+        lost between calls (sending, a busy CPU) shortens the next training rather than delaying
+        every frame after it; more than a period behind, the beat restarts from now. One call, one
+        thread hop."""
+        now = time.perf_counter()
+        if self.beat is None or now > self.beat + period:
+            self.beat = now + period
+        self.train_for(max(0.002, self.beat - now - self.frame_seconds))
         t = time.perf_counter()
         out = self.frame()
         self.frame_seconds = 0.8 * self.frame_seconds + 0.2 * (time.perf_counter() - t)
+        self.beat += period
         return out
 
     def points(self) -> dict:
