@@ -335,3 +335,13 @@ def test_stepper_is_fit_a_few_steps_at_a_time(kw):
         assert (so_far.final, so_far.records) == (short.final, short.records)
     else:
         assert whole.status == "diverged"
+
+
+def test_a_port_in_use_is_one_line_and_exit_2():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        rc, _, err = run_cli("serve", "--port", s.getsockname()[1])
+    assert rc == 2 and "in use" in err and "--port" in err and len(err.strip().splitlines()) == 1

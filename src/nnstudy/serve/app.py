@@ -23,18 +23,19 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from nnstudy.errors import UsageError
-from nnstudy.serve import params
+from nnstudy.serve import params, runs
+from nnstudy.serve.errors import error_response as _err
+from nnstudy.serve.errors import json_response as _json
 from nnstudy.serve.session import Session, save_run
 
 log = logging.getLogger("nnstudy.serve")
@@ -43,7 +44,7 @@ MAX_UPLOAD = 10 * 1024 * 1024  # bytes of one uploaded file
 MAX_BODY = 64 * 1024  # bytes of a JSON request or WebSocket message
 MAX_TRAININGS = 4  # trainings at once (each a WebSocket with a built session); more are refused
 FRAME_SECONDS = 0.05  # a frame every 50 ms (20 a second) while training; steps fill the time between
-MAX_FRAMES_PER_STEP_CALL = 1000  # "step" messages: steps per message at most
+MAX_STEPS_PER_MESSAGE = 1000  # a "step" message takes at most this many steps
 
 
 class State:
@@ -58,14 +59,6 @@ class State:
         return Store(self.home, readonly=readonly)
 
 
-def _json(obj, status: int = 200) -> Response:
-    from nnstudy.store import to_json
-
-    return Response(to_json(obj), status_code=status, media_type="application/json")
-
-
-def _err(status: int, message: str, **more) -> Response:
-    return _json({"error": message, **more}, status)
 
 
 async def _read_json(request: Request):
@@ -154,91 +147,6 @@ def _multipart_file(raw: bytes, ctype: str) -> tuple[bytes, str] | None:
     return None
 
 
-async def runs(request: Request) -> Response:
-    from nnstudy import console
-
-    q = request.query_params
-    allowed = {"kind": ("study", "train"), "status": ("running", "complete", "diverged", "failed", "crashed")}
-    for key, valid in allowed.items():
-        if q.get(key) and q[key] not in valid:
-            return _json({"error": "invalid parameter", "field": key, "message": f"{key}={q[key][:64]!r}",
-                          "valid": ", ".join(valid)}, 422)
-
-    def listing():
-        store = request.app.state.s.store()
-        try:
-            rows = store.runs(study=q.get("study") or None, kind=q.get("kind") or None)
-            if q.get("status"):
-                rows = [r for r in rows if r["status"] == q["status"]]
-            return {"runs": console.runs_listing(store, rows),
-                    "studies": sorted({r["study"] for r in store.runs() if r["study"]}),
-                    "report": (request.app.state.s.home / "report" / "report.html").is_file()}
-        finally:
-            store.close()
-    return _json(await asyncio.to_thread(listing))
-
-
-async def run_detail(request: Request) -> Response:
-    from nnstudy import console
-
-    def detail():
-        store = request.app.state.s.store()
-        try:
-            r = store.get(request.path_params["run_id"])
-            curves = {}
-            for step, split, name, value in store.metrics(r["id"]):
-                c = curves.setdefault(f"{split}_{name}", [[], []])
-                c[0].append(step)
-                c[1].append(value if value is None or math.isfinite(value) else None)
-            defaults = console.config_defaults()
-            changed = {k: v for k, v in r["config"].items() if k in defaults and defaults[k] != v}
-            return console.show_object(store, r) | {"curves": curves, "config_changed": changed}
-        finally:
-            store.close()
-    try:
-        return _json(await asyncio.to_thread(detail))
-    except UsageError as e:
-        return _err(404, str(e))
-
-
-async def config_toml(request: Request) -> Response:
-    """A run's config as the TOML file `nnstudy train --config` reads."""
-    from nnstudy.serve.session import to_toml
-
-    store = request.app.state.s.store()
-    try:
-        r = store.get(request.path_params["run_id"])
-    except UsageError as e:
-        return _err(404, str(e))
-    finally:
-        store.close()
-    return Response(to_toml(r["config"]), media_type="text/plain; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{r["id"]}.toml"'})
-
-
-async def figure(request: Request) -> Response:
-    from nnstudy import console
-
-    store = request.app.state.s.store()
-    try:
-        r = store.get(request.path_params["run_id"])
-        name = request.path_params["name"]
-        if name not in console.figures(store, r["id"]):  # the folder's own listing: no other path is reachable
-            return _err(404, f"run {r['id']} has no figure {name[:64]!r}")
-        return FileResponse(store.run_dir(r["id"]) / name, media_type="image/png")
-    except UsageError as e:
-        return _err(404, str(e))
-    finally:
-        store.close()
-
-
-async def report(request: Request) -> Response:
-    path = request.app.state.s.home / "report" / "report.html"
-    if not path.is_file():
-        return HTMLResponse("<p>No report in this store yet: <code>nnstudy report</code> writes one.</p>", 404)
-    return FileResponse(path, media_type="text/html")
-
-
 async def ws_train(ws: WebSocket) -> None:
     """One training per socket; see the module's docstring for the messages."""
     await ws.accept()
@@ -319,7 +227,7 @@ async def ws_train(ws: WebSocket) -> None:
             elif kind == "step":
                 await stop()
                 n = msg.get("steps", 1)
-                n = n if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_FRAMES_PER_STEP_CALL else 1
+                n = n if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_STEPS_PER_MESSAGE else 1
                 await asyncio.to_thread(_locked, session, session.train_for, 60.0, n)
                 await send(await asyncio.to_thread(_locked, session, session.frame))
             elif kind == "reset":
@@ -359,10 +267,10 @@ def create_app(home: str | Path) -> Starlette:
     routes = [
         Route("/", page("playground.html")), Route("/compare", page("compare.html")), Route("/runs", page("runs.html")),
         Route("/api/fields", fields), Route("/api/check", check, methods=["POST"]),
-        Route("/api/upload", upload, methods=["POST"]), Route("/api/runs", runs),
-        Route("/api/runs/{run_id}", run_detail), Route("/api/runs/{run_id}/config.toml", config_toml),
-        Route("/api/runs/{run_id}/figures/{name}", figure),
-        Route("/report", report), WebSocketRoute("/ws", ws_train),
+        Route("/api/upload", upload, methods=["POST"]), Route("/api/runs", runs.runs),
+        Route("/api/runs/{run_id}", runs.run_detail), Route("/api/runs/{run_id}/config.toml", runs.config_toml),
+        Route("/api/runs/{run_id}/figures/{name}", runs.figure),
+        Route("/report", runs.report), WebSocketRoute("/ws", ws_train),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes)
