@@ -80,6 +80,10 @@ BAD = [  # (field, value, words the 422 must carry)
     ("dataset", "mnist", "spiral"), ("dataset", "../../etc/passwd", "spiral"), ("dataset", "npz:/etc/passwd", "spiral"),
     ("dataset", "points:../../nnstudy", "spiral"), ("dataset", "points:0123456789abcdef", "spiral"),
     ("weight_decay", "1e400", ">= 0"), ("device", "cuda", "one of"), ("threads", 4, "one of"),
+    ("features", "x3", "x1^2"), ("features", "x1+x1", "x1^2"), ("widths", "8x0", "joined by x"),
+    ("widths", "300x2", "256"), ("widths", "2x2x2x2x2x2x2", "1 to 6"),
+    ("activations", "relu+tanh", "one per hidden layer"),
+    ("activations", "swish", "relu"),
 ]
 
 
@@ -121,6 +125,24 @@ def test_a_training_streams_frames_until_its_last_step(client):
     assert [u["layer"] for u in f["units"]] == [1, 2] and f["units"][0]["units"] == 12
     assert 0 <= f["metrics"]["test_acc"] <= 1 and f["metrics"]["train_loss"] < first["metrics"]["train_loss"]
     assert f["computed"] <= time.time() * 1000
+
+
+def test_input_features_and_a_width_and_activation_per_layer(client):
+    """TensorFlow Playground's inputs (x1², sin x1, ...) and layers of their own width and activation:
+    config fields, so a saved run reproduces them; the unit maps follow the layers."""
+    cfg = {**SMALL, "dataset": "circles", "features": "x1^2+x2^2", "widths": "6x3", "activations": "tanh+relu"}
+    with client.websocket_connect("/ws") as ws:
+        ready, first = start(ws, cfg)
+        assert ready["config"]["features"] == "x1^2+x2^2"
+        assert first["layers"] == ["2->6", "6->3", "3->2"]
+        assert [(u["layer"], u["units"]) for u in first["units"]] == [(1, 6), (2, 3)]
+        ws.send_json({"type": "step", "steps": 20})
+        ws.receive_json()
+        ws.send_json({"type": "save"})
+        saved = ws.receive_json()
+    rc, out, err = run_cli("train", "--config", saved["config_toml"], "--json", "--no-figures")
+    assert rc == 0, err
+    assert json.loads(out)["final"]["test_acc"] == pytest.approx(saved["final"]["test_acc"])
 
 
 def test_step_pause_and_reset_restore_the_same_initial_weights(client):

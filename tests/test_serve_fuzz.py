@@ -34,7 +34,11 @@ BAD_BY_KIND = {
     "activation": ["swish", "RELU", "softmax", 1], "init": ["zeros", "orthogonal", 0], "loss": ["hinge", "nll", 2],
     "optimizer": ["lbfgs", "adagrad", "Adam"], "batch_norm": ["maybe", 2, "2", "yesno"],
     "residual": ["x", -1], "nesterov": ["sometimes", 5],
+    "features": ["x3", "x1+x1", "x1 x2", "+", "sin(x3)", "x1^3"],
+    "widths": ["0", "8x0", "x", "1e3", "-4", "300", "1x1x1x1x1x1x1"],
+    "activations": ["swish", "relu+relu", "relu+", "+"],
 }
+LISTS = ("features", "widths", "activations")  # "" is their default: off
 
 
 def bad_params(rng: random.Random) -> dict:
@@ -47,8 +51,8 @@ def bad_params(rng: random.Random) -> dict:
         p[rng.choice(["activations", "lr_", "device", "threads", "epochs", "schedule", "x" * 100, "", "__proto__"])] = 1
     else:
         name = rng.choice(list(BAD_BY_KIND))
-        pool = BAD_BY_KIND[name] + ([v for v in ANY_BAD if not (name in CHOICES and v in ("abc",))] if rng.random() < .5
-                                    else [])
+        anything = [v for v in ANY_BAD if not (name in LISTS and v in ("", " "))]
+        pool = BAD_BY_KIND[name] + (anything if rng.random() < .5 else [])
         p[name] = rng.choice(pool)
     return p
 

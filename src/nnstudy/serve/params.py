@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from nnstudy.config import RULES, TrainConfig, check, coerce, valid_values
+from nnstudy.config import RULES, TrainConfig, check, coerce, hidden_widths, valid_values
 from nnstudy.data import TOY_SETS
 from nnstudy.data.points import MAX_CLASSES, MAX_POINTS
 from nnstudy.errors import UsageError
@@ -28,8 +28,8 @@ UPLOAD_ID = re.compile(r"[0-9a-f]{16}")  # an uploaded set's name: the start of 
 # field keeps its default.
 FIELDS = {
     "dataset": "spiral", "n_per_class": 1000, "classes": 3, "noise": 0.2, "test_frac": 0.2, "data_seed": 0,
-    "model": "mlp", "width": 100, "depth": 1, "activation": "relu", "init": "default",
-    "batch_norm": False, "residual": False,
+    "features": "", "model": "mlp", "width": 100, "depth": 1, "widths": "", "activation": "relu",
+    "activations": "", "init": "default", "batch_norm": False, "residual": False,
     "loss": "cross_entropy", "optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "nesterov": False,
     "weight_decay": 1e-5, "batch_size": 0, "seed": 0, "steps": 1000,
 }
@@ -102,11 +102,17 @@ def parse(params: dict, uploads: Path) -> TrainConfig:
         raise Invalid("n_per_class", f"{values['n_per_class']} points per class x {_classes(values)} classes is "
                       f"over {MAX_POINTS:,} points", f"at most {MAX_POINTS // _classes(values):,} per class")
     try:
-        return TrainConfig(**values, device="cpu")  # cross-field rules (nesterov needs momentum, ...)
+        cfg = TrainConfig(**values, device="cpu")  # cross-field rules (nesterov needs momentum, ...)
     except UsageError as e:
         msg = str(e)
         name = next((n for n in FIELDS if msg.startswith(n + "=")), "config")
         raise Invalid(name, msg, _valid(name) if name != "config" else msg) from None
+    widths = hidden_widths(cfg)
+    if cfg.widths and (len(widths) > MAX_DEPTH or max(widths) > MAX_WIDTH):
+        raise Invalid("widths", f"widths={cfg.widths!r} is over the playground's {MAX_DEPTH} layers of "
+                      f"{MAX_WIDTH} units",
+                      f"1 to {MAX_DEPTH} integers from 1 to {MAX_WIDTH}, joined by x (8x8x4)")
+    return cfg
 
 
 def _classes(values: dict) -> int:

@@ -153,6 +153,8 @@ def _unit_maps(model: nn.Module, grid: torch.Tensor) -> list[dict]:
     """Each hidden layer's first units over the plane, each map scaled from its own lowest to its
     highest output into bytes 0..255 (a sigmoid unit's outputs are all positive: a scale by sign would
     show nothing). MLPs and the linear net have hidden layers; softmax regression has none."""
+    if hasattr(model, "features") and hasattr(model, "net"):  # models.mlp.WithFeatures: the net sees the features
+        grid, model = model.features(grid), model.net
     layers = list(getattr(model, "hidden", []))
     outs = []
     if layers:

@@ -13,9 +13,12 @@ const FORM = {
     ["noise", "noise", "number"], ["test_frac", "test fraction", "number"], ["data_seed", "data seed", "number"],
   ],
   net: [
+    ["features", "inputs", "features", ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]],
     ["model", "model", "select", ["mlp", "linear", "logistic"]],
     ["depth", "hidden layers", "number"], ["width", "units per layer", "number"],
+    ["widths", "layer sizes", "text", "8x8x4: overrides the two above"],
     ["activation", "activation", "select", ["relu", "leaky_relu", "tanh", "sigmoid", "gelu", "none"]],
+    ["activations", "layer activations", "text", "relu+tanh+relu: one per layer"],
     ["init", "initialisation", "select", ["default", "xavier", "kaiming"]],
     ["batch_norm", "batch norm", "check"], ["residual", "residual", "check"],
   ],
@@ -58,13 +61,30 @@ function buildFields(parent, fields, prefix, onchange) {
       for (const o of options) input.append(el("option", {value: o}, LABELS[o] || o));
     } else if (kind === "check") {
       input = el("input", {type: "checkbox"});
+    } else if (kind === "features") {  // a hidden value ("" or names joined by +) behind one box a feature
+      input = el("input", {type: "hidden"});
+      const boxes = options.map(o => el("input", {type: "checkbox", value: o}));
+      input.sync = () => {
+        const on = input.value ? input.value.split("+") : ["x1", "x2"];
+        for (const b of boxes) b.checked = on.includes(b.value);
+      };
+      for (const b of boxes) b.addEventListener("change", () => {
+        const on = boxes.filter(c => c.checked).map(c => c.value);
+        if (!on.length) { b.checked = true; return; }  // a net needs an input
+        input.value = on.join("+") === "x1+x2" ? "" : on.join("+");
+        onchange();
+      });
+      input.boxes = el("span", {class: "feats"}, ...boxes.map(b => el("label", {}, b, b.value.replace("^2", "²"))));
+    } else if (kind === "text") {
+      input = el("input", {type: "text", spellcheck: "false", placeholder: options});
     } else {
       input = el("input", {type: "text", inputmode: "decimal", spellcheck: "false"});
     }
     input.name = prefix + name;
     input.dataset.field = name;
-    input.addEventListener("change", onchange);
-    const lab = el("label", {class: "f", title: name}, label, input);
+    if (kind !== "features") input.addEventListener("change", onchange);
+    const lab = input.boxes ? el("div", {class: "f", title: name}, label, input.boxes, input)
+                            : el("label", {class: "f", title: name}, label, input);
     const err = el("div", {class: "err"});
     parent.append(lab, err);
     out[name] = {lab, input, err};
@@ -73,15 +93,21 @@ function buildFields(parent, fields, prefix, onchange) {
 }
 
 // What each model ignores: greyed out in the form, so nobody tunes a knob that does nothing.
-const IGNORED = {linear: ["depth", "activation", "init", "batch_norm", "residual"],
-                 logistic: ["depth", "width", "activation", "init", "batch_norm", "residual"], mlp: []};
+const IGNORED = {linear: ["depth", "widths", "activation", "activations", "init", "batch_norm", "residual"],
+                 logistic: ["depth", "width", "widths", "activation", "activations", "init", "batch_norm", "residual"],
+                 mlp: []};
 function greyIgnored(fields) {
   const model = fields.model ? fields.model.input.value : "mlp", ds = fields.dataset ? fields.dataset.input.value : "spiral";
   const off = new Set(IGNORED[model] || []);
   if (ds !== "spiral") off.add("classes");
+  if (fields.widths && fields.widths.input.value.trim()) { off.add("depth"); off.add("width"); }
+  if (fields.activations && fields.activations.input.value.trim()) off.add("activation");
   for (const [name, f] of Object.entries(fields)) {
     f.input.disabled = off.has(name);
-    f.lab.title = off.has(name) ? (name === "classes" ? "only the spiral has a number of classes" : `the ${model} model does not use this`) : name;
+    const why = name === "classes" ? "only the spiral has a number of classes"
+      : ["depth", "width", "activation"].includes(name) && !(IGNORED[model] || []).includes(name) ? "set per layer below"
+      : `the ${model} model does not use this`;
+    f.lab.title = off.has(name) ? why : name;
     f.lab.style.opacity = off.has(name) ? 0.45 : 1;
   }
 }
@@ -100,6 +126,7 @@ function writeFields(fields, values) {
     if (v === undefined) continue;
     if (f.input.type === "checkbox") f.input.checked = v === true || v === "true";
     else f.input.value = String(v);
+    if (f.input.sync) f.input.sync();
   }
 }
 
