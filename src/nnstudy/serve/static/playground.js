@@ -33,7 +33,7 @@ function redraw() {
 
 function setRunning(on) {
   running = on;
-  $("run").textContent = on ? "Pause" : (last && last.done ? "Finished" : "Run");
+  $("run").textContent = on ? "Pause" : (last && last.done ? (last.status === "diverged" ? "Diverged" : "Finished") : "Run");
   $("run").title = last && last.done ? "all steps taken: Reset to start again, or raise steps (a new setup starts from step 0)" : "";
   $("run").disabled = !!(last && last.done) && !on;
 }
@@ -60,7 +60,7 @@ function connect() {
       else if (hist[hist.length - 1].step > msg.step) hist = [{step: msg.step, m: msg.metrics}];
       if (msg.done) {
         setRunning(false);
-        $("status").textContent = msg.status === "diverged" ? `diverged: ${msg.error}` :
+        $("status").textContent = msg.status === "diverged" ? `diverged: ${msg.error}; the check stopped it at step ${msg.step}` :
           `finished all ${msg.step} steps (Reset starts again from the same initial weights)`;
       } else if (running) $("status").textContent = `training… step ${msg.step}`;
       else if (msg.step === 0) $("status").textContent = `ready (${pts.about}), at step 0: press Run, or Step for one step. ` +
