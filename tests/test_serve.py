@@ -367,3 +367,27 @@ def test_a_port_in_use_is_one_line_and_exit_2():
         s.listen()
         rc, _, err = run_cli("serve", "--port", s.getsockname()[1])
     assert rc == 2 and "in use" in err and "--port" in err and len(err.strip().splitlines()) == 1
+
+
+def test_requests_from_other_sites_and_rebound_names_are_refused(isolated_home):
+    """A page elsewhere can open a WebSocket to 127.0.0.1 or post to it, and a name rebound to 127.0.0.1
+    can read it: an Origin must be this server's, and on loopback the Host a loopback name."""
+    from starlette.websockets import WebSocketDisconnect
+
+    from nnstudy.serve.guard import LOOPBACK_HOSTS
+
+    with TestClient(create_app(isolated_home, LOOPBACK_HOSTS), base_url="http://127.0.0.1:8765") as c:
+        assert c.get("/api/fields").status_code == 200  # curl, the benchmark: no Origin
+        same = {"origin": "http://127.0.0.1:8765"}
+        assert c.post("/api/check", json={}, headers=same).status_code == 200
+        evil = {"origin": "http://evil.example"}
+        assert c.post("/api/check", json={}, headers=evil).status_code == 403
+        assert c.post("/api/upload", content=b"1,2,0\n", headers=evil).status_code == 403
+        assert c.get("/api/runs", headers={"host": "evil.example:8765"}).status_code == 403  # DNS rebinding
+        assert c.get("/", headers={"host": "localhost:8765"}).status_code == 200
+        here = {"host": "127.0.0.1:8765"}  # the test client's sockets say "testserver" otherwise
+        with pytest.raises(WebSocketDisconnect):
+            with c.websocket_connect("/ws", headers={**here, **evil}) as ws:
+                ws.receive_json()
+        with c.websocket_connect("/ws", headers={**here, **same}) as ws:
+            start(ws, SMALL)

@@ -119,8 +119,8 @@ def test_a_bad_parameter_is_shown_next_to_its_field(server, browser):
 def test_compare_trains_two_configurations_side_by_side(server, browser):
     base, _ = server
     browser.get(base + "/compare?n_per_class=200&steps=400")
+    wait(lambda: browser.execute_script("return SIDES.a.last && SIDES.b.last"), 30, "both sessions")
     assert value(browser, "a.model") == "linear" and value(browser, "b.model") == "mlp"  # the week's question
-    wait(lambda: browser.execute_script("return SIDES.a.last && SIDES.b.last"), 20, "both sessions")
     browser.find_element("id", "run").click()
     wait(lambda: browser.execute_script("return SIDES.a.last.done && SIDES.b.last.done"), 60, "both trainings")
     a, b = browser.execute_script("return [SIDES.a.last.metrics.test_acc, SIDES.b.last.metrics.test_acc]")

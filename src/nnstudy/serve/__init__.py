@@ -55,5 +55,8 @@ def serve(home: str | Path, host: str = "127.0.0.1", port: int = 8765, log=print
     _check_free(host, port)
     shown = f"[{host}]" if ":" in host else host
     log(f"nnstudy serve: http://{shown}:{port}/  (store {Path(home).resolve()}; Ctrl-C stops)")
-    uvicorn.run(create_app(home), host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+    from nnstudy.serve.guard import LOOPBACK_HOSTS
+
+    hosts = LOOPBACK_HOSTS if is_loopback(host) else None  # elsewhere: the name it is reached by is the user's
+    uvicorn.run(create_app(home, hosts), host=host, port=port, log_level="warning", ws_max_size=1 << 20)
     print("nnstudy serve: stopped", file=sys.stderr)

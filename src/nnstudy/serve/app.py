@@ -26,6 +26,7 @@ import logging
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -36,6 +37,7 @@ from nnstudy.errors import UsageError
 from nnstudy.serve import params, runs
 from nnstudy.serve.errors import error_response as _err
 from nnstudy.serve.errors import json_response as _json
+from nnstudy.serve.guard import SameOrigin
 from nnstudy.serve.session import Session, save_run
 
 log = logging.getLogger("nnstudy.serve")
@@ -263,7 +265,9 @@ def _save(s: State, session: Session) -> dict:
             store.close()
 
 
-def create_app(home: str | Path) -> Starlette:
+def create_app(home: str | Path, hosts: tuple[str, ...] | None = None) -> Starlette:
+    """hosts: the Host names to answer (serve passes the loopback names when it listens on one; see
+    guard.SameOrigin); None: any."""
     routes = [
         Route("/", page("playground.html")), Route("/compare", page("compare.html")), Route("/runs", page("runs.html")),
         Route("/api/fields", fields), Route("/api/check", check, methods=["POST"]),
@@ -273,6 +277,6 @@ def create_app(home: str | Path) -> Starlette:
         Route("/report", runs.report), WebSocketRoute("/ws", ws_train),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(SameOrigin, hosts=hosts)])
     app.state.s = State(Path(home))
     return app
