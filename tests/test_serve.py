@@ -273,6 +273,14 @@ def test_malformed_uploads_are_422(client, body, words):
     assert r.json()["field"] == "file" and words in r.json()["message"]
 
 
+def test_uploaded_sets_are_bounded_in_number(client, isolated_home, monkeypatch):
+    monkeypatch.setattr(app_module, "MAX_UPLOADS", 1)
+    assert client.post("/api/upload", content=csv_points(20).encode()).status_code == 200
+    assert client.post("/api/upload", content=csv_points(20).encode()).status_code == 200  # the same set again
+    r = client.post("/api/upload", content=csv_points(24).encode())
+    assert r.status_code == 507 and "uploads" in r.json()["error"]
+
+
 def test_uploads_over_10_mb_are_413(client):
     r = client.post("/api/upload", content=b"1,2,0\n" * (2 * 2**20))  # 12 MB
     assert r.status_code == 413

@@ -44,6 +44,7 @@ log = logging.getLogger("nnstudy.serve")
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes of one uploaded file
 MAX_BODY = 64 * 1024  # bytes of a JSON request or WebSocket message
+MAX_UPLOADS = 1000  # uploaded sets kept in STORE/uploads (at most ~240 kB each): a bound on the disk they take
 MAX_TRAININGS = 4  # trainings at once (each a WebSocket with a built session); more are refused
 FRAME_SECONDS = 0.05  # a frame every 50 ms (20 a second) while training; steps fill the time between
 MAX_STEPS_PER_MESSAGE = 1000  # a "step" message takes at most this many steps
@@ -130,7 +131,10 @@ async def upload(request: Request) -> Response:
     digest = hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()[:16]
     s = request.app.state.s
     s.uploads.mkdir(parents=True, exist_ok=True)
-    save_points(s.uploads / f"{digest}.npz", x, y)
+    path = s.uploads / f"{digest}.npz"
+    if not path.exists() and sum(1 for _ in s.uploads.glob("*.npz")) >= MAX_UPLOADS:
+        return _err(507, f"the store holds {MAX_UPLOADS} uploaded sets already; delete some from {s.uploads}")
+    save_points(path, x, y)
     return _json({"dataset": f"points:{digest}", "points": len(x), "classes": int(y.max()) + 1})
 
 
