@@ -399,3 +399,27 @@ def test_requests_from_other_sites_and_rebound_names_are_refused(isolated_home):
                 ws.receive_json()
         with c.websocket_connect("/ws", headers={**here, **same}) as ws:
             start(ws, SMALL)
+
+
+def test_sessions_built_at_once_get_their_own_seeds_weights():
+    """Compare builds two sessions in two threads at once: each model's initial weights must be its
+    seed's, not a mix of two seeds' draws from torch's one global stream."""
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from nnstudy.serve.params import parse
+    from nnstudy.serve.session import Session
+
+    cfgs = [parse({"n_per_class": 20, "seed": s, "width": 256, "depth": 6}, Path(".")) for s in (1, 2) * 4]
+    alone = {c.seed: Session(c).model.state_dict() for c in cfgs[:2]}
+    with ThreadPoolExecutor(8) as pool:
+        sessions = list(pool.map(Session, cfgs))
+    for s in sessions:
+        ref = alone[s.cfg.seed]
+        assert all(torch_equal(v, ref[k]) for k, v in s.model.state_dict().items())
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)

@@ -27,6 +27,7 @@ GRID = 64  # decision-region lattice: GRID x GRID points
 UNIT_GRID = 16  # each hidden unit's map: UNIT_GRID x UNIT_GRID points
 MAX_UNIT_MAPS = 16  # maps drawn per hidden layer (the first units)
 MAX_SHOWN_POINTS = 4000  # points sent to the page per split (all of them below this)
+_SEEDED = threading.Lock()  # held from torch.manual_seed to the model's last initial weight
 
 
 class Session:
@@ -48,8 +49,9 @@ class Session:
     def reset(self) -> None:
         """The same initial weights as the start, and as `nnstudy train` with this config: the seed is
         set just before the model is built, after the data is loaded."""
-        torch.manual_seed(self.cfg.seed)
-        self.model = build_model(self.cfg, self.data.input_shape, self.data.num_classes)
+        with _SEEDED:  # torch's global stream: another session's thread must not draw between seed and build
+            torch.manual_seed(self.cfg.seed)
+            self.model = build_model(self.cfg, self.data.input_shape, self.data.num_classes)
         self.layers = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
         self.want_grads = False
         self.stepper = Stepper(self.model, self.data, self.cfg, hook=self._hook)
