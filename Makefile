@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= default
-DEB_PACKAGES := dataset-fashion-mnist chromium
+DEB_PACKAGES := dataset-fashion-mnist chromium chromium-driver
 
 .PHONY: all test setup system-packages lint bench clean
 
@@ -28,12 +28,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Fashion-MNIST (real data for the image studies) and Chromium (the report's browser test) come
-# from Debian. Without root or apt the tests that need them skip and say why.
+# Fashion-MNIST (real data for the image studies), Chromium (the report's and serve's browser tests)
+# and chromium-driver (Selenium drives the system Chromium with it) come from Debian. Without root
+# or apt the tests that need them skip and say why.
 system-packages:
 	@missing=""; \
 	[ -d /usr/share/datasets/fashion-mnist ] || missing="$$missing dataset-fashion-mnist"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -40,14 +40,16 @@ def cases() -> list[tuple[str, str]]:
     for name, bad in OUT_OF_RANGE.items():
         kind = type(FIELDS[name].default)
         out += [(name, v) for v in bad + NOT_A_NUMBER + (["1.5", "2e3"] if kind is int else [])]
-    return out + [(name, "bogus") for name in CHOICES] + [("augment", "maybe"), ("batch_norm", "2")]
+    return out + [(name, "bogus") for name in CHOICES] + [("augment", "maybe"), ("batch_norm", "2")] + [
+        ("features", "x3"), ("features", "x1+x1"), ("widths", "0x3"), ("widths", "8xx"), ("activations", "swish")]
 
 
 def test_every_numeric_and_choice_field_is_fuzzed():
     numeric = {n for n, f in FIELDS.items() if type(f.default) in (int, float)}
     assert numeric == set(OUT_OF_RANGE)
     assert {n for n, f in FIELDS.items() if isinstance(f.default, str)} - set(CHOICES) == {
-        "dataset", "model", "data_dir", "device"}  # free text, checked when loaded or built
+        "dataset", "model", "data_dir", "device",  # free text, checked when loaded or built
+        "features", "widths", "activations"}  # lists, checked by TrainConfig.validate (fuzzed in cases())
 
 
 def assert_one_line_exit_2(rc: int, capsys, out_dir) -> str:

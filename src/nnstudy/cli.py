@@ -130,6 +130,12 @@ def build_parser() -> Parser:
     s.add_argument("--report-dir", metavar="DIR", default=None, help="where to write (default: STORE/report)")
     add_common(s, device=False)
 
+    s = sub.add_parser("serve", help="the playground in the browser: train, compare, browse the store")
+    s.add_argument("--port", type=int, default=8765, help="TCP port (default: %(default)s)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default: %(default)s, this machine only; other addresses get a warning)")
+    add_common(s, device=False, json_flag=False)
+
     s = sub.add_parser("sweep", help="a grid of training runs, same-shaped ones batched (--FIELD GRID)")
     from nnstudy.sweep import add_grid_flags
 
@@ -338,9 +344,20 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from nnstudy.serve import serve
+    from nnstudy.store import default_home
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: valid: 0 to 65535")
+    serve(args.out or default_home(), args.host, args.port, log=log)
+    return 0
+
+
 COMMANDS = {"list": cmd_list, "models": cmd_models, "run": cmd_run, "train": cmd_train, "runs": cmd_runs,
             "recipes": cmd_recipes, "show-model": cmd_show_model,
-            "show": cmd_show, "all": cmd_all, "report": cmd_report, "sweep": cmd_sweep}
+            "show": cmd_show, "all": cmd_all, "report": cmd_report, "sweep": cmd_sweep,
+            "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,7 @@ class TrainConfig:
     download: bool = False  # image sets: download when missing (needs the internet)
     augment: bool = False  # images: random crop (pad 2-4 px) + flips where the set allows, per batch
     remap_labels: bool = False  # npz: map the distinct labels, sorted, to classes 0..C-1 (ids like 7, 10**6)
+    features: str = ""  # 2-D points: the net's inputs, joined by +: x1 x2 x1^2 x2^2 x1*x2 sin(x1) sin(x2) ("": x1+x2)
     # model
     model: str = "mlp"  # a registered model name (`nnstudy models`)
     width: int = 100  # MLP: hidden units per layer
@@ -57,6 +58,8 @@ class TrainConfig:
     dropout: float = 0.0  # dropout probability after each hidden activation
     batch_norm: bool = False  # batch norm before each hidden activation
     residual: bool = False  # MLP: identity skip around each hidden layer of equal width
+    widths: str = ""  # MLP: each hidden layer's units, joined by x ("8x8x4": 3 layers); "": depth layers of width
+    activations: str = ""  # MLP: each hidden layer's activation, joined by + ("relu+tanh"); "": activation in all
     corruption: str = "none"  # autoencoders: none|mask|gaussian, applied to each training batch (denoising)
     corruption_level: float = 0.0  # mask: fraction of inputs set to 0; gaussian: the noise's std (input units)
     # optimisation
@@ -114,8 +117,14 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
-        """A short hash of every field: equal configs share it (used to skip finished work)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        """A short hash of every field: equal configs share it (used to skip finished work). Fields
+        added after stores held digests count only off their defaults, so a config that does not use
+        them keeps the digest it had, and the runs stored for it still match."""
+        d = self.to_dict()
+        for name, default in ADDED_LATER.items():
+            if d[name] == default:
+                del d[name]
+        blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     # -- validation ---------------------------------------------------------------------------
@@ -138,6 +147,51 @@ class TrainConfig:
                              "valid: 0 <= x < 1")
         if not self.dataset:
             raise UsageError("dataset is empty; valid: a toy set, an image set, folder:PATH or npz:PATH")
+        self._validate_lists()
+
+    def _validate_lists(self) -> None:
+        feats = input_features(self)
+        for f in feats:
+            if f not in FEATURES:
+                raise UsageError(f"features={self.features!r}: {f!r} is not a feature; "
+                                 f"valid: {valid_values('features')}")
+        if len(set(feats)) != len(feats):
+            raise UsageError(f"features={self.features!r} names a feature twice; valid: {valid_values('features')}")
+        widths = split_list(self.widths, "x")
+        if any(not w.isdigit() or not 0 < int(w) <= INT_MAX for w in widths):
+            raise UsageError(f"widths={self.widths!r} is not valid; valid: {valid_values('widths')}")
+        acts = split_list(self.activations, "+")
+        for a in acts:
+            if a not in ACTIVATIONS:
+                raise UsageError(f"activations={self.activations!r}: {a!r} is not an activation; "
+                                 f"valid: {valid_values('activations')}")
+        if acts and len(acts) != len(hidden_widths(self)):
+            raise UsageError(f"activations={self.activations!r} names {len(acts)} activation(s) for "
+                             f"{len(hidden_widths(self))} hidden layer(s); give one per layer (or set widths)")
+
+
+FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")  # TensorFlow Playground's inputs
+ADDED_LATER = {"features": "", "widths": "", "activations": ""}  # left out of digests at these defaults
+
+
+def split_list(text: str, sep: str) -> list[str]:
+    """A list field's items ("" is no list: the field is off)."""
+    return [p.strip() for p in text.split(sep)] if text.strip() else []
+
+
+def input_features(cfg) -> list[str]:
+    """The 2-D net's input features ([]: the points themselves)."""
+    return split_list(getattr(cfg, "features", ""), "+")
+
+
+def hidden_widths(cfg) -> list[int]:
+    """Each hidden layer's units: `widths` when set, else `depth` layers of `width`."""
+    return [int(w) for w in split_list(getattr(cfg, "widths", ""), "x")] or [cfg.width] * cfg.depth
+
+
+def hidden_activations(cfg) -> list[str]:
+    """Each hidden layer's activation: `activations` when set, else `activation` in every layer."""
+    return split_list(getattr(cfg, "activations", ""), "+") or [cfg.activation] * len(hidden_widths(cfg))
 
 
 # What each field accepts: checked by `validate`, shown by `nnstudy train --help` (`valid_values`).
@@ -158,8 +212,16 @@ RULES: dict[str, tuple | str] = {
 }
 
 
+LISTS = {"features": "names joined by + from " + ", ".join(FEATURES) + " (\"\": x1+x2)",
+         "widths": "positive integers joined by x, one per hidden layer (8x8x4); \"\": depth x width",
+         "activations": "names joined by +, one per hidden layer, from " + ", ".join(ACTIVATIONS)
+                        + " (\"\": activation in every layer)"}
+
+
 def valid_values(name: str) -> str:
     """What a field accepts, in words (for --help and error messages)."""
+    if name in LISTS:
+        return LISTS[name]
     rule = RULES.get(name)
     kind = type(getattr(TrainConfig, name, None))
     if isinstance(rule, tuple):

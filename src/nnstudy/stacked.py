@@ -51,7 +51,7 @@ def layer_plan(model: torch.nn.Module, cfg) -> list[tuple[str, str]] | None:
     if isinstance(model, MLP):
         if cfg.dropout or cfg.batch_norm or cfg.residual:
             return None
-        plan = [(f"hidden.{i}.linear", cfg.activation) for i in range(len(model.hidden))] + [("head", "none")]
+        plan = [(f"hidden.{i}.linear", layer.activation) for i, layer in enumerate(model.hidden)] + [("head", "none")]
     elif isinstance(model, LinearNet):
         plan = [("net.0", "none"), ("net.1", "none")]
     elif (isinstance(model, torch.nn.Sequential) and len(model) == 2 and isinstance(model[0], torch.nn.Flatten)

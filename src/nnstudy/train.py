@@ -203,16 +203,23 @@ def _epoch(run: _Run, hook, log) -> None:
         bar = progress.bar(run.plan.per_epoch, f"epoch {run.epoch + 1}/{run.plan.total // run.plan.per_epoch}",
                            "img", run.cfg.batch_size)
     try:
-        for xb, yb, weight in _batches(run):
-            if run.held and run.plan.evaluates(run.step) and run.step != run.last_eval:
-                _evaluate_held_out(run)
-            _step(run, xb, yb, weight, hook)
+        for _ in _epoch_steps(run, hook):
             if bar is not None:
                 bar.update(1)
     finally:  # stopped mid-epoch (diverged, interrupted): no half bar left on the screen
         if bar is not None:
             bar.close()
     run.epoch += 1
+
+
+def _epoch_steps(run: _Run, hook) -> Iterator[None]:
+    """The epoch's steps, one per `next`: each preceded by the held-out evaluation due at it. Lazy,
+    so `Stepper` can stop between any two steps and go on later exactly as fit would."""
+    for xb, yb, weight in _batches(run):
+        if run.held and run.plan.evaluates(run.step) and run.step != run.last_eval:
+            _evaluate_held_out(run)
+        _step(run, xb, yb, weight, hook)
+        yield
 
 
 def _step(run: _Run, xb, yb, weight: float, hook) -> None:
@@ -299,6 +306,76 @@ def _finish(run: _Run, flush) -> FitResult:
     if flush:
         flush(run.records[run.flushed:])
     return FitResult("complete", final, run.records, run.step, seconds)
+
+
+class Stepper:
+    """`fit`, a few steps at a time: the same setup, steps, evaluation schedule and records, for a
+    caller that does something between steps (the playground of `nnstudy serve` draws a frame).
+    `advance(n)` until `result` is set gives exactly fit's FitResult; `so_far()` is the FitResult
+    of a run whose last step is the current one (what fit with cfg.steps = `step` returns, for a
+    constant learning rate: a schedule spans cfg.steps)."""
+
+    _END = object()
+
+    def __init__(self, model: nn.Module, data: Dataset, cfg, *, task=None, hook: Callable | None = None):
+        self.run = _setup(model, data, cfg, task, None)
+        self.hook = hook
+        self.result: FitResult | None = None  # set when the run has ended: its last step, or diverged
+        self._steps: Iterator[None] | None = None  # the epoch under way
+        self.seconds = 0.0  # time spent in advance (training), not between calls
+
+    @property
+    def step(self) -> int:
+        return self.run.step
+
+    def advance(self, n: int = 1) -> int:
+        """Take up to n steps (fewer at the run's end); returns how many were taken."""
+        run, taken, t0 = self.run, 0, time.perf_counter()
+        if self.result is not None:
+            return 0
+        with torch_threads(run.cfg.threads):
+            try:
+                while run.step < run.plan.total and taken < n:
+                    if self._steps is None:
+                        self._steps = _epoch_steps(run, self.hook)
+                    if next(self._steps, self._END) is self._END:
+                        self._end_epoch()
+                    else:
+                        taken += 1
+                if run.step >= run.plan.total:
+                    if self._steps is not None:  # the last epoch's end: drain, as fit does
+                        self._end_epoch()
+                    self.result = _finish(run, None)
+            except Diverged as e:
+                self.result = _diverged(run, e, None)
+        self.seconds += time.perf_counter() - t0
+        if self.result is not None:
+            self.result.seconds = self.seconds
+        return taken
+
+    def _end_epoch(self) -> None:
+        self.run.epoch += 1
+        self._steps = None
+        _end_epoch(self.run, None, None, None)
+
+    def so_far(self) -> FitResult:
+        """The run as if it ended now: its records up to this step and every split evaluated after
+        it. Training can go on afterwards; nothing it will record is changed."""
+        if self.result is not None:
+            return self.result
+        run = self.run
+        with torch_threads(run.cfg.threads):
+            run.records[run.flushed:] = _in_step_order(run.records[run.flushed:] + run.buf.drain(run.step))
+            if (bad := _first_bad(run.records, 0, run.task.metrics[0])) is not None:
+                return FitResult("diverged", {}, [r for r in run.records if r[0] <= bad[0]], bad[0],
+                                 self.seconds, str(Diverged(*bad)))
+            final, records = unmeasured_finals(run.data, run.task.metrics), list(run.records)
+            for split, (x, y) in measured_splits(run.data).items():
+                values = run.task.evaluate(run.model, run.data, x, y, run.amp, run.chunk,
+                                           tta=run.cfg.tta and split == "test")
+                final.update({f"{split}_{name}": v for name, v in values.items()})
+                records += metric_rows(run.step, split, values)
+        return FitResult("complete", final, records, run.step, self.seconds)
 
 
 def _first_bad(records: list[tuple], since: int = 0, loss: str = "loss") -> tuple[int, float] | None:

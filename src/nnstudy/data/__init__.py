@@ -81,6 +81,7 @@ SOURCES = (
     (lambda name: name in IMAGE_SETS, "nnstudy.data.vision", "load_vision"),
     (lambda name: name.startswith("folder:"), "nnstudy.data.usersets", "load_folder_set"),
     (lambda name: name.startswith("npz:"), "nnstudy.data.usersets", "load_npz_set"),
+    (lambda name: name.startswith("points:"), "nnstudy.data.points", "load_points_set"),
 )
 
 
@@ -93,7 +94,8 @@ def load_source(cfg) -> Dataset:
         if belongs(cfg.dataset):
             return getattr(importlib.import_module(module), loader)(cfg)
     raise UsageError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(TOY_SETS + IMAGE_SETS)}, "
-                     "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y)")
+                     "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y), "
+                     "points:PATH (2-D points: x (N, 2), y (N,) in an .npz)")
 
 
 def load_dataset(cfg) -> Dataset:

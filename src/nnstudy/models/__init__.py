@@ -26,8 +26,21 @@ def load_all() -> Registry:
 
 
 def build_model(cfg, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """The registered model cfg.model names; with cfg.features, on those features of 2-D points."""
     load_all()
-    return MODELS.get(cfg.model)(tuple(in_shape), num_classes, cfg)
+    from nnstudy.config import input_features
+
+    names = input_features(cfg)
+    if not names:
+        return MODELS.get(cfg.model)(tuple(in_shape), num_classes, cfg)
+    if tuple(in_shape) != (2,):
+        from nnstudy.errors import UsageError
+
+        raise UsageError(f"features={cfg.features!r} are computed from 2-D points; dataset {cfg.dataset!r} has "
+                         f"inputs of shape {tuple(in_shape)}: leave features empty")
+    from nnstudy.models.mlp import InputFeatures, WithFeatures
+
+    return WithFeatures(InputFeatures(names), MODELS.get(cfg.model)((len(names),), num_classes, cfg))
 
 
 def count_params(model: nn.Module) -> int:

@@ -69,6 +69,7 @@ class HiddenLayer(nn.Module):
         self.act = make_activation(activation)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.residual = residual and n_in == n_out
+        self.activation = activation  # its name (the batched trainer's layer plan reads it)
         # Identity placeholders keep one module layout for probes and state dicts, but calling them
         # costs a Python module call each: a measurable share of a tiny net's step.
         self.has_norm, self.has_drop = batch_norm, dropout > 0
@@ -93,15 +94,20 @@ class MLP(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, width: int = 100, depth: int = 1,
                  activation: str = "relu", init: str = "default", dropout: float = 0.0,
-                 batch_norm: bool = False, residual: bool = False):
+                 batch_norm: bool = False, residual: bool = False, widths: list[int] | None = None,
+                 activations: list[str] | None = None):
+        """widths / activations: one per hidden layer (the playground's layers of their own width
+        and activation); None: `depth` layers of `width`, all with `activation`."""
         super().__init__()
         self.activation = activation
-        sizes = [in_features] + [width] * depth
+        widths = list(widths) if widths else [width] * depth
+        acts = list(activations) if activations else [activation] * len(widths)
+        sizes = [in_features] + widths
         self.hidden = nn.ModuleList(
-            HiddenLayer(a, b, activation, batch_norm, dropout, residual) for a, b in zip(sizes, sizes[1:]))
-        self.head = nn.Linear(width, num_classes)
-        for layer in self.hidden:
-            init_linear(layer.linear, init, activation)
+            HiddenLayer(a, b, act, batch_norm, dropout, residual) for a, b, act in zip(sizes, sizes[1:], acts))
+        self.head = nn.Linear(widths[-1], num_classes)
+        for layer, act in zip(self.hidden, acts):
+            init_linear(layer.linear, init, act)
         if init != "default":
             init_linear(self.head, "xavier", "none")
 
@@ -133,8 +139,10 @@ def _flat(in_shape) -> int:
 @register_model("mlp", "multi-layer perceptron: --width, --depth, --activation, --init, --dropout, "
                 "--batch-norm, --residual")
 def mlp(in_shape, num_classes, cfg):
+    from nnstudy.config import hidden_activations, hidden_widths
+
     return MLP(_flat(in_shape), num_classes, cfg.width, cfg.depth, cfg.activation, cfg.init,
-               cfg.dropout, cfg.batch_norm, cfg.residual)
+               cfg.dropout, cfg.batch_norm, cfg.residual, hidden_widths(cfg), hidden_activations(cfg))
 
 
 @register_model("linear", "the week's linear net: Linear(D, width) -> Linear(width, C)")
@@ -147,3 +155,30 @@ def logistic(in_shape, num_classes, cfg):
     return nn.Sequential(nn.Flatten(), nn.Linear(_flat(in_shape), num_classes))
 
 
+
+
+class InputFeatures(nn.Module):
+    """The fixed first layer of a net on 2-D points: (x1, x2) -> the chosen features, in order
+    (TensorFlow Playground's inputs: x1², sin x1, ...). No parameters."""
+
+    MAKE = {"x1": lambda a, b: a, "x2": lambda a, b: b, "x1^2": lambda a, b: a * a, "x2^2": lambda a, b: b * b,
+            "x1*x2": lambda a, b: a * b, "sin(x1)": lambda a, b: torch.sin(a), "sin(x2)": lambda a, b: torch.sin(b)}
+
+    def __init__(self, names: list[str]):
+        super().__init__()
+        self.names = list(names)
+
+    def forward(self, x):  # (B, 2) -> (B, len(names))
+        a, b = x[:, 0], x[:, 1]
+        return torch.stack([self.MAKE[n](a, b) for n in self.names], 1)
+
+
+class WithFeatures(nn.Module):
+    """A registered model on the input features of 2-D points: `features`, then `net`."""
+
+    def __init__(self, features: InputFeatures, net: nn.Module):
+        super().__init__()
+        self.features, self.net = features, net
+
+    def forward(self, x):
+        return self.net(self.features(x))

@@ -1,0 +1,115 @@
+"use strict";
+// Compare: two trainings on the same data and seed, side by side. The URL holds the shared data
+// fields plainly and each side's own fields as a.NAME / b.NAME.
+nav("Compare");
+const $ = id => document.getElementById(id);
+const SIDE_FIELDS = [...FORM.net, ...FORM.train];
+const SIDES = {a: {color: "#0072b2"}, b: {color: "#d55e00"}};
+const WEEK = {a: {model: "linear", optimizer: "sgd", lr: "0.001", weight_decay: "1e-05"},
+              b: {model: "mlp", activation: "relu", optimizer: "adam", lr: "0.001", weight_decay: "1e-05"}};
+let dataFields = {}, running = false;
+
+function curves() {
+  const s = [];
+  for (const [k, side] of Object.entries(SIDES)) {
+    const xs = side.hist.map(h => h.step);
+    s.push({k, xs, side});
+  }
+  const total = Math.max(1, ...Object.values(SIDES).map(sd => sd.last ? sd.last.total : 1));
+  drawCurves($("acc"), s.flatMap(({k, xs, side}) => [
+    {label: `${k.toUpperCase()} train`, color: side.color, xs, ys: side.hist.map(h => h.m.train_acc)},
+    {label: `${k.toUpperCase()} test`, color: side.color, dash: true, xs, ys: side.hist.map(h => h.m.test_acc)}]),
+    {title: "accuracy", lo: 0, hi: 1, xmax: total});
+  drawCurves($("loss"), s.flatMap(({k, xs, side}) => [
+    {label: `${k.toUpperCase()} train`, color: side.color, xs, ys: side.hist.map(h => h.m.train_loss)},
+    {label: `${k.toUpperCase()} test`, color: side.color, dash: true, xs, ys: side.hist.map(h => h.m.test_loss)}]),
+    {title: "loss", zero: true, xmax: total});
+}
+
+function sideStats(k) {
+  const f = SIDES[k].last, m = f ? f.metrics : {}, box = $("stats-" + k);
+  box.innerHTML = "";
+  for (const c of ["", "loss", "accuracy", "train", fmt(m.train_loss), fmt(m.train_acc), "test", fmt(m.test_loss), fmt(m.test_acc),
+                   "step", f ? `${f.step} / ${f.total}` : "–", f && f.done ? f.status : ""]) box.append(el("div", {}, c));
+}
+
+function connect(k) {
+  const side = SIDES[k];
+  side.hist = []; side.last = null;
+  side.trainer = new Trainer({
+    ready(msg) { side.pts = {train: msg.train, test: msg.test, classes: msg.classes, bounds: msg.bounds}; side.hist = []; },
+    frame(msg) {
+      side.last = msg;
+      if (!side.hist.length || side.hist[side.hist.length - 1].step < msg.step) side.hist.push({step: msg.step, m: msg.metrics});
+      else if (side.hist[side.hist.length - 1].step > msg.step) side.hist = [{step: msg.step, m: msg.metrics}];
+      drawRegions($("reg-" + k), msg, side.pts); sideStats(k); curves();
+      if (Object.values(SIDES).every(sd => sd.last && sd.last.done)) { running = false; $("run").textContent = "Run both"; }
+    },
+    error(msg) {
+      const rest = msg.status === 422 ? showError(msg.field in side.fields ? side.fields : dataFields, msg) : msg.message;
+      if (rest) message(`${k.toUpperCase()}: ${rest}`);
+    },
+    closed() { $("status").textContent = "disconnected from the server (reload the page)"; },
+  });
+}
+
+function message(text) {
+  $("message").textContent = "";
+  if (text) $("message").append(el("div", {class: "msg bad"}, text));
+}
+
+async function apply() {
+  message("");
+  greyIgnored(dataFields);
+  for (const k of Object.keys(SIDES)) greyIgnored(SIDES[k].fields);
+  const shared = readFields(dataFields), q = toQuery(shared, "", new URLSearchParams());
+  let ok = true;
+  for (const k of Object.keys(SIDES)) {
+    const p = {...shared, ...readFields(SIDES[k].fields)};
+    const r = await checkConfig(p);
+    showError(SIDES[k].fields, null);
+    if (r.error) {
+      ok = false;
+      const rest = showError(r.error.field in dataFields ? dataFields : SIDES[k].fields, r.error);
+      if (rest) message(`${k.toUpperCase()}: ${rest}`);
+      continue;
+    }
+    SIDES[k].config = r.config;
+    toQuery(readFields(SIDES[k].fields), k + ".", q, {...DEFAULTS, ...WEEK[k]});
+  }
+  history.replaceState(null, "", "?" + q.toString());
+  if (!ok) return;
+  running = false; $("run").textContent = "Run both";
+  for (const side of Object.values(SIDES)) { side.hist = []; side.trainer.send({type: "config", config: side.config}); }
+}
+
+$("run").onclick = () => {
+  running = !running;
+  for (const side of Object.values(SIDES)) side.trainer.send({type: running ? "run" : "pause"});
+  $("run").textContent = running ? "Pause both" : "Run both";
+};
+$("reset").onclick = () => {
+  running = false; $("run").textContent = "Run both";
+  for (const side of Object.values(SIDES)) { side.hist = []; side.trainer.send({type: "reset"}); }
+};
+$("week").onclick = () => {
+  writeFields(dataFields, {});
+  for (const k of Object.keys(SIDES)) writeFields(SIDES[k].fields, WEEK[k]);
+  apply();
+};
+
+(async () => {
+  await loadDefaults();
+  const shared = FORM.data.filter(f => f[0] !== "data_seed").concat([["seed", "seed (both)", "number"], ["steps", "steps (both)", "number"]]);
+  dataFields = buildFields($("f-data"), shared, "", apply);
+  writeFields(dataFields, paramsFromURL(""));
+  const own = SIDE_FIELDS.filter(f => !["seed", "steps"].includes(f[0]));
+  for (const k of Object.keys(SIDES)) {
+    SIDES[k].fields = buildFields($("f-" + k), own, k + ".", apply);
+    const given = paramsFromURL(k + ".");
+    writeFields(SIDES[k].fields, {...WEEK[k], ...given});  // a side's URL holds what differs from its week default
+    connect(k);
+  }
+  curves();
+  apply();
+})();

@@ -1,0 +1,143 @@
+"""`nnstudy serve` in a real browser: Debian's Chromium, headless, driven by Selenium through Debian's
+chromium-driver (nothing downloads a browser). One uvicorn server on a free port for the module.
+
+The playground trains the week's ReLU + Adam spiral until test accuracy passes 0.9 and draws it;
+a reloaded link brings back the same setup; Compare trains two configurations; Runs lists a run
+that `nnstudy train` made."""
+
+import io
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("selenium")
+pytest.importorskip("uvicorn")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver "
+                                "(apt-get install chromium chromium-driver; `make test` does as root)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from nnstudy.serve.app import create_app
+
+    home = tmp_path_factory.mktemp("serve") / "runs"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(home), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", home
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000"):
+        opts.add_argument(a)
+    opts.binary_location = CHROMIUM
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def wait(cond, timeout=60.0, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def colours(driver, element_id):
+    """Distinct colours in a canvas's screenshot, and the share of white pixels."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(driver.find_element("id", element_id).screenshot_as_png)).convert("RGB")
+    px = list(img.get_flattened_data() if hasattr(img, "get_flattened_data") else img.getdata())
+    return len(set(px)), sum(p == (255, 255, 255) for p in px) / len(px)
+
+
+def value(driver, name):
+    return driver.execute_script(f"return document.querySelector('[name=\"{name}\"]').value")
+
+
+def test_playground_trains_the_week_spiral_and_a_shared_link_brings_it_back(server, browser):
+    base, _ = server
+    browser.get(base + "/?n_per_class=300&steps=3000")  # the week's ReLU + Adam (the defaults), 900 points
+    wait(lambda: browser.execute_script("return session && last"), 20, "the session")
+    lr = browser.find_element("css selector", "[name=lr]")
+    lr.clear()
+    lr.send_keys("0.003\n")  # a change goes into the URL
+    browser.execute_script("document.querySelector('[name=lr]').dispatchEvent(new Event('change'))")
+    wait(lambda: "lr=0.003" in browser.current_url, 10, "lr in the URL")
+    wait(lambda: browser.execute_script("return session && session.lr === 0.003 && last && last.step === 0"), 20,
+         "the new session")
+    browser.find_element("id", "run").click()
+    acc = wait(lambda: (v := browser.execute_script("return last && last.metrics.test_acc")) and v > 0.9 and v,
+               60, "test accuracy > 0.9")
+    assert acc > 0.9
+    n, white = colours(browser, "regions")
+    assert n > 50 and white < 0.5  # regions shaded and points drawn, not a blank canvas
+    n, _ = colours(browser, "acc")
+    assert n > 5  # the curves are drawn
+    assert browser.execute_script("return window.lastLatency") < 1000  # ms from computed to drawn
+    shared = browser.current_url
+    browser.get("about:blank")
+    browser.get(shared)
+    wait(lambda: value(browser, "lr") == "0.003", 10, "the shared setup")
+    assert value(browser, "n_per_class") == "300" and value(browser, "steps") == "3000"
+    assert value(browser, "activation") == "relu" and value(browser, "optimizer") == "adam"
+
+
+def test_a_bad_parameter_is_shown_next_to_its_field(server, browser):
+    base, _ = server
+    browser.get(base + "/?width=0")
+    wait(lambda: "red" in browser.find_element("id", "status").text, 20, "the error")
+    assert "1 to 256" in browser.find_element("css selector", "label.bad + .err").text
+
+
+def test_compare_trains_two_configurations_side_by_side(server, browser):
+    base, _ = server
+    browser.get(base + "/compare?n_per_class=200&steps=400")
+    wait(lambda: browser.execute_script("return SIDES.a.last && SIDES.b.last"), 30, "both sessions")
+    assert value(browser, "a.model") == "linear" and value(browser, "b.model") == "mlp"  # the week's question
+    browser.find_element("id", "run").click()
+    wait(lambda: browser.execute_script("return SIDES.a.last.done && SIDES.b.last.done"), 60, "both trainings")
+    a, b = browser.execute_script("return [SIDES.a.last.metrics.test_acc, SIDES.b.last.metrics.test_acc]")
+    assert b > a  # ReLU + Adam beats the linear net on the spiral
+    for canvas in ("reg-a", "reg-b", "acc"):
+        assert colours(browser, canvas)[0] > 5, canvas
+
+
+def test_runs_page_lists_a_run_made_by_nnstudy_train(server, browser):
+    from nnstudy.config import TrainConfig
+    from nnstudy.experiment import train_and_evaluate
+    from nnstudy.store import Store
+
+    base, home = server
+    res = train_and_evaluate(TrainConfig(n_per_class=30, steps=10, device="cpu"), Store(home), name="mlp on spiral")
+    browser.get(base + "/runs")
+    row = wait(lambda: browser.find_elements("css selector", f'tr[data-run="{res.run_id}"]'), 20, "the run's row")
+    row[0].click()
+    wait(lambda: res.run_id in browser.find_element("id", "detail").text, 10, "the run's page")
+    assert "complete" in browser.find_element("id", "detail").text
