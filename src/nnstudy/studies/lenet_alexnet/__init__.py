@@ -239,9 +239,9 @@ def train_variants(ctx: StudyContext, p: dict, dataset: str, variants: list[tupl
             "images_to_target": mean_std(h * p["batch"] for h, _ in reached),
             "seconds_to_target": mean_std(r.seconds * h / max(1, r.steps) for h, r in reached),
             "train_err_updates": err_hits, "train_err_reached": len(err_reached),
-            "updates_to_train_err": mean_std(h for h, _ in err_reached),
+            "updates_to_err_target": mean_std(h for h, _ in err_reached),
             # wall seconds pro rata of the run's training loop (its held-out evaluations included)
-            "seconds_to_train_err": mean_std(r.seconds * h / max(1, r.steps) for h, r in err_reached),
+            "seconds_to_err_target": mean_std(r.seconds * h / max(1, r.steps) for h, r in err_reached),
             "runs": [r.run_id for r in runs]})
     return rows
 

@@ -198,10 +198,10 @@ def relu_tanh(run: dict) -> list:
         r, t = at(run, rt[opt]["relu"], part), at(run, rt[opt]["tanh"], part)
         def steps(name, i):
             k, n = num(run, f"{part}.{i}.train_err_reached", "d"), num(run, f"relu_tanh.{opt}.of", "d")
-            if run["summary"][part][i]["updates_to_train_err"]["mean"] is None:
+            if run["summary"][part][i]["updates_to_err_target"]["mean"] is None:
                 return sentence("{name} never got there ({k} of {n} seeds)", name=name, k=k, n=n)
             return sentence("{name} got there after {u} updates ({k} of {n} seeds)", name=name, k=k, n=n,
-                            u=ms(run, f"{part}.{i}.updates_to_train_err", ".0f"))
+                            u=ms(run, f"{part}.{i}.updates_to_err_target", ".0f"))
         got = sentence("{how}: {a}, {b}; ", how=how, a=steps("ReLU", r), b=steps("tanh", t))
         if rt[opt]["updates_ratio"]["mean"] is None:
             out.append(got + "no seed reached it with both, so there is no ratio.")
@@ -292,7 +292,7 @@ def model_table(run: dict, part: str) -> dict:
         p = f"{part}.{i}"
         speed = [num(run, f"speed.{r['key']}.macs", ",d"), num(run, f"speed.{r['key']}.train_img_per_s", ".0f")] \
             if part == "fashion" else ["", ""]
-        err = [ms_or(run, f"{p}.updates_to_train_err", ".0f", missing="–")] if "updates_to_train_err" in r else [""]
+        err = [ms_or(run, f"{p}.updates_to_err_target", ".0f", missing="–")] if "updates_to_err_target" in r else [""]
         rows.append([r["label"], num(run, f"{p}.params", ",d"), *speed, ms(run, f"{p}.test_acc"),
                      ms(run, f"{p}.train_acc"), ms(run, f"{p}.gap"),
                      sentence("{k} / {n}", k=num(run, f"{p}.reached", "d"), n=num(run, f"{p}.n", "d")),
