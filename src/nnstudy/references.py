@@ -130,14 +130,15 @@ def _images() -> list[Ref]:
     return refs
 
 
-LECUN = "LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to document recognition, Proc. IEEE 86(11)"
+LECUN = ("LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to document recognition, "
+         "Proc. IEEE 86(11)")
 KRIZHEVSKY = ("Krizhevsky, Sutskever & Hinton 2012, ImageNet classification with deep convolutional neural networks, "
               "NeurIPS 25")
 # Figure 1's caption, verbatim (checked against several copies of the paper's text, 2026-12-06).
-KRIZHEVSKY_FIG1 = ("\u201cA four-layer convolutional neural network with ReLUs (solid line) reaches a 25% training error "
-                   "rate on CIFAR-10 six times faster than an equivalent network with tanh neurons (dashed line). The "
-                   "learning rates for each network were chosen independently to make training as fast as possible. "
-                   "No regularization of any kind was employed.\u201d")
+KRIZHEVSKY_FIG1 = ("\u201cA four-layer convolutional neural network with ReLUs (solid line) reaches a 25% "
+                   "training error rate on CIFAR-10 six times faster than an equivalent network with tanh neurons "
+                   "(dashed line). The learning rates for each network were chosen independently to make training "
+                   "as fast as possible. No regularization of any kind was employed.\u201d")
 
 
 def _lenet_alexnet() -> list[Ref]:

@@ -12,20 +12,26 @@ and updates (and seconds) until the running training error first falls to 25%: t
 Krizhevsky et al. 2012's Figure 1 (ReLU six times faster than tanh on CIFAR-10), measured with
 Adam on the main runs and with SGD + momentum, the paper's optimizer, on two extra nets.
 
-Budgets (measured, 2026-12-06, Intel Xeon, one thread, side by side): the AlexNet-style net
-trains at about 750-1,000 images/s, LeNet-5 at 5,000-8,000 (forty times fewer multiply-adds), and
-evaluating is about three times faster than training. Five AlexNet variants x 3 seeds are 15 runs,
-so one pass over all 54,000 training images each (plus the final evaluation of the training split
-that every run gets) would take about 20 minutes: over this study's share of the main job (8
-minutes on a quiet 2-core laptop). The default profile therefore trains on a fixed 9,000-image
-subset (1,000 more validate) for 2 epochs (18,000 images, 564 updates of 32), with the learning
-rate annealed to zero by a cosine schedule, so that every curve has flattened by the end: runs
-converge *at this budget* by verdicts.py's rule (held-out accuracy moved under a point over the
-last fifth), which is what the report says, not that the nets reached what they can. The LeNets
-cost a fortieth per image, so they get 6 epochs (54,000 images, still a third of AlexNet's time):
-at 2 epochs d2l's sigmoid LeNet was still climbing (1.3 points over the last fifth, seed 0),
-at 6 it has flattened; a lead of AlexNet over them is thus not a lead in data. `full` trains every
-net on all 54,000 images (10 epochs, 20 for the LeNets, 5 seeds), sized for a GPU.
+Budgets (measured 2026-12-06 on this project's 2-core Intel Xeon, one thread, models side by side
+in one process): the AlexNet-style net trains at about 750-1,000 images/s, LeNet-5 at 5,000-8,000
+(forty times fewer multiply-adds), and evaluating runs about three times faster than training.
+Five AlexNet variants x 3 seeds are 15 runs, so one pass over all 54,000 training images each (plus
+the final evaluation of the training split that every run gets) would take about 20 minutes, over
+this study's share of the main job (8 minutes on a quiet 2-core laptop). The batched trainer does
+not help: small CNNs batched run 0.5-1.2x on this CPU (benchmarks/results/batched_cnn.md). So the
+default profile trains on a fixed 9,000-image subset (1,000 more validate) for 2 epochs (18,000
+images, 564 updates of 32) with the learning rate annealed to zero by a cosine schedule: every
+curve flattens by the end, so the runs converge *at this budget* by verdicts.py's rule (held-out
+accuracy moved under a point over the last fifth), and the report says "at this budget", not that
+the nets reached what they can (at 2 epochs the AlexNet-style net reached 0.76 test accuracy, seed
+0; trained fully it does over 0.9). The LeNets cost a fortieth per image, so they get 4 epochs
+(36,000 images, still under a third of AlexNet's time): at 2 epochs d2l's sigmoid LeNet had moved
+1.3 points over its last fifth (seed 0), at 6 it had flattened; a lead of AlexNet over them is thus
+not a lead in data. Krizhevsky et al.'s SGD + momentum pair (ReLU and tanh without dropout, lr
+0.01: at 0.05 neither reached 25% error within 282 updates, seed 0) costs 6 more AlexNet runs of
+18,000 images. The estimate for the whole study on a quiet 2-core machine is about 8 minutes.
+`full` trains every net on all 54,000 images (10 epochs, 20 for the LeNets, 5 seeds), sized for a
+GPU; it is what settles a comparison the default leaves open.
 """
 
 from __future__ import annotations
@@ -305,7 +311,7 @@ class LeNetAlexNetStudy(Study):
             fashion = train_variants(ctx, p, "fashion-mnist", VARIANTS)
             sgd = []
             if p["sgd_lr"]:
-                ctx.log("lenet-alexnet: ReLU and tanh AlexNet without dropout, SGD + momentum (Krizhevsky et al.'s test)")
+                ctx.log("lenet-alexnet: ReLU and tanh AlexNet without dropout, SGD + momentum (Krizhevsky et al.)")
                 sgd = train_variants(ctx, p, "fashion-mnist", SGD_PAIR, make=sgd_config)
             missing = cifar_missing(p)
             cifar = []
@@ -320,7 +326,8 @@ class LeNetAlexNetStudy(Study):
         if sgd:
             relu_tanh["sgd"] = relu_over_tanh(sgd, "relu-sgd", "tanh-sgd")
         arch = {k: architecture(k) for k in ("lenet5", "alexnet")}
-        return {"fashion": fashion, "cifar": cifar, "architecture": arch, "cifar_skipped": missing, "speed": speed, "sgd": sgd,
+        return {"fashion": fashion, "cifar": cifar, "architecture": arch, "cifar_skipped": missing, "speed": speed,
+                "sgd": sgd,
                 "relu_tanh": relu_tanh, "ablations": ablation_effects(fashion, speed),
                 "val_acc_target": p["val_acc_target"], "train_err_target": p["train_err_target"],
                 "settings": {**p, "val_frac": VAL_FRAC, "optimizer": "adam", "sgd_momentum": 0.9,

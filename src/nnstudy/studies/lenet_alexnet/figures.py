@@ -119,7 +119,7 @@ def draw_relu_tanh(store, s: dict, save: Path) -> Path:
                 n = min(len(c[0]) for c in curves)
                 ax.plot(curves[0][0][:n], np.mean([c[1][:n] for c in curves], axis=0), color=colour, lw=1.8,
                         label=f"{'ReLU' if 'relu' in key or key == 'alexnet' else 'tanh'} (mean of {len(curves)})")
-        ax.axhline(s["train_err_target"], color="k", ls="--", lw=1)
+        ax.axhline(s["train_err_target"], color="k", ls="--", lw=1, label=f"target ({s['train_err_target']:.0%})")
         ax.set_xlabel("updates")
         ax.set_ylabel(f"training error (last {window} batches)")
         ax.set_ylim(0, 1)

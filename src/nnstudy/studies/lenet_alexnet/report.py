@@ -25,14 +25,15 @@ WORDS = {"lenet5": "classic LeNet", "lenet5-modern": "modern LeNet", "alexnet": 
 IDEAS = {"alexnet-sigmoid": "ReLU over sigmoid", "alexnet-tanh": "ReLU over tanh", "alexnet-nodrop": "dropout",
          "alexnet-shallow": "depth (five conv layers over three)"}
 SPEED_TOL = 0.2  # speed ratios within 20% of 1 are "about the same": timings on a shared CPU are noisy
-FIGURES = {"accuracy.png": "Accuracy figure. Held-out and training accuracy per model, mean ± std over seeds (d2l's LeNet, "
-                           "ten epochs of the full set, as a marker).",
+FIGURES = {"accuracy.png": "Accuracy figure. Held-out and training accuracy per model, mean ± std over seeds "
+                           "(d2l's LeNet, ten epochs of the full set, as a marker).",
            "curves.png": "Curves figure. Validation accuracy against training images seen, mean ± std over seeds; the "
                          "LeNets train for more images than the AlexNets (see the budget).",
-           "relu_tanh.png": "ReLU-tanh figure. Running training error (mean over the last batches) against updates, ReLU "
-                            "and tanh AlexNet, with Adam and with SGD + momentum; the dashed line is the 25% "
-                            "training error Krizhevsky et al. timed.",
-           "ablations.png": "Ablation figure. AlexNet with one idea taken away: accuracy lost and relative training speed.",
+           "relu_tanh.png": "ReLU-tanh figure. Running training error (mean over the last batches) against "
+                            "updates, ReLU and tanh AlexNet, with Adam and with SGD + momentum; the dashed line "
+                            "is the 25% training error Krizhevsky et al. timed.",
+           "ablations.png": "Ablation figure. AlexNet with one idea taken away: accuracy lost and relative "
+                            "training speed.",
            "speed.png": "Cost figure. Training and inference images per second (measured side by side) and "
                         "multiply-adds per image.",
            "cifar.png": "CIFAR figure. The three main models on CIFAR-10."}
@@ -90,7 +91,7 @@ def setup(run: dict):
 def settled(store, run: dict):
     """Whether each model's held-out curve had flattened by the end (verdicts.py's convergence rule)."""
     moving = []
-    for i, r in enumerate(run["summary"]["fashion"]):
+    for r in run["summary"]["fashion"]:
         d = curve_delta(store, r)
         if d is not None and d.value is not None and abs(d.value) >= stated("settled").value:
             moving.append(sentence("{name} ({d})", name=WORDS[r["key"]], d=d))
@@ -114,23 +115,28 @@ def nets(run: dict) -> list:
     lenet = sentence(
         "The classic LeNet here is Dive into Deep Learning's variant: {lk} convolutions ({lc} channels, sigmoid, "
         "average pooling) and fully connected layers of {lf} units, {lp} parameters. LeCun et al.'s original "
-        "differs: scaled tanh units, trainable subsampling, a sparse connection table in its second convolution and RBF output units; it "
+        "differs: scaled tanh units, trainable subsampling, a sparse connection table in its second convolution "
+        "and RBF output units; it "
         "reached {e1} test error on MNIST digits without distortions and {e2} with them (published values, table "
         "below): digits, not the clothing photographs used here. The modern LeNet keeps those layers and adds "
-        "ReLU, max pooling and batch norm.", lk=num(run, f"{le}.convs", "d"), lc=ch(le, 2), lf=fc(le), lp=num(run, f"{le}.params", ",d"),
+        "ReLU, max pooling and batch norm.", lk=num(run, f"{le}.convs", "d"), lc=ch(le, 2), lf=fc(le),
+        lp=num(run, f"{le}.params", ",d"),
         e1=ref_num("lenet_alexnet.lecun_lenet5"), e2=ref_num("lenet_alexnet.lecun_lenet5_distorted"))
     alex = sentence(
         "The AlexNet here is AlexNet-style, scaled down: Krizhevsky, Sutskever and Hinton's net read {px}-pixel "
         "ImageNet photographs with {c} convolutions of {k1}-{k2}-{k3}-{k4}-{k5} channels (the first at a stride of "
-        "{s1} pixels) and {f} fully connected layers of {f1}-{f2}-{f3} units, about {pm} million parameters, with local "
+        "{s1} pixels) and {f} fully connected layers of {f1}-{f2}-{f3} units, about {pm} million parameters, with "
+        "local "
         "response normalisation, overlapping max pooling and dropout. This net keeps the {ac} convolutions, ReLU, "
         "overlapping max pooling ({pk} by {pk}, stride {ps}) and dropout ({dp}) on its fully connected layers, and "
         "scales the rest to {ip}-pixel grayscale images: {ach} channels, kernels of {k} pixels at stride {st}, fully "
         "connected layers of {af} units: {ap} parameters. Why smaller: a {ip}-pixel image has no room for a "
         "large-stride first layer and the poolings of a {px}-pixel net, sixty thousand images do not feed tens of "
-        "millions of weights, and a CPU has to train it in minutes; local response normalisation (later work found it adds little) and the two-GPU split are left "
+        "millions of weights, and a CPU has to train it in minutes; local response normalisation (later work "
+        "found it adds little) and the two-GPU split are left "
         "out.", px=r("input_px"), c=r("convs"), k1=r("conv1"), k2=r("conv2"), k3=r("conv3"), k4=r("conv4"),
-        k5=r("conv5"), s1=r("conv1_stride"), f=r("fcs"), f1=r("fc1"), f2=r("fc2"), f3=r("classes"), pm=r("params_million"),
+        k5=r("conv5"), s1=r("conv1_stride"), f=r("fcs"), f1=r("fc1"), f2=r("fc2"), f3=r("classes"),
+        pm=r("params_million"),
         ac=num(run, f"{a}.convs", "d"), pk=num(run, f"{a}.pool.0", "d"), ps=num(run, f"{a}.pool.1", "d"),
         dp=num(run, f"{a}.dropout", "g"), ip=num(run, f"{a}.input.1", "d"), ach=ch(a, 5),
         k=join((num(run, f"{a}.kernels.{i}", "d") for i in range(5)), "-", "-"), st=num(run, f"{a}.stride", "d"),
@@ -177,13 +183,23 @@ def ablations(store, run: dict) -> list:
     return out
 
 
+def got_there(run: dict, part: str, i: int, opt: str, name: str):
+    """'ReLU got there after 310 ± 40 updates (3 of 3 seeds)', or 'never got there (0 of 3 seeds)'."""
+    k, n = num(run, f"{part}.{i}.train_err_reached", "d"), num(run, f"relu_tanh.{opt}.of", "d")
+    if run["summary"][part][i]["updates_to_err_target"]["mean"] is None:
+        return sentence("{name} never got there ({k} of {n} seeds)", name=name, k=k, n=n)
+    return sentence("{name} got there after {u} updates ({k} of {n} seeds)", name=name, k=k, n=n,
+                    u=ms(run, f"{part}.{i}.updates_to_err_target", ".0f"))
+
+
 def relu_tanh(run: dict) -> list:
     """Issue 18 item 4: the paper's quantity (updates to 25% training error), beside its six times."""
     s = run["summary"]
     rt = s.get("relu_tanh", {})
     six, err = ref_num("lenet_alexnet.krizhevsky_relu_tanh"), ref_num("lenet_alexnet.krizhevsky_train_err")
     out = [sentence(
-        "ReLU against tanh, measured as Krizhevsky et al. measured it (the caption of their first figure, quoted in the table "
+        "ReLU against tanh, measured as Krizhevsky et al. measured it (the caption of their first figure, quoted "
+        "in the table "
         "of published values): a four-layer convolutional net with ReLUs reached {e} training error on CIFAR "
         "{six} times faster than the same net with tanh units, each at its own best learning rate, without "
         "regularization. Here the running training error is the mean error of the last {w} training batches "
@@ -196,13 +212,8 @@ def relu_tanh(run: dict) -> list:
         if opt not in rt:
             continue
         r, t = at(run, rt[opt]["relu"], part), at(run, rt[opt]["tanh"], part)
-        def steps(name, i):
-            k, n = num(run, f"{part}.{i}.train_err_reached", "d"), num(run, f"relu_tanh.{opt}.of", "d")
-            if run["summary"][part][i]["updates_to_err_target"]["mean"] is None:
-                return sentence("{name} never got there ({k} of {n} seeds)", name=name, k=k, n=n)
-            return sentence("{name} got there after {u} updates ({k} of {n} seeds)", name=name, k=k, n=n,
-                            u=ms(run, f"{part}.{i}.updates_to_err_target", ".0f"))
-        got = sentence("{how}: {a}, {b}; ", how=how, a=steps("ReLU", r), b=steps("tanh", t))
+        got = sentence("{how}: {a}, {b}; ", how=how, a=got_there(run, part, r, opt, "ReLU"),
+                       b=got_there(run, part, t, opt, "tanh"))
         if rt[opt]["updates_ratio"]["mean"] is None:
             out.append(got + "no seed reached it with both, so there is no ratio.")
             continue
@@ -280,8 +291,8 @@ def cifar(run: dict):
         return ("The CIFAR set (ten classes of small colour photographs) was not found on this machine, so the "
                 "comparison on it is skipped; with the set in place the study trains the three main models on it "
                 "too.")
-    return sentence("On CIFAR (colour photographs) with the same budget (CIFAR figure): classic LeNet {a}, modern LeNet "
-                    "{b}, AlexNet {c}.", a=acc(run, "lenet5", "cifar"), b=acc(run, "lenet5-modern", "cifar"),
+    return sentence("On CIFAR (colour photographs) with the same budget (CIFAR figure): classic LeNet {a}, modern "
+                    "LeNet {b}, AlexNet {c}.", a=acc(run, "lenet5", "cifar"), b=acc(run, "lenet5-modern", "cifar"),
                     c=acc(run, "alexnet", "cifar"))
 
 
