@@ -234,7 +234,7 @@ def test_lenet_alexnet_section_agrees_with_its_answer_and_quotes_its_sources(len
     study = load_all().get("lenet-alexnet")()
     a = study.answer(store, run)
     text = " ".join(str(p) for p in study.section(store, run).paragraphs)
-    word = str(a.why).split("held-out accuracy at this budget: ")[1].split(". With one idea")[0]
+    word = str(a.why).split("held-out accuracy at this budget: ")[1].split("; against modern LeNet")[0]
     assert f"AlexNet against classic LeNet: {word}" in text  # the sheet's words, in the section
     assert "ahead" not in word  # the quick profile's 2 seeds carry no direction (MIN_SEEDS)
     assert "times as many updates" in text or "never got there" in text or "no seed reached it" in text
