@@ -70,14 +70,14 @@ def draw_curves(store, rows: list[dict], batch: int, target: float, save: Path) 
 
 def draw_ablations(effects: list[dict], save: Path) -> Path:
     """Per idea of AlexNet: held-out accuracy it buys and how much faster (or slower) it trains."""
-    fig, (ax_a, ax_s) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (ax_a, ax_s) = plt.subplots(1, 2, figsize=(11, 3.8))
     ys = np.arange(len(effects))
     names = [e["label"].replace("AlexNet, ", "") for e in effects]
     ax_a.barh(ys, [e["acc_bought"] for e in effects], color="#5b8bd0")
-    ax_a.set_xlabel("held-out accuracy lost by the change (AlexNet minus changed)")
+    ax_a.set_xlabel("held-out accuracy lost by the change\n(AlexNet minus changed)")
     ax_s.barh(ys, [e["speed_ratio"] for e in effects], color="#d0553b")
     ax_s.axvline(1.0, color="k", lw=0.8)
-    ax_s.set_xlabel("training images/s: AlexNet / changed (< 1: the change trains faster)")
+    ax_s.set_xlabel("training images/s, AlexNet / changed\n(< 1: the change trains faster)")
     for ax in (ax_a, ax_s):
         ax.set_yticks(ys, names, fontsize=8)
         ax.grid(axis="x", alpha=0.3)
@@ -134,7 +134,8 @@ def draw_relu_tanh(store, s: dict, save: Path) -> Path:
 def draw_lenet_alexnet(store, run: dict, folder: Path) -> list[Path]:
     s = run["summary"]
     batch, target = s["settings"]["batch"], s["val_acc_target"]
-    out = [draw_accuracy(s["fashion"], "Fashion-MNIST: same optimizer, batch and images", folder / "accuracy.png",
+    out = [draw_accuracy(s["fashion"], "Fashion-MNIST: same optimizer, batch and image set (LeNets: more epochs)",
+                         folder / "accuracy.png",
                          reference=D2L),
            draw_speed(s["fashion"], s["speed"], folder / "speed.png"),
            draw_curves(store, s["fashion"], batch, target, folder / "curves.png"),
