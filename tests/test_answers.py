@@ -134,9 +134,11 @@ def test_q6_level_or_behind_is_not_supported_unless_adam_sits_at_an_edge(store):
 ABLATED = ("alexnet-sigmoid", "alexnet-tanh", "alexnet-nodrop", "alexnet-shallow")
 
 
-def lenet_alexnet(store, alexnet, lenet, ablated):
+def lenet_alexnet(store, alexnet, lenet, ablated, modern=None):
     def build(p):
         rows = [cell(store, p, "AlexNet", alexnet, key="alexnet"), cell(store, p, "LeNet", lenet, key="lenet5")]
+        if modern is not None:
+            rows.append(cell(store, p, "modern LeNet", modern, key="lenet5-modern"))
         rows += [cell(store, p, k, ablated[k], key=k) for k in ABLATED]
         return {"fashion": rows, "ablations": [{"key": k} for k in ABLATED]}
     return study_run(store, "lenet-alexnet", build)
@@ -149,6 +151,19 @@ def test_q1_supported_only_when_alexnet_wins_and_every_idea_pays(store):
     level = {**{k: low for k in ABLATED}, "alexnet-nodrop": [0.801, 0.821, 0.809]}  # dropout buys nothing
     a = answer_of(store, "lenet-alexnet", lenet_alexnet(store, alex, low, level))
     assert a.verdict == "partly supported" and "dropout makes no difference" in str(a.why)
+
+
+def test_q1_a_modern_lenet_ahead_of_alexnet_keeps_the_claim_partly_supported(store):
+    alex, low = [0.80, 0.82, 0.81], [0.60, 0.63, 0.61]
+    high = [0.90, 0.91, 0.92]  # LeNet's layers with ReLU, max pooling and batch norm beat AlexNet
+    a = answer_of(store, "lenet-alexnet", lenet_alexnet(store, alex, low, {k: low for k in ABLATED}, modern=high))
+    assert a.verdict == "partly supported"
+    assert "AlexNet ahead; against modern LeNet: modern LeNet ahead" in str(a.why)
+    a = answer_of(store, "lenet-alexnet", lenet_alexnet(store, alex, low, {k: low for k in ABLATED}, modern=low))
+    assert a.verdict == "supported" and "against modern LeNet: AlexNet ahead" in str(a.why)
+    a = answer_of(store, "lenet-alexnet", lenet_alexnet(store, alex, low, {k: low for k in ABLATED},
+                                                         modern=[0.9, 0.5, 0.7]))  # inside noise: no win
+    assert a.verdict == "partly supported" and "unclear with 3 seeds" in str(a.why)
 
 
 def test_q1_alexnet_level_or_inside_noise_never_reads_as_a_win(store):

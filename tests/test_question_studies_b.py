@@ -152,12 +152,14 @@ def test_lenet_alexnet_records_variants_ablations_and_figures(lenet_alexnet):
     assert keys == ["lenet5", "lenet5-modern", "alexnet", "alexnet-sigmoid", "alexnet-tanh", "alexnet-nodrop",
                     "alexnet-shallow"]
     assert [a["key"] for a in s["ablations"]] == keys[3:]
+    assert [r["key"] for r in s["sgd"]] == ["relu-sgd", "tanh-sgd"]  # Krizhevsky et al.'s pair, no dropout
+    assert all(r["optimizer"] == "sgd" and r["model"] == "alexnet-nodrop" for r in s["sgd"])
     children = store.runs(parent=row["id"])
-    assert len(children) == len(s["seeds"]) * (len(keys) + len(s["cifar"]))
+    assert len(children) == len(s["seeds"]) * (len(keys) + len(s["sgd"]) + len(s["cifar"]))
     assert all(c["status"] == "complete" for c in children)
     fashion = [c for c in children if c["summary"]["dataset"] == "fashion-mnist"]
     assert all(c["summary"]["n_test"] == s["settings"]["test"] for c in fashion)
-    for name in ("accuracy.png", "speed.png", "curves.png", "ablations.png"):
+    for name in ("accuracy.png", "speed.png", "curves.png", "ablations.png", "relu_tanh.png"):
         assert (store.run_dir(row["id"]) / name).stat().st_size > 5000
     if not s["cifar"]:
         assert "cifar10 not found" in s["cifar_skipped"]
@@ -179,6 +181,67 @@ def test_lenet_alexnet_sizes_and_costs(lenet_alexnet):
         assert a["acc_bought"] == pytest.approx(alex["test_acc"]["mean"] - mine["test_acc"]["mean"])
         assert a["speed_ratio"] == pytest.approx(speed["alexnet"]["train_img_per_s"]
                                                  / speed[a["key"]]["train_img_per_s"])
+
+
+def test_the_lenets_get_their_own_epochs_and_every_run_anneals_its_rate(lenet_alexnet):
+    store, row = lenet_alexnet
+    s = row["summary"]
+    p = s["settings"]
+    for r in s["fashion"]:
+        want = p["lenet_epochs"] if r["key"].startswith("lenet5") else p["epochs"]
+        assert r["epochs"] == want and r["images_seen"] == r["steps"] * p["batch"]
+        cfg = store.get(r["runs"][0])["config"]
+        assert cfg["schedule"] == p["schedule"] == "cosine" and cfg["optimizer"] == "adam"
+    arch = s["architecture"]["alexnet"]
+    assert arch["channels"] == [32, 64, 96, 96, 64] and arch["params"] == 380042 and arch["pool"] == [3, 2]
+
+
+def test_updates_to_train_error_reads_the_running_mean_of_batches():
+    from nnstudy.studies.lenet_alexnet import updates_to_train_error
+
+    acc = [0.1, 0.2, 0.8, 0.7, 0.9, 0.9, 0.95]  # batch accuracy at steps 0..6 (each computes update s + 1)
+    rec = [(s, "train", "acc", a) for s, a in enumerate(acc)] + [(s, "train", "loss", 1.0) for s in range(7)]
+    rec += [(3, "val", "acc", 0.99), (7, "train", "acc", 0.99)]  # a held-out point and the final evaluation
+    # window 1: the first batch at <= 25% error is step 2 -> 3 updates; window 2: (0.8 + 0.7) / 2 = 0.75 at
+    # step 3 -> 4 updates; window 3: steps 2..4 average 0.8 -> 5 updates
+    assert updates_to_train_error(rec, 7, 0.25, 1) == 3
+    assert updates_to_train_error(rec, 7, 0.25, 2) == 4
+    assert updates_to_train_error(rec, 7, 0.25, 3) == 5
+    assert updates_to_train_error(rec, 7, 0.06, 1) == 7  # the last batch, not the final evaluation
+    assert updates_to_train_error(rec, 7, 0.01, 1) is None  # never: the final eval's 0.99 does not count
+    assert updates_to_train_error(rec, 7, 0.25, 8) is None  # fewer batches than the window
+
+
+def test_relu_over_tanh_pairs_seeds_and_counts_the_ones_that_never_got_there():
+    from nnstudy.studies.lenet_alexnet import relu_over_tanh
+
+    def row(key, hits, seconds):
+        return {"key": key, "train_err_updates": hits, "steps": 100, "seconds": {"mean": seconds}}
+    rt = relu_over_tanh([row("r", [10, 20, None, 30], 50.0), row("t", [60, 40, 70, None], 100.0)], "r", "t")
+    assert rt["updates_ratio"]["mean"] == pytest.approx((6 + 2) / 2) and rt["updates_ratio"]["n"] == 2
+    assert rt["seconds_ratio"]["mean"] == pytest.approx(2 * 4)  # tanh's updates cost twice as long here
+    assert (rt["both"], rt["only_relu"], rt["only_tanh"], rt["of"]) == (2, 1, 1, 4)
+    none = relu_over_tanh([row("r", [None], 1.0), row("t", [5], 1.0)], "r", "t")
+    assert none["updates_ratio"]["mean"] is None and none["only_tanh"] == 1
+
+
+def test_lenet_alexnet_section_agrees_with_its_answer_and_quotes_its_sources(lenet_alexnet, tmp_path):
+    from nnstudy.references import KRIZHEVSKY_FIG1
+    from nnstudy.studies import load_all
+
+    store, row = lenet_alexnet
+    run = store.get(row["id"])
+    study = load_all().get("lenet-alexnet")()
+    a = study.answer(store, run)
+    text = " ".join(str(p) for p in study.section(store, run).paragraphs)
+    word = str(a.why).split("held-out accuracy at this budget: ")[1].split("; against modern LeNet")[0]
+    assert f"AlexNet against classic LeNet: {word}" in text  # the sheet's words, in the section
+    assert "ahead" not in word  # the quick profile's 2 seeds carry no direction (MIN_SEEDS)
+    assert "times as many updates" in text or "never got there" in text or "no seed reached it" in text
+    md = open(write_report(store, tmp_path / "report")["markdown"]).read()
+    assert KRIZHEVSKY_FIG1.strip("\u201c\u201d") in md and "Krizhevsky, Sutskever &amp; Hinton 2012" in md
+    assert "| 0.95% | test error |" in md and "| 0.8% | test error |" in md and "| six times |" in md
+    assert "LeCun, Bottou, Bengio &amp; Haffner 1998" in md
 
 
 def test_modern_lenet_learns_where_the_classic_one_has_not_started(lenet_alexnet):

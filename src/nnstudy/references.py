@@ -133,14 +133,49 @@ def _square_loss() -> list[Ref]:
                 "finding (quoted)")]
 
 
+LECUN = ("LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to document recognition, "
+         "Proc. IEEE 86(11)")
+KRIZHEVSKY = ("Krizhevsky, Sutskever & Hinton 2012, ImageNet classification with deep convolutional neural networks, "
+              "NeurIPS 25")
+# Figure 1's caption, verbatim (checked against several copies of the paper's text, 2026-12-06).
+KRIZHEVSKY_FIG1 = ("\u201cA four-layer convolutional neural network with ReLUs (solid line) reaches a 25% "
+                   "training error rate on CIFAR-10 six times faster than an equivalent network with tanh neurons "
+                   "(dashed line). The learning rates for each network were chosen independently to make training "
+                   "as fast as possible. No regularization of any kind was employed.\u201d")
+
+
+def _lenet_alexnet() -> list[Ref]:
+    """LeNet-5 and AlexNet as published: results (topic lenet_alexnet, shown beside Q1) and the 2012
+    net's shape (topic alexnet2012, for sentences describing what the study's net scaled down)."""
+    lenet = "LeNet-5 (scaled tanh, trainable subsampling, the C3 connection table, RBF outputs), MNIST"
+    refs = [Ref("lenet_alexnet.lecun_lenet5", LECUN, f"{lenet}, trained without distortions", 0.0095, "0.95%",
+                "test error"),
+            Ref("lenet_alexnet.lecun_lenet5_distorted", LECUN, f"{lenet}, trained with distortions", 0.008, "0.8%",
+                "test error"),
+            Ref("lenet_alexnet.krizhevsky_relu_tanh", f"{KRIZHEVSKY}, Figure 1", KRIZHEVSKY_FIG1, 6, "six times",
+                "ReLU's speed-up over tanh (epochs to the training error)"),
+            Ref("lenet_alexnet.krizhevsky_train_err", f"{KRIZHEVSKY}, Figure 1", "the training error at which "
+                "Figure 1 compares the two nets", 0.25, "25%", "training error")]
+    shape = {"input_px": (224, "input pixels (224 x 224 x 3)"), "convs": (5, "convolutional layers"),
+             "conv1": (96, "channels of conv 1 (11 x 11 kernels)"),
+             "conv1_stride": (4, "stride of conv 1, pixels"), "conv2": (256, "channels of conv 2"),
+             "conv3": (384, "channels of conv 3"), "conv4": (384, "channels of conv 4"),
+             "conv5": (256, "channels of conv 5"), "fcs": (3, "fully connected layers"),
+             "fc1": (4096, "units of fc 1"), "fc2": (4096, "units of fc 2"), "classes": (1000, "ImageNet classes"),
+             "params_million": (60, "parameters, millions"), "train_images_million": (1.2, "ImageNet training "
+                                                                                     "images, millions")}
+    refs += [Ref(f"alexnet2012.{k}", KRIZHEVSKY, what, v, f"{v:g}", "architecture") for k, (v, what) in shape.items()]
+    return refs
+
+
 REFERENCES: dict[str, Ref] = {r.key: r for r in _spiral() + _vanishing() + _glorot() + _others() + _images()
-                              + _square_loss()}
+                              + _square_loss() + _lenet_alexnet()}
 
 # Which published values belong beside which study, when the study's section names none itself.
 STUDY_TOPICS = {
     "spiral": ("spiral",), "vanishing": ("vanishing", "glorot"), "activations": ("glorot",),
     "width-depth": ("mlp_vs_cnn",),
-    "lenet-alexnet": ("fashion_mnist", "cifar10"), "images": ("mnist", "fashion_mnist", "cifar10"),
+    "lenet-alexnet": ("lenet_alexnet", "fashion_mnist", "cifar10"), "images": ("mnist", "fashion_mnist", "cifar10"),
 }
 
 

@@ -65,7 +65,7 @@ def recipes_used(run: dict) -> bool:
 
 def budget_text(run: dict):
     i, m = index(run)["fast"], index(run)["mlp"]
-    how = (sentence("the conv nets with their recipes (fmnist-lenet5, fmnist-fast) for {ce} epochs, softmax "
+    how = (sentence("the conv nets with their recipes («fmnist-lenet5», fmnist-fast) for {ce} epochs, softmax "
                     "regression and the MLP with Adam for {me}.", ce=num(run, f"rows.{i}.config.epochs", "d"),
                     me=num(run, f"rows.{m}.config.epochs", "d"))
            if recipes_used(run) else

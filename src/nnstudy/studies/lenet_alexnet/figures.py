@@ -70,14 +70,14 @@ def draw_curves(store, rows: list[dict], batch: int, target: float, save: Path) 
 
 def draw_ablations(effects: list[dict], save: Path) -> Path:
     """Per idea of AlexNet: held-out accuracy it buys and how much faster (or slower) it trains."""
-    fig, (ax_a, ax_s) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (ax_a, ax_s) = plt.subplots(1, 2, figsize=(11, 3.8))
     ys = np.arange(len(effects))
     names = [e["label"].replace("AlexNet, ", "") for e in effects]
     ax_a.barh(ys, [e["acc_bought"] for e in effects], color="#5b8bd0")
-    ax_a.set_xlabel("held-out accuracy lost by the change (AlexNet minus changed)")
+    ax_a.set_xlabel("held-out accuracy lost by the change\n(AlexNet minus changed)")
     ax_s.barh(ys, [e["speed_ratio"] for e in effects], color="#d0553b")
     ax_s.axvline(1.0, color="k", lw=0.8)
-    ax_s.set_xlabel("training images/s: AlexNet / changed (< 1: the change trains faster)")
+    ax_s.set_xlabel("training images/s, AlexNet / changed\n(< 1: the change trains faster)")
     for ax in (ax_a, ax_s):
         ax.set_yticks(ys, names, fontsize=8)
         ax.grid(axis="x", alpha=0.3)
@@ -88,14 +88,60 @@ def draw_ablations(effects: list[dict], save: Path) -> Path:
     return plots.save(fig, save)
 
 
+def running_error(steps: np.ndarray, acc: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(updates, running training error): the mean error of the last `window` batches, as the study's
+    updates_to_train_error reads it (the batch at step s computes update s + 1)."""
+    if len(acc) < window:
+        return np.array([]), np.array([])
+    err = 1 - np.convolve(acc, np.ones(window) / window, mode="valid")
+    return steps[window - 1:] + 1, err
+
+
+def draw_relu_tanh(store, s: dict, save: Path) -> Path:
+    """Running training error against updates, ReLU and tanh, each optimizer in its own panel;
+    mean over seeds (thin lines: each seed), the target as a dashed line."""
+    parts = [(opt, s["sgd"] if opt == "sgd" else s["fashion"], pair) for opt, pair in s["relu_tanh"].items()]
+    fig, axes = plt.subplots(1, len(parts), figsize=(5.5 * len(parts), 3.8), squeeze=False)
+    window = s["settings"]["window"]
+    for ax, (opt, rows, pair) in zip(axes[0], parts):
+        for key, colour in ((pair["relu"], "#d0553b"), (pair["tanh"], "#5b8bd0")):
+            row = next(r for r in rows if r["key"] == key)
+            curves = []
+            for rid in row["runs"]:
+                steps, acc = store.series(rid, "train", "acc")
+                steps, acc = np.asarray(steps), np.asarray(acc)
+                keep = steps < row["steps"]  # the final evaluation (step = total) is not a batch
+                x, e = running_error(steps[keep], acc[keep], window)
+                if len(x):
+                    ax.plot(x, e, color=colour, lw=0.6, alpha=0.35)
+                    curves.append((x, e))
+            if curves:
+                n = min(len(c[0]) for c in curves)
+                ax.plot(curves[0][0][:n], np.mean([c[1][:n] for c in curves], axis=0), color=colour, lw=1.8,
+                        label=f"{'ReLU' if 'relu' in key or key == 'alexnet' else 'tanh'} (mean of {len(curves)})")
+        ax.axhline(s["train_err_target"], color="k", ls="--", lw=1, label=f"target ({s['train_err_target']:.0%})")
+        ax.set_xlabel("updates")
+        ax.set_ylabel(f"training error (last {window} batches)")
+        ax.set_ylim(0, 1)
+        ax.set_title({"adam": "Adam (dropout on)", "sgd": "SGD + momentum (no dropout)"}[opt], fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("ReLU against tanh: updates to the training-error target", fontsize=10)
+    fig.tight_layout()
+    return plots.save(fig, save)
+
+
 def draw_lenet_alexnet(store, run: dict, folder: Path) -> list[Path]:
     s = run["summary"]
     batch, target = s["settings"]["batch"], s["val_acc_target"]
-    out = [draw_accuracy(s["fashion"], "Fashion-MNIST: same optimizer, batch and images", folder / "accuracy.png",
+    out = [draw_accuracy(s["fashion"], "Fashion-MNIST: same optimizer, batch and image set (LeNets: more epochs)",
+                         folder / "accuracy.png",
                          reference=D2L),
            draw_speed(s["fashion"], s["speed"], folder / "speed.png"),
            draw_curves(store, s["fashion"], batch, target, folder / "curves.png"),
            draw_ablations(s["ablations"], folder / "ablations.png")]
+    if s.get("relu_tanh"):
+        out.append(draw_relu_tanh(store, s, folder / "relu_tanh.png"))
     if s["cifar"]:
         out.append(draw_accuracy(s["cifar"], "CIFAR-10: same optimizer, batch and images", folder / "cifar.png"))
     return out
