@@ -202,7 +202,7 @@ def vanishing(store, factors, fix, base=CLEAR[1]):
         per_layer = {"mean": statistics.fmean(factors), "std": statistics.stdev(factors), "n": len(factors)}
         rows = [cell(store, p, "sigmoid", base, arm="sigmoid", per_layer=per_layer),
                 cell(store, p, "relu + kaiming", fix, arm="relu + kaiming", per_layer=per_layer)]
-        return {"fixes": [{"depth": 10, "width": 30, "rows": rows}]}
+        return {"fixes": [{"depth": 10, "width": 30, "epochs": 10, "chance": 0.1, "rows": rows}]}
     return study_run(store, "vanishing", build)
 
 

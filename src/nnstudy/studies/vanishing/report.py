@@ -218,10 +218,13 @@ def answer(store, run: dict) -> Answer:
         verdict = "not supported" if kind == "grows" else NOT_SETTLED
     chance = sentence(" (chance {ch})", ch=num(run, "fixes.0.chance", ".2f")) if "chance" in f else ""
     why = (sentence("The definition, measured: in the {arm} net ({d} hidden layers of {w}) the gradient {word}, and "
-                    "trained at that depth it reaches {acc} held-out accuracy{chance}. What stalls is the layers near "
-                    "the input; the last ones still get a gradient. ", arm=f["rows"][0]["arm"],
-                    d=num(run, "fixes.0.depth", "d"), w=num(run, "fixes.0.width", "d"), word=word,
-                    acc=ms(run, "fixes.0.rows.0.test_acc"), chance=chance)
+                    "trained for {e} epochs of SGD at that depth it reaches {acc} held-out accuracy{chance}. The "
+                    "week's wording needs one correction: vanishing gradients slow learning, most in the layers "
+                    "nearest the input (the last ones still get a gradient), rather than forbid it; within this "
+                    "budget the net does not get going, and a much longer one would let it learn slowly. ",
+                    arm=f["rows"][0]["arm"], d=num(run, "fixes.0.depth", "d"), w=num(run, "fixes.0.width", "d"),
+                    word=word, e=num(run, "fixes.0.epochs", "d"), acc=ms(run, "fixes.0.rows.0.test_acc"),
+                    chance=chance)
            + (causes(run) if "init_grid" in run["summary"] else "")
            + sentence(" Against it in training, each fix at its best learning rate against the plain {arm} net: ",
                       arm=f["rows"][0]["arm"])
