@@ -50,10 +50,15 @@ def linear_text(run: dict) -> list:
                      "{none}, where {others}.", n=num(run, f"spiral.{i['none']}.test_acc.n", "d"),
                      steps=num(run, "settings.spiral.steps", "d"), none=acc["none"],
                      others=join(sentence("{a} reached {v}", a=name[a], v=acc[a]) for a in i if a != "none"))
-    verdict = sentence("The best, {b}, {w} the linear net by {d}: the decision regions show why (straight cuts "
-                       "against curved ones).", b=name[best],
+    # the highest mean is not "the best" when others sit within its noise: name every activation
+    # the top one is not clearly ahead of (Welch's interval over seeds, evidence.compare)
+    tied = [a for a in i if a not in ("none", best) and compare(acc[best], acc[a], floor=FLOOR).sign != 1]
+    who = (sentence("{b} (level with or not clearly ahead of {t})", b=name[best], t=join(name[a] for a in tied))
+           if tied else name[best])
+    verdict = sentence("The highest, {b}, {w} the linear net by {d}: the decision regions show why (straight cuts "
+                       "against curved ones).", b=who,
                        w=compare(acc[best], acc["none"], more="beats", less="trails", same="only matches",
-                                 floor=FLOOR), d=diff(acc[best], acc["none"]))
+                                 unclear="is not clearly ahead of", floor=FLOOR), d=diff(acc[best], acc["none"]))
     return [first, verdict]
 
 
