@@ -109,9 +109,13 @@ class SpiralStudy(Study):
         ctx.log("spiral (2/3): {linear, ReLU} x {SGD, Adam} over seeds")
         factorial = [over_seeds(ctx, lambda s, m=m, o=o: spiral_config(m, o, s, p["n"], p["steps"]),
                                 f"{LABEL[m]}+{LABEL[o]}") for m, o in FACTORIAL]
-        ctx.log("spiral (3/3): budgets: ReLU+SGD learning rates, ReLU+Adam steps")
+        ctx.log("spiral (3/3): budgets: ReLU+SGD and linear+SGD learning rates, ReLU+Adam steps")
         sgd_lr = [dict(over_seeds(ctx, lambda s, lr=lr: spiral_config("mlp", "sgd", s, p["n"], p["steps"], lr),
                                   f"ReLU+SGD lr={lr:g}"), lr=lr) for lr in p["lrs"]]
+        # the linear net gets the same learning-rate sweep, so tuned ReLU+SGD meets tuned linear+SGD
+        linear_sgd_lr = [dict(over_seeds(ctx, lambda s, lr=lr: spiral_config("linear", "sgd", s, p["n"], p["steps"],
+                                                                             lr), f"linear+SGD lr={lr:g}"), lr=lr)
+                         for lr in p["lrs"]]
         adam_steps = [dict(over_seeds(ctx, lambda s, k=k: spiral_config("mlp", "adam", s, p["n"], k),
                                       f"ReLU+Adam {k} steps"), steps=k) for k in p["adam_steps"]]
         table = [{"experiment": "week (as printed)", "config": f"{LABEL[m]}+{LABEL[o]}",
@@ -120,7 +124,8 @@ class SpiralStudy(Study):
         for group, rows in (("factorial", factorial), ("budget", sgd_lr + adam_steps)):
             table += [{"experiment": group, "config": r["name"], "train acc": fmt_ms(r["train_acc"]),
                        "held-out acc": fmt_ms(r["test_acc"]), "n": r["test_acc"]["n"]} for r in rows]
-        return {"week": week, "factorial": factorial, "sgd_lr": sgd_lr, "adam_steps": adam_steps,
+        return {"week": week, "factorial": factorial, "sgd_lr": sgd_lr, "linear_sgd_lr": linear_sgd_lr,
+                "adam_steps": adam_steps,
                 "settings": {**WEEK, **{k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}},
                 "table": table}
 
