@@ -62,7 +62,7 @@ def test_spiral_study_quick_records_everything(quick_spiral):
     assert row["status"] == "complete"
     children = store.runs(parent=row["id"])
     n_seeds = len(s["seeds"])
-    assert len(children) == 2 + 4 * n_seeds + (len(s["sgd_lr"]) + len(s["adam_steps"])) * n_seeds
+    assert len(children) == 2 + 4 * n_seeds + (2 * len(s["sgd_lr"]) + len(s["adam_steps"])) * n_seeds
     assert all(c["status"] == "complete" for c in children)
     for name in ("week_boundaries.png", "factorial_boundaries.png", "factorial_curves.png", "budget.png"):
         assert (store.run_dir(row["id"]) / name).stat().st_size > 5000
