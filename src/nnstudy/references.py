@@ -38,10 +38,11 @@ class Ref:
 ATCOLD = "Atcold/pytorch-Deep-Learning 04-spiral_classification (the week's recipe)"
 RECIPE = "3 classes x 1000 points, H=100, seed 12345, lr 1e-3, wd 1e-5, 1000 full-batch steps"
 TRAIN = "train accuracy"
-NIELSEN = "Nielsen, neural-networks-and-deep-learning (fig/generate_gradient.py)"
+NIELSEN = "Nielsen, Neural Networks and Deep Learning, ch. 5 (the values fig/generate_gradient.py prints)"
 NIELSEN_SETUP = "sigmoid net {}, 1000 MNIST images, gradient norm of hidden layer {} (of {}) at the start"
 GLOROT = "Glorot & Bengio 2010, Table 1"
-GLOROT_SETUP = "5 hidden layers of 1000, {}, {} (N = normalized init)"
+GLOROT_TEXT = "Glorot & Bengio 2010 (text, on the layer Jacobians)"
+GLOROT_SETUP = "5 hidden layers of 1000, {}, {}"
 ZALANDO = "zalandoresearch/fashion-mnist benchmark (submitted, unverified)"
 D2L = "d2l (classic edition)"
 
@@ -63,9 +64,9 @@ def _vanishing() -> list[Ref]:
                             NIELSEN_SETUP.format(net, i, len(norms)), v, f"{v:g}", "gradient norm"))
     refs.append(Ref("vanishing.nielsen.images", NIELSEN, "MNIST training images his gradient measurement averages "
                     "over", 1000, "1000", "images"))
-    refs += [Ref("vanishing.glorot.jacobian_standard", GLOROT, "average singular value of layer Jacobians, "
+    refs += [Ref("vanishing.glorot.jacobian_standard", GLOROT_TEXT, "average singular value of layer Jacobians, "
                  "standard init", 0.5, "about 0.5", "singular value"),
-             Ref("vanishing.glorot.jacobian_normalized", GLOROT, "average singular value of layer Jacobians, "
+             Ref("vanishing.glorot.jacobian_normalized", GLOROT_TEXT, "average singular value of layer Jacobians, "
                  "normalized init", 0.8, "about 0.8", "singular value")]
     return refs
 
@@ -77,7 +78,8 @@ def _glorot() -> list[Ref]:
     for act, errs in table.items():
         for data, err in zip(("Shapeset", "MNIST", "CIFAR-10"), errs):
             key = f"glorot.{act.lower().replace(' n', '_n')}.{data.lower().replace('-', '')}"
-            refs.append(Ref(key, GLOROT, GLOROT_SETUP.format(act, data), err, f"{err:g}", "test error %"))
+            name = act.replace(" N", " with normalized init")
+            refs.append(Ref(key, GLOROT, GLOROT_SETUP.format(name, data), err, f"{err:g}", "test error %"))
     return refs
 
 

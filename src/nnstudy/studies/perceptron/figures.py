@@ -88,7 +88,7 @@ def xor_figure(store, s: dict, d: dict, hist_sep, fig_margin: float, path: Path)
                 f"{fig_margin:g})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mistakes in the epoch")
-    ax.set_title("perceptron: XOR never reaches a mistake-free epoch", fontsize=9)
+    ax.set_title("perceptron on XOR:\nno mistake-free epoch", fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     grid = np.stack(np.meshgrid(np.linspace(-0.5, 1.5, 200), np.linspace(-0.5, 1.5, 200)), -1).reshape(-1, 2)
@@ -97,8 +97,8 @@ def xor_figure(store, s: dict, d: dict, hist_sep, fig_margin: float, path: Path)
     net.sizes, net.activation, net.dtype = [2, 2, 2], d["mlp_activation"], np.dtype(np.float64)
     net.params = [(np.array(W), np.array(b)) for W, b in d["mlp"]]
     mlp = 2 * net.predict(grid) - 1
-    for ax, Z, title in ((axes[1], hand, "hand-set 2-2-1 threshold net: OR and not AND"),
-                         (axes[2], mlp, "trained 2-2-2 MLP (NumPy, Adam), seed 0")):
+    for ax, Z, title in ((axes[1], hand, "hand-set 2-2-1 threshold net:\nOR AND NAND"),
+                         (axes[2], mlp, "trained 2-2-2 MLP\n(NumPy, Adam), seed 0")):
         ax.contourf(grid[:, 0].reshape(200, 200), grid[:, 1].reshape(200, 200), Z.reshape(200, 200),
                     levels=[-2, 0, 2], cmap=CMAP, alpha=0.3)
         ax.set_title(title, fontsize=9)

@@ -44,11 +44,13 @@ def xor_text(run) -> list:
     p = "xor.perceptron"
     out = [sentence("On XOR's four points the perceptron made {m} updates in {e} epochs in the given order, and its "
                     "last epoch still had {last} mistakes; over {n} shuffled orders it converged {c} times. The best "
-                    "accuracy of any weights it held was {best} (no line gets more than three of the four points).",
+                    "accuracy of any weights it held was {best}: no line gets more than three of the four points, and "
+                    "the rule never settles on such a line, since every mistake it corrects moves the line off "
+                    "another point, so it cycles.",
                     m=num(run, f"{p}.mistakes", "d"), e=num(run, f"{p}.epochs", "d"),
                     last=num(run, f"{p}.epoch_mistakes_last", "d"), n=num(run, "xor.mlp_seeds", "d"),
                     c=num(run, f"{p}.shuffled_converged", "d"), best=num(run, f"{p}.best_acc", ".2f")),
-           sentence("One hidden layer is enough: a hand-set «2-2-1» net of threshold units (OR and not AND) scores "
+           sentence("One hidden layer is enough: a hand-set «2-2-1» net of threshold units (the AND of OR and NAND) scores "
                     "{hand}, and a «2-2-2» MLP trained with Adam by the hand-written backward pass got all four points "
                     "on {solved} of {n} seeds (mean accuracy {acc}, {tries} initializations tried per solution).",
                     hand=num(run, "xor.hand_net_acc", ".2f"), solved=num(run, "xor.mlp_solved", "d"),
