@@ -50,9 +50,10 @@ def xor_text(run) -> list:
                     m=num(run, f"{p}.mistakes", "d"), e=num(run, f"{p}.epochs", "d"),
                     last=num(run, f"{p}.epoch_mistakes_last", "d"), n=num(run, "xor.mlp_seeds", "d"),
                     c=num(run, f"{p}.shuffled_converged", "d"), best=num(run, f"{p}.best_acc", ".2f")),
-           sentence("One hidden layer is enough: a hand-set «2-2-1» net of threshold units (the AND of OR and NAND) scores "
-                    "{hand}, and a «2-2-2» MLP trained with Adam by the hand-written backward pass got all four points "
-                    "on {solved} of {n} seeds (mean accuracy {acc}, {tries} initializations tried per solution).",
+           sentence("One hidden layer is enough: a hand-set «2-2-1» net of threshold units (the AND of OR and "
+                    "NAND) scores {hand}, and a «2-2-2» MLP trained with Adam by the hand-written backward pass got "
+                    "all four points on {solved} of {n} seeds (mean accuracy {acc}); a seed may redraw a start "
+                    "that gets stuck, {tries} starts per solution on average.",
                     hand=num(run, "xor.hand_net_acc", ".2f"), solved=num(run, "xor.mlp_solved", "d"),
                     n=num(run, "xor.mlp_seeds", "d"), acc=ms(run, "xor.mlp_acc", ".2f"),
                     tries=ms(run, "xor.mlp_tries", ".1f"))]
