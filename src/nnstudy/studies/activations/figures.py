@@ -103,10 +103,13 @@ def draw_ranges(s: dict, path: Path) -> Path:
     for ax in (a, b):
         ax.set_xticks(np.arange(len(rows)), [r["name"] for r in rows], rotation=20, ha="right", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, frameon=False)
     a.set_yscale("symlog", linthresh=1.0)  # linear inside [-1, 1], where bounded functions live
+    ticks = [-10, -1, -0.5, 0, 0.5, 1, 10]  # plain numbers: "-10^0" on a symlog axis reads as a typo
+    a.set_yticks(ticks, [f"{t:g}" for t in ticks])
     a.set_title("hidden outputs f(z) on the test images (trained nets)", fontsize=10)
-    b.set_title(f"fraction of unit-image pairs with |f'(z)| < {s['flat_threshold']:g}", fontsize=10)
+    b.set_title(f"fraction of unit-image pairs with |f'(z)| < {s['flat_threshold']:g}\n"
+                "(ReLU: units that pass back nothing for that image, 'dead' there)", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 
