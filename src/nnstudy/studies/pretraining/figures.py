@@ -41,6 +41,9 @@ def error_panels(s: dict, path: Path, x: str, group: str) -> Path | None:
             mean = [np.nan if v is None else v for v in mean]
             std = [0.0 if v is None else v for v in std]
             ax.errorbar(xs, mean, yerr=std, color=color, marker=marker, capsize=3, lw=1.3, ms=4, label=LABEL[m])
+        chance = s.get("settings", {}).get("chance_err_pct")
+        if chance is not None:  # nets at chance overlap there: the line says what that level means
+            ax.axhline(chance, color="0.4", ls=":", lw=1, label="chance (guessing)" if ax is axes[0][-1] else None)
         if x == "n_train":
             ax.set_xscale("log")
         ax.set_xticks(xs, [str(v) for v in xs])

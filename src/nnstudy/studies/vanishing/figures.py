@@ -88,8 +88,11 @@ def init_heatmap_figure(s: dict, path: Path) -> Path:
         for c in g["cells"]:
             M[acts.index(c["activation"]), cols.index((c["init"], c["arch"]))] = tf(c[key]["mean"])
         im = ax.imshow(M, cmap="coolwarm_r" if key == "first_over_last" else "viridis", aspect="auto")
-        for (r, c), v in np.ndenumerate(M):
-            ax.text(c, r, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=7)
+        for (r, c), v in np.ndenumerate(M):  # white on dark cells, black on light ones
+            rgba = im.cmap(im.norm(v)) if not np.isnan(v) else (1, 1, 1, 1)
+            dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5
+            ax.text(c, r, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
         ax.set_yticks(range(len(acts)), acts)
         ax.set_xticks(range(len(cols)), [f"{i}\n{a}" for i, a in cols], fontsize=7)
         ax.set_title(title, fontsize=9)
