@@ -15,8 +15,8 @@ MSE_FLOOR = 0.0005  # squared error per pixel: smaller gaps are not called diffe
 ACC_FLOOR = 0.01  # probe accuracy
 FIGURES = {"reconstructions.png": "Test images, each variant's reconstruction (first seed), then the same from "
                                   "masked images.",
-           "filters.png": "First-layer filters of the first 64 code units of each code (of 32 or 1024): what each "
-                          "unit responds to.",
+           "filters.png": "First-layer filters, up to 64 units of each code (all of a small code, the first 64 of "
+                          "a large one): what each unit responds to.",
            "codes_2d.png": "Test images mapped by the two-unit code and by PCA's first two components.",
            "curves.png": "Held-out reconstruction error during training, mean ± std over seeds."}
 
