@@ -24,7 +24,18 @@ def gradcheck_text(run) -> list:
         p=num(run, "settings.check_points", "d"), a=num(run, "max_rel_err_autograd", ".1e"),
         w=compare(num(run, "max_rel_err_autograd"), num(run, "autograd_rel_err_target"), more="above", less="far below",
                   same="at", tol=0.0), t=num(run, "autograd_rel_err_target", ".0e"), h=num(run, "fd_step", ".0e"),
-        fd=num(run, "max_rel_err_fd", ".1e"))]
+        fd=num(run, "max_rel_err_fd", ".1e")), cost_text(run)]
+
+
+def cost_text(run):
+    """Why training uses backpropagation and not the finite differences that check it: the cost."""
+    rows = run["summary"]["gradcheck"]
+    i = max(range(len(rows)), key=lambda k: rows[k]["checked"])
+    return sentence("That is also why training uses backpropagation: one backward pass yields the gradient of every "
+                    "parameter for a small constant multiple (about two) of a forward pass's cost, while central "
+                    "differences need two forward passes per parameter; the largest array checked here, {shape}, "
+                    "alone has {n} entries, so twice as many forward passes, for one gradient of one array.",
+                    shape=rows[i]["shape"], n=num(run, f"gradcheck.{i}.checked", ",d"))
 
 
 def curves_text(run) -> list:
