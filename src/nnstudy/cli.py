@@ -136,7 +136,7 @@ def build_parser() -> Parser:
     add_grid_flags(s)  # --FIELD 1,2,3 | a..b | LO:HI:N for every TrainConfig field; --seeds
     s.add_argument("--jobs", type=int, default=1, help="worker processes for groups of different shapes")
     s.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this machine (--jobs processes); ray: tasks on a Ray cluster (pip install 'nnstudy[ray]')")
+                   help="local: this machine (--jobs processes); ray: a Ray cluster (pip install 'nnstudy[ray]')")
     s.add_argument("--address", metavar="HOST:PORT", default=None,
                    help="with --engine ray: the cluster's head (`ray start --head`); default: a local Ray")
     s.add_argument("--name", default="sweep", help="study label of the runs (default: sweep)")
