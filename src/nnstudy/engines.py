@@ -55,7 +55,8 @@ class LocalEngine:
     def __init__(self, jobs: int):
         if jobs < 1:
             raise UsageError(f"--jobs {jobs}: need at least 1 worker")
-        self.slots = self.window = jobs  # window: tasks in flight (jobs=1: each runs as it is submitted)
+        self.slots = jobs
+        self.window = 2 * jobs if jobs > 1 else 1  # a task queued behind each running one; jobs=1 runs each as sent
         self.threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0  # 0: leave torch's own
         self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) if jobs > 1 else None
         self.done: dict[int, tuple] = {}  # jobs=1: handle -> (result, error)

@@ -13,7 +13,9 @@ validated by TrainConfig (a bad value is one clear line, exit 2), at most MAX_RU
 sets without a --batch-size grid train in mini-batches of recipes.IMAGE_BATCH, as `nnstudy train`
 does. Configs that differ only in
 batched.BATCH_FIELDS (seed, data_seed, lr, weight_decay, momentum) train as one batched group;
-groups run one after another, or side by side in `--jobs N` worker processes.
+each group (or solo config) is a task, run on an engine (engines.py): one after another in this
+process, side by side in `--jobs N` worker processes, or on a Ray cluster (`--engine ray`). Tasks
+return what they recorded and this process writes the store (relay.py).
 """
 
 from __future__ import annotations
