@@ -10,11 +10,11 @@
    start and import torch afresh, as the pool's do). Alternated, --repeats times each; medians of the
    command's wall time (what the user waits for) and of the sweep's own seconds (its summary: from
    the first task sent to the last run written). Ratio Ray / pool; target within 1.2x.
-2. Per-task overhead: `run_sweep` over tiny solo tasks (dropout trains solo; 1 step) at two sizes
-   on each engine, in this process (Ray's workers stay warm, the pool's spawn cancels out of the
-   slope); the slope (seconds per extra task: sending it, creating and writing its run) against the
-   pool's is Ray's overhead per task, in ms. A Ray command's fixed cost: `nnstudy sweep` of two tiny
-   tasks joining the running Ray, and starting a local Ray of its own (no --address).
+2. Per-task overhead: one-step solo tasks (dropout trains solo) through each engine, warm (workers
+   started), kept in flight as the sweep keeps them, in this process, at two counts; the slope
+   (seconds per extra task) is each engine's cost per task, and Ray's minus the pool's is its
+   overhead in ms. Each command's fixed cost: `nnstudy sweep` of two such tasks, pool against Ray
+   joining the running one (alternated), and Ray started for the command (no --address).
 3. Projection for N machines of 2 cores: the sweep split into pieces of sweep.MIN_PIECE members
    (what the Ray engine does for idle CPUs); a piece's training time measured here (one batched
    piece, in this process), plus the measured fixed and per-task costs:
@@ -67,22 +67,48 @@ def side_by_side(args: list[str], engines: dict[str, list[str]], repeats: int) -
     return {name: {k: statistics.median(v) for k, v in t.items()} | {"all": t} for name, t in times.items()}
 
 
-def in_process(n: int, engines: dict[str, dict], repeats: int) -> dict[str, float]:
-    """Median seconds of `run_sweep` over n one-step solo tasks in this process, per engine, alternated."""
-    from nnstudy.sweep import expand_grid, run_sweep
+def round_trips(eng, n: int) -> float:
+    """Seconds for n one-step solo tasks through a warm engine, kept `window` in flight as the sweep
+    keeps them: sending each, training one step, returning what it recorded (no store here)."""
+    from nnstudy.config import TrainConfig
+    from nnstudy.relay import train_task
 
-    cfgs = expand_grid({"n_per_class": "30", "width": "8", "dropout": "0.1", "steps": "1", "device": "cpu",
-                        "threads": "1", "seed": f"0..{n - 1}"})
-    times: dict[str, list[float]] = {name: [] for name in engines}
-    for r in range(repeats):
-        for name in (list(engines) if r % 2 == 0 else list(reversed(engines))):
-            with tempfile.TemporaryDirectory() as home:
-                t0 = time.perf_counter()
-                run_sweep(cfgs, home, log=None, **engines[name])
-                times[name].append(time.perf_counter() - t0)
-    print(f"  {n} tiny tasks: " + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in times.items()),
-          file=sys.stderr, flush=True)
-    return {name: statistics.median(v) for name, v in times.items()}
+    cfg = TrainConfig(n_per_class=30, width=8, dropout=0.1, steps=1, device="cpu", threads=1)
+    args = ([cfg.to_dict()], ["tiny"], {cfg.digest(): "tiny"}, "tiny", False)
+    pending: set = set()
+    sent, t0 = 0, time.perf_counter()
+    while sent < n or pending:
+        while sent < n and len(pending) < eng.window:
+            pending.add(eng.submit(train_task, *args, cpus=1))
+            sent += 1
+        for handle, _, error in eng.wait(list(pending)):
+            assert error is None, error
+            pending.discard(handle)
+    return time.perf_counter() - t0
+
+
+def per_task(lo: int, hi: int, repeats: int) -> dict[str, dict]:
+    """Each engine's seconds per task: the slope between lo and hi tasks, warm, alternated."""
+    from nnstudy.engines import LocalEngine, RayEngine
+
+    engines = {"pool": LocalEngine(2), "ray": RayEngine()}  # RayEngine joins this script's Ray
+    try:
+        for eng in engines.values():
+            round_trips(eng, 2 * eng.window)  # warm-up: workers started, torch imported
+        times: dict[str, dict[int, list]] = {e: {lo: [], hi: []} for e in engines}
+        for r in range(repeats):
+            for e in (list(engines) if r % 2 == 0 else list(reversed(engines))):
+                for n in (lo, hi):
+                    times[e][n].append(round_trips(engines[e], n))
+    finally:
+        for eng in engines.values():
+            eng.close()
+    out = {}
+    for e, t in times.items():
+        med = {n: statistics.median(v) for n, v in t.items()}
+        out[e] = med | {"slope": (med[hi] - med[lo]) / (hi - lo)}
+        print(f"  {e}: {lo} tasks {med[lo]:.2f} s, {hi} tasks {med[hi]:.2f} s", file=sys.stderr, flush=True)
+    return out
 
 
 def pieces(steps: int, sizes: list[int]) -> tuple[dict[int, float], float]:
@@ -119,7 +145,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="200 steps instead of 1000, 2 repeats")
     ap.add_argument("--steps", type=int, default=None, help="steps per run (default 1000; quick 200)")
     ap.add_argument("--repeats", type=int, default=None, help="runs of each engine (default 3; quick 2)")
-    ap.add_argument("--tiny", default="16,80", help="task counts of the per-task overhead sweeps")
+    ap.add_argument("--tiny", default="40,200", help="task counts of the per-task overhead sweeps")
     a = ap.parse_args()
     import ray
 
@@ -137,11 +163,10 @@ def main() -> None:
     print(f"1. the issue-7 sweep, {steps} steps, {repeats} x each engine", file=sys.stderr)
     main_sweep = side_by_side([*ISSUE7, "--steps", str(steps), "--device", "cpu"], engines, repeats)
     print("2. tiny tasks", file=sys.stderr)
-    kinds = {"pool": {"jobs": 2}, "ray": {"engine": "ray"}}  # in this process: Ray's workers stay warm
-    in_process(2, kinds, 1)  # warm-up: this process's Ray workers start and import torch once, untimed
-    tiny = {n: in_process(n, kinds, repeats) for n in (lo, hi)}
-    slope = {e: (tiny[hi][e] - tiny[lo][e]) / (hi - lo) for e in kinds}
-    fixed = [sweep([*TINY, "--seeds", "0..1"], engines["ray"])[0] for _ in range(repeats)]
+    tiny = per_task(lo, hi, repeats)
+    slope = {e: t["slope"] for e, t in tiny.items()}
+    two = side_by_side([*TINY, "--seeds", "0..1"], engines, 2 * repeats)  # each command's fixed cost
+    fixed = two["ray"]["all"]["wall"]
     ray.shutdown()
     cold = [sweep([*TINY, "--seeds", "0..1"], ["--engine", "ray"])[0] for _ in range(repeats)]
     grid = expand_grid({"seed": "0..31", "lr": "1e-3,1e-2,1e-1", "optimizer": "sgd,adam", "steps": str(steps)})
@@ -153,6 +178,9 @@ def main() -> None:
     pool, rayt = main_sweep["pool"], main_sweep["ray"]
     per_task_ms = 1000 * (slope["ray"] - slope["pool"])
     fixed_s = statistics.median(fixed)  # a Ray command's fixed cost: start, torch import, join, first workers
+    extra = two["ray"]["wall"] - two["pool"]["wall"] - 2 * per_task_ms / 1000  # Ray's fixed cost over the pool's
+    n_tasks = len(plans[1])  # the issue-7 sweep's tasks on this machine's 2 CPUs
+    rounds = [r / p for r, p in zip(rayt["all"]["wall"], pool["all"]["wall"])]
     lines = [
         f"# Sweep engines: the local pool against Ray ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
@@ -171,22 +199,30 @@ def main() -> None:
     lines += [
         "",
         f"**Ray / pool: {rayt['wall'] / pool['wall']:.3f}x** (command wall), {rayt['sweep'] / pool['sweep']:.3f}x "
-        "(the sweep's own seconds). Target: within 1.2x.",
+        "(the sweep's own seconds). Target: within 1.2x. Round by round (alternated, the same minutes): "
+        + ", ".join(f"{r:.2f}x" for r in rounds) + ".",
         "",
-        f"## Per task ({lo} and {hi} one-step solo tasks through `run_sweep` in one process, medians of "
-        f"{repeats})",
+        f"From the parts measured below (cheaper, so repeated more): Ray adds {extra:+.1f} s a command "
+        f"(fixed cost over the pool's) and {per_task_ms:+.1f} ms a task, so this sweep's {n_tasks} "
+        f"tasks cost **{(pool['wall'] + extra + n_tasks * per_task_ms / 1000) / pool['wall']:.3f}x** the pool's time "
+        f"({pool['wall']:.1f} s).",
+        "",
+        f"## Per task ({lo} and {hi} one-step solo tasks through each engine, warm, in this process, "
+        f"medians of {repeats}, alternated)",
         "",
         "| engine | " + " | ".join(f"{n} tasks s" for n in (lo, hi)) + " | per extra task |",
         "|---|---|---|---|",
     ]
-    for e in kinds:
-        lines.append(f"| {e} | {tiny[lo][e]:.2f} | {tiny[hi][e]:.2f} | {slope[e] * 1000:.1f} ms |")
+    for e, t in tiny.items():
+        lines.append(f"| {e} | {t[lo]:.2f} | {t[hi]:.2f} | {t['slope'] * 1000:.1f} ms |")
     lines += [
         "",
-        f"Per task (sending it, creating and writing its run): Ray **{slope['ray'] * 1000:.1f} ms**, the pool "
+        "Per task (sending it, training one step on one of 2 workers, returning its records): "
+        f"Ray **{slope['ray'] * 1000:.1f} ms**, the pool "
         f"{slope['pool'] * 1000:.1f} ms: Ray's overhead {per_task_ms:+.1f} ms a task. A Ray command's fixed "
         "cost (`nnstudy sweep` of 2 one-step tasks joining the running Ray: interpreter, torch import, "
-        f"joining, workers starting): {fixed_s:.1f} s; starting a local Ray as well (`--engine ray` without "
+        f"joining, workers starting): {fixed_s:.1f} s, the pool's {two['pool']['wall']:.1f} s (medians of "
+        f"{2 * repeats}, alternated); starting a local Ray as well (`--engine ray` without "
         f"--address): {statistics.median(cold):.1f} s.",
         "",
         "## Projection for N machines of 2 cores",
