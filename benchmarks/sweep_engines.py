@@ -234,15 +234,17 @@ def main() -> None:
         f"T(N) = {fixed_s:.1f} s fixed + waves x piece + tasks x {slope['ray'] * 1000:.0f} ms + 192 x "
         f"{write * 1000:.1f} ms (writes counted as if none overlapped training: an upper bound):",
         "",
-        "| N machines | tasks of K members | waves | T(N) s | speed-up over the pool here |",
+        "| N machines | tasks of K members | waves | T(N) s | T(1) / T(N) |",
         "|---|---|---|---|---|",
     ]
+    t1 = None
     for n in MACHINES:
         tasks = plans[n]
         k = len(tasks[0][0])
         waves = math.ceil(len(tasks) / (2 * n))
         t = fixed_s + waves * piece[k] + len(tasks) * slope["ray"] + 192 * write
-        lines.append(f"| {n} | {len(tasks)} x {k} | {waves} | {t:.1f} | {pool['wall'] / t:.2f}x |")
+        t1 = t1 or t
+        lines.append(f"| {n} | {len(tasks)} x {k} | {waves} | {t:.1f} | {t1 / t:.2f}x |")
     lines += ["", f"Past N = {MACHINES[-1]} the pieces cannot be halved again: more machines add nothing here."]
     text = "\n".join(lines) + "\n"
     print(text)
