@@ -112,3 +112,30 @@ def test_diverged_runs_are_counted_not_averaged(tmp_path):
     assert rows[1000.0]["n"] == 0 and rows[1000.0]["diverged"] == 2 and rows[1000.0]["test acc"]["mean"] is None
     statuses = sorted(r["status"] for r in Store(tmp_path).runs(study="div"))
     assert statuses == ["complete", "complete", "diverged", "diverged"]
+
+
+def test_ctrl_c_stops_the_pool_and_marks_its_runs(tmp_path):
+    """SIGINT to the command alone (not its workers): the pool's workers are ended, its runs failed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "nnstudy", "sweep", *TINY, "--steps", "200000", "--optimizer", "sgd,adam",
+           "--seeds", "0..1", "--jobs", "2", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while "runs in" not in (line := proc.stderr.readline()):  # the tasks are being sent
+            assert line, "the sweep ended before it began"
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "nnstudy: interrupted", err
+    assert out == "" and time.monotonic() - t0 < 20  # the workers were stopped, not waited for
+    runs = Store(tmp_path).runs()
+    assert len(runs) == 4 and {r["status"] for r in runs} == {"failed"}
+    assert all("interrupted (Ctrl-C)" in r["error"] for r in runs)
