@@ -139,3 +139,19 @@ def test_ctrl_c_stops_the_pool_and_marks_its_runs(tmp_path):
     runs = Store(tmp_path).runs()
     assert len(runs) == 4 and {r["status"] for r in runs} == {"failed"}
     assert all("interrupted (Ctrl-C)" in r["error"] for r in runs)
+
+
+def test_groups_are_halved_for_idle_workers_without_moving_a_number():
+    from nnstudy.batched import train_many
+    from nnstudy.sweep import split_groups
+
+    groups = [(list(range(32)), True), ([32], False)]
+    assert split_groups(groups, 1) == groups
+    assert [len(i) for i, _ in split_groups(groups, 4)] == [8, 8, 16, 1]
+    assert [len(i) for i, _ in split_groups([(list(range(15)), True)], 8)] == [15]  # halves of 7 are too small
+    cfgs = expand_grid({"dataset": "spiral", "n_per_class": "30", "width": "8", "steps": "30", "optimizer": "adam",
+                        "lr": "1e-2", "seed": "0..15", "device": "cpu", "threads": "1"})
+    whole, halves = train_many(cfgs), train_many(cfgs[:8]) + train_many(cfgs[8:])
+    assert [r.final for r in whole] == [r.final for r in halves]  # bit for bit
+    for a, b in zip(whole, halves):
+        assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
