@@ -98,7 +98,8 @@ def test_groups_of_different_shapes_run_in_worker_processes(tmp_path):
     assert len(pooled["groups"]) == 2
     runs = Store(tmp_path / "pool").runs(study="pool", kind="train")
     assert len(runs) == 4 and {r["status"] for r in runs} == {"complete"}
-    assert {r["pid"] for r in runs}.isdisjoint({os.getpid()})  # trained by the workers
+    assert {r["env"]["worker_pid"] for r in runs}.isdisjoint({os.getpid()})  # trained by the workers
+    assert {r["pid"] for r in runs} == {os.getpid()}  # written by this process alone (relay.py)
     assert pooled["table"] == alone["table"]  # the same numbers, whichever process trained them
 
 
@@ -111,3 +112,46 @@ def test_diverged_runs_are_counted_not_averaged(tmp_path):
     assert rows[1000.0]["n"] == 0 and rows[1000.0]["diverged"] == 2 and rows[1000.0]["test acc"]["mean"] is None
     statuses = sorted(r["status"] for r in Store(tmp_path).runs(study="div"))
     assert statuses == ["complete", "complete", "diverged", "diverged"]
+
+
+def test_ctrl_c_stops_the_pool_and_marks_its_runs(tmp_path):
+    """SIGINT to the command alone (not its workers): the pool's workers are ended, its runs failed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "nnstudy", "sweep", *TINY, "--steps", "200000", "--optimizer", "sgd,adam",
+           "--seeds", "0..1", "--jobs", "2", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while "runs in" not in (line := proc.stderr.readline()):  # the tasks are being sent
+            assert line, "the sweep ended before it began"
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "nnstudy: interrupted", err
+    assert out == "" and time.monotonic() - t0 < 20  # the workers were stopped, not waited for
+    runs = Store(tmp_path).runs()
+    assert len(runs) == 4 and {r["status"] for r in runs} == {"failed"}
+    assert all("interrupted (Ctrl-C)" in r["error"] for r in runs)
+
+
+def test_groups_are_halved_for_idle_workers_without_moving_a_number():
+    from nnstudy.batched import train_many
+    from nnstudy.sweep import split_groups
+
+    groups = [(list(range(32)), True), ([32], False)]
+    assert split_groups(groups, 1) == groups
+    assert [len(i) for i, _ in split_groups(groups, 4)] == [8, 8, 16, 1]
+    assert [len(i) for i, _ in split_groups([(list(range(15)), True)], 8)] == [15]  # halves of 7 are too small
+    cfgs = expand_grid({"dataset": "spiral", "n_per_class": "30", "width": "8", "steps": "30", "optimizer": "adam",
+                        "lr": "1e-2", "seed": "0..15", "device": "cpu", "threads": "1"})
+    whole, halves = train_many(cfgs), train_many(cfgs[:8]) + train_many(cfgs[8:])
+    assert [r.final for r in whole] == [r.final for r in halves]  # bit for bit
+    for a, b in zip(whole, halves):
+        assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())

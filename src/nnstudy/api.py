@@ -104,18 +104,21 @@ def load(run_id: str, *, out: PathLike | None = None) -> Run | StudyRun:
     return StudyRun(store, row) if row["kind"] == "study" else Run(store, row)
 
 
-def sweep(*, seeds=None, jobs: int = 1, name: str = "sweep", out: PathLike | None = None, **grids) -> SweepRun:
+def sweep(*, seeds=None, jobs: int = 1, engine: str = "local", address: str | None = None, name: str = "sweep",
+          out: PathLike | None = None, **grids) -> SweepRun:
     """A grid of training runs (`nnstudy sweep`): each keyword a TrainConfig field and its values, as
     a list (`lr=[1e-3, 1e-2]`), one value, or the command line's grid text (`"1e-4:1e-1:4"`, `"0..7"`);
     seeds: the seeds' grid (`[0, 1, 2]` or `"0..2"`). Same-shaped configs train as one batched
-    computation. Returns the summary: mean ± std over seeds per point of the grid, and the run ids."""
+    computation. engine="ray" (address: the cluster's head) sends the groups to Ray. Returns the
+    summary: mean ± std over seeds per point of the grid, and the run ids."""
     from nnstudy import cli
     from nnstudy.sweep import grid_from_args, run_sweep
 
-    args = _parse("sweep", [], seeds=seeds, jobs=jobs, name=name, out=out, **grids)
+    args = _parse("sweep", [], seeds=seeds, jobs=jobs, engine=engine, address=address, name=name, out=out, **grids)
     cfgs = grid_from_args(args)
     store = cli.open_store(args)
-    return SweepRun(store, run_sweep(cfgs, store.home, study=args.name, jobs=args.jobs, log=_log))
+    return SweepRun(store, run_sweep(cfgs, store.home, study=args.name, jobs=args.jobs, engine=args.engine,
+                                     address=args.address, log=_log))
 
 
 def report(*, out: PathLike | None = None, report_dir: PathLike | None = None) -> dict:

@@ -141,6 +141,10 @@ def build_parser() -> Parser:
 
     add_grid_flags(s)  # --FIELD 1,2,3 | a..b | LO:HI:N for every TrainConfig field; --seeds
     s.add_argument("--jobs", type=int, default=1, help="worker processes for groups of different shapes")
+    s.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this machine (--jobs processes); ray: a Ray cluster (pip install 'nnstudy[ray]')")
+    s.add_argument("--address", metavar="HOST:PORT", default=None,
+                   help="with --engine ray: the cluster's head (`ray start --head`); default: a local Ray")
     s.add_argument("--name", default="sweep", help="study label of the runs (default: sweep)")
     add_common(s, device=False)
     return p
@@ -339,7 +343,8 @@ def cmd_sweep(args) -> int:
 
     cfgs = grid_from_args(args)
     store = open_store(args)
-    summary = run_sweep(cfgs, store.home, study=args.name, jobs=args.jobs, log=log)
+    summary = run_sweep(cfgs, store.home, study=args.name, jobs=args.jobs, engine=args.engine,
+                        address=args.address, log=log)
     emit(args, summary, sweep_summary(summary, store.home))
     return 0
 

@@ -225,15 +225,18 @@ class Store:
         if rows:
             self._tx("INSERT INTO metrics (run, step, split, name, value) VALUES (?, ?, ?, ?, ?)", rows, many=True)
 
-    def finish(self, run_id: str, status: str, summary: dict | None = None, error: str | None = None) -> None:
+    def finish(self, run_id: str, status: str, summary: dict | None = None, error: str | None = None,
+               env: dict | None = None) -> None:
         """summary.json, then the row: a row that reads complete always has its summary file. A failed
-        run's row is marked first and its file is best effort: on a full disk the mark is what matters."""
+        run's row is marked first and its file is best effort: on a full disk the mark is what matters.
+        env: the environment of the process that trained the run, where another one did (a sweep worker)."""
         assert status in STATUSES[1:], status
         summary = summary or {}
         if status != "failed":
             atomic_write(self.run_dir(run_id) / "summary.json", to_json({"status": status, **summary}))
-        self._tx("UPDATE runs SET status = ?, summary = ?, error = ?, finished = ? WHERE id = ?",
-                 (status, to_json(summary), error, time.time(), run_id))
+        self._tx("UPDATE runs SET status = ?, summary = ?, error = ?, finished = ?, env = COALESCE(?, env) "
+                 "WHERE id = ?", (status, to_json(summary), error, time.time(),
+                                  json.dumps(env, default=str) if env else None, run_id))
         if status == "failed":
             try:
                 atomic_write(self.run_dir(run_id) / "summary.json", to_json({"status": status, **summary}))
@@ -340,6 +343,20 @@ class Store:
         if d["status"] == "running" and d.get("host") == socket.gethostname() and not _alive(d.get("pid")):
             d["status"] = "crashed"  # its process is gone: it will never finish
         return d
+
+    def check(self) -> list[str]:
+        """What is wrong with the store, one line each (empty: nothing): SQLite's own integrity check, a
+        metric recorded twice (run, step, split, name), metrics of no run, and a finished run without
+        its summary.json."""
+        problems = [r[0] for r in self._read("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"run {r[0]}: {r[4]} rows of ({r[1]}, {r[2]}, {r[3]})" for r in self._read(
+            "SELECT run, step, split, name, count(*) FROM metrics GROUP BY run, step, split, name HAVING count(*) > 1")]
+        problems += [f"metrics of run {r[0]}, which is not in the store" for r in self._read(
+            "SELECT DISTINCT run FROM metrics WHERE run NOT IN (SELECT id FROM runs)")]
+        problems += [f"run {r[0]} is {r[1]} but has no summary.json" for r in self._read(
+            "SELECT id, status FROM runs WHERE status IN ('complete', 'diverged')")
+            if not (self.run_dir(r[0]) / "summary.json").is_file()]
+        return problems
 
     def close(self) -> None:
         for fd in self._locks.values():

@@ -13,7 +13,9 @@ validated by TrainConfig (a bad value is one clear line, exit 2), at most MAX_RU
 sets without a --batch-size grid train in mini-batches of recipes.IMAGE_BATCH, as `nnstudy train`
 does. Configs that differ only in
 batched.BATCH_FIELDS (seed, data_seed, lr, weight_decay, momentum) train as one batched group;
-groups run one after another, or side by side in `--jobs N` worker processes.
+each group (or solo config) is a task, run on an engine (engines.py): one after another in this
+process, side by side in `--jobs N` worker processes, or on a Ray cluster (`--engine ray`). Tasks
+return what they recorded and this process writes the store (relay.py).
 """
 
 from __future__ import annotations
@@ -23,11 +25,8 @@ import dataclasses
 import difflib
 import itertools
 import math
-import multiprocessing
-import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from nnstudy.config import TrainConfig
 from nnstudy.errors import UsageError
@@ -151,64 +150,123 @@ def grid_from_args(args) -> list[TrainConfig]:
 
 
 # -- running ---------------------------------------------------------------------------------------
+MIN_PIECE = 8  # members: a batched group is split for idle workers only into pieces at least this big
+INTERRUPTED = "KeyboardInterrupt: the sweep was interrupted (Ctrl-C) and this run's task cancelled before it finished"
+
+
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _work(home: str, cfg_dicts: list[dict], study: str, names: list[str], threads: int, verbose: bool) -> list[dict]:
-    """One group, in this process or a worker: its own Store on the shared folder (SQLite WAL)."""
-    import torch
-
-    from nnstudy.batched import train_many
-    from nnstudy.store import Store
-
-    if threads:
-        torch.set_num_threads(threads)
-    store = Store(home)
-    try:
-        cfgs = [TrainConfig.from_dict(d) for d in cfg_dicts]
-        res = train_many(cfgs, store, study=study, names=names, log=_stderr if verbose else None)
-        return [{"run": r.run_id, "status": r.status, "final": r.final, "error": r.error, "warnings": r.warnings}
-                for r in res]
-    finally:
-        store.close()
+def split_groups(groups: list[tuple[list[int], bool]], slots: int) -> list[tuple[list[int], bool]]:
+    """The tasks: the groups, with the largest batched ones halved while there are fewer tasks than
+    the engine has slots and the halves keep MIN_PIECE members (a member's numbers do not depend on
+    the members it is batched with; tests/test_batched.py)."""
+    out = list(groups)
+    while len(out) < slots:
+        k = max(range(len(out)), key=lambda j: len(out[j][0]) if out[j][1] else 0)
+        idx, batched = out[k]
+        if not batched or len(idx) < 2 * MIN_PIECE:
+            break
+        out[k:k + 1] = [(idx[:len(idx) // 2], True), (idx[len(idx) // 2:], True)]
+    return out
 
 
-def run_sweep(cfgs: list[TrainConfig], home, *, study: str = "sweep", jobs: int = 1,
-              log=_stderr) -> dict:
-    """Train every config into the store at `home`; returns the summary (JSON-able)."""
+def run_sweep(cfgs: list[TrainConfig], home, *, study: str = "sweep", jobs: int = 1, engine: str = "local",
+              address: str | None = None, log=_stderr) -> dict:
+    """Train every config into the store at `home` on an engine (engines.py: this process or a local
+    pool of `jobs` processes; or Ray, at `address`); returns the summary (JSON-able). Runs are created
+    here when their task is sent, tasks return what they recorded, and this process writes it
+    (relay.py): the store has one writer, and a task that dies or is cancelled leaves nothing behind
+    but its runs marked failed."""
     from nnstudy.batched import plan_groups
+    from nnstudy.engines import open_engine
+    from nnstudy.store import Store
 
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: need at least 1 worker")
-    fields = varying(cfgs)
-    groups = plan_groups(cfgs)
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
-    tasks = [(str(home), [cfgs[i].to_dict() for i in idx], study, [run_name(cfgs[i], study, fields) for i in idx],
-              threads, log is not None) for idx, _ in groups]
-    log = log or (lambda msg: None)
-    log(f"sweep {study!r}: {len(cfgs)} runs in {len(groups)} groups "
-        f"({sum(b for _, b in groups)} batched), {jobs} worker{'s' * (jobs > 1)}")
-    results: list[dict | None] = [None] * len(cfgs)
-    t0, done = time.perf_counter(), 0
+    eng = open_engine(engine, jobs=jobs, address=address)
+    try:
+        store = Store(home)
+    except BaseException:
+        eng.close()
+        raise
+    sweep = _Sweep(cfgs, study, store, eng, log)
+    try:
+        tasks = split_groups(plan_groups(cfgs), eng.slots)
+        sweep.log(f"sweep {study!r}: {len(cfgs)} runs in {len(tasks)} groups "
+                  f"({sum(b for _, b in tasks)} batched), {eng.describe}")
+        t0 = time.perf_counter()
+        sweep.run(tasks)
+    finally:
+        eng.close()
+        store.close()
+    if sweep.errors:  # every run is written; the first error is the command's (a data problem: exit 2)
+        raise sweep.errors[0]
+    return summarize(cfgs, sweep.results, study, sweep.fields, tasks, time.perf_counter() - t0)
 
-    def collect(g: int, rows: list[dict]) -> None:
-        nonlocal done
-        for i, row in zip(groups[g][0], rows):
-            results[i] = row
-        done += len(rows)
-        log(f"sweep {study!r}: {done}/{len(cfgs)} runs done ({time.perf_counter() - t0:.1f} s)")
 
-    order = sorted(range(len(groups)), key=lambda g: -len(groups[g][0]) * cfgs[groups[g][0][0]].steps)
-    if jobs == 1:
-        for g in order:
-            collect(g, _work(*tasks[g]))
-    else:  # spawn: a fresh interpreter per worker, never a forked copy of torch's threads
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_work, *tasks[g]): g for g in order}
-            for f in as_completed(futures):
-                collect(futures[f], f.result())
-    return summarize(cfgs, results, study, fields, groups, time.perf_counter() - t0)
+class _Sweep:
+    """run_sweep's loop: keep the engine's window of tasks in flight, write what comes back."""
+
+    def __init__(self, cfgs: list[TrainConfig], study: str, store, eng, log):
+        self.cfgs, self.study, self.store, self.eng = cfgs, study, store, eng
+        self.verbose, self.log = log is not None, log or (lambda msg: None)  # verbose: tasks log their steps
+        self.fields = varying(cfgs)
+        self.results: list[dict | None] = [None] * len(cfgs)
+        self.open: dict[int, dict[int, str]] = {}  # task -> {config index: run id}, created and not yet written
+        self.errors: list[BaseException] = []
+
+    def run(self, tasks: list[tuple[list[int], bool]]) -> None:
+        cfgs = self.cfgs
+        queue = sorted(range(len(tasks)), key=lambda g: -len(tasks[g][0]) * cfgs[tasks[g][0][0]].steps)
+        in_flight: dict = {}  # engine handle -> task
+        t0, done = time.perf_counter(), 0
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < self.eng.window:
+                    g = queue.pop(0)
+                    in_flight[self.submit(g, tasks[g][0])] = g
+                for handle, payload, error in self.eng.wait(list(in_flight)):
+                    g = in_flight.pop(handle)
+                    self.collect(g, payload, error)
+                    done += len(tasks[g][0])
+                    self.log(f"sweep {self.study!r}: {done}/{len(cfgs)} runs done ({time.perf_counter() - t0:.1f} s)")
+        except KeyboardInterrupt:
+            self.eng.cancel(list(in_flight))
+            for g in list(self.open):
+                self.fail(g, INTERRUPTED)
+            raise
+
+    def submit(self, g: int, idx: list[int]):
+        from nnstudy.relay import train_task
+
+        cfgs, names = [self.cfgs[i] for i in idx], [run_name(self.cfgs[i], self.study, self.fields) for i in idx]
+        self.open[g] = {}
+        for i, cfg, name in zip(idx, cfgs, names):
+            self.open[g][i] = self.store.create_run("train", cfg.to_dict(), study=self.study, name=name,
+                                                    seed=cfg.seed, digest=cfg.digest(), device=cfg.device)
+        ids = {self.cfgs[i].digest(): rid for i, rid in self.open[g].items()}
+        c0 = cfgs[0]  # resources are a group field: every member asks the same
+        return self.eng.submit(train_task, [c.to_dict() for c in cfgs], names, ids, self.study, self.verbose,
+                               cpus=max(1, c0.threads), cuda=c0.device in ("cuda", "auto"))
+
+    def collect(self, g: int, payload: dict | None, error: BaseException | None) -> None:
+        from nnstudy.relay import replay
+
+        if error is not None:
+            self.errors.append(error)
+            return self.fail(g, f"{type(error).__name__}: {error}")
+        runs = self.open[g]
+        for i in list(runs):
+            self.results[i] = replay(self.store, runs[i], payload[runs[i]])
+            del runs[i]
+        del self.open[g]
+
+    def fail(self, g: int, why: str) -> None:
+        for i, rid in self.open.pop(g).items():
+            self.store.finish(rid, "failed", error=why)
+            self.results[i] = {"run": rid, "status": "failed", "final": {}, "error": why, "warnings": []}
 
 
 def summarize(cfgs, results, study: str, fields: list[str], groups, seconds: float) -> dict:
