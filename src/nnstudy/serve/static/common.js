@@ -169,6 +169,10 @@ class Trainer {
       (this.h[msg.type] || (() => {}))(msg);
     };
     this.ws.onclose = () => (this.h.closed || (() => {}))();
+    // Leaving the page closes the socket, so the server stops this training and frees its slot (a page
+    // kept in the back-forward cache would otherwise hold one of the server's few trainings open).
+    window.addEventListener("pagehide", () => this.ws.close());
+    window.addEventListener("pageshow", ev => { if (ev.persisted) location.reload(); });  // back: a fresh socket
   }
   send(obj) {
     const m = JSON.stringify(obj);
