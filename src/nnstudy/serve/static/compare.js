@@ -4,7 +4,8 @@
 nav("Compare");
 const $ = id => document.getElementById(id);
 const SIDE_FIELDS = [...FORM.net, ...FORM.train];
-const SIDES = {a: {color: "#0072b2"}, b: {color: "#d55e00"}};
+// The sides' colours are not class colours (orange, blue, green, ...: the regions use those).
+const SIDES = {a: {color: "#1d2330"}, b: {color: "#b3128a"}};
 const WEEK = {a: {model: "linear", optimizer: "sgd", lr: "0.001", weight_decay: "1e-05"},
               b: {model: "mlp", activation: "relu", optimizer: "adam", lr: "0.001", weight_decay: "1e-05"}};
 let dataFields = {}, running = false;
@@ -37,13 +38,21 @@ function connect(k) {
   const side = SIDES[k];
   side.hist = []; side.last = null;
   side.trainer = new Trainer({
-    ready(msg) { side.pts = {train: msg.train, test: msg.test, classes: msg.classes, bounds: msg.bounds}; side.hist = []; },
+    ready(msg) {
+      side.pts = {train: msg.train, test: msg.test, classes: msg.classes, bounds: msg.bounds}; side.hist = [];
+      side.acked = true; side.config = msg.config;
+      $("open-" + k).href = "/?" + toQuery(msg.config, "", new URLSearchParams()).toString();
+      const lg = $("legend-" + k); lg.textContent = "";
+      for (let c = 0; c < msg.classes; c++) lg.append(el("span", {}, el("i", {style: `background:${COLORS[c % 10]}`}), `class ${c}`));
+      lg.append(el("span", {}, "ringed: test"));
+      buttons();
+    },
     frame(msg) {
       side.last = msg;
       if (!side.hist.length || side.hist[side.hist.length - 1].step < msg.step) side.hist.push({step: msg.step, m: msg.metrics});
       else if (side.hist[side.hist.length - 1].step > msg.step) side.hist = [{step: msg.step, m: msg.metrics}];
       drawRegions($("reg-" + k), msg, side.pts); sideStats(k); curves();
-      if (Object.values(SIDES).every(sd => sd.last && sd.last.done)) { running = false; $("run").textContent = "Run both"; }
+      status();
     },
     error(msg) {
       const rest = msg.status === 422 ? showError(msg.field in side.fields ? side.fields : dataFields, msg) : msg.message;
@@ -51,6 +60,23 @@ function connect(k) {
     },
     closed() { $("status").textContent = "disconnected from the server (reload the page)"; },
   });
+}
+
+// Both sides' progress in one line: training, paused, done (and how each ended).
+function status() {
+  const ls = Object.entries(SIDES).map(([k, sd]) => [k, sd.last]);
+  if (ls.some(([, f]) => !f)) return;
+  const all = ls.every(([, f]) => f.done);
+  if (all) { running = false; $("run").textContent = "Run both"; }
+  const part = ([k, f]) => `${k.toUpperCase()} ` + (f.done ? (f.status === "diverged" ? "diverged" : "finished") +
+    ((f.verdict || []).length ? ` (${f.verdict.map(v => v.short).join(", ")})` : "") : `step ${f.step}`);
+  $("status").textContent = (all ? "done: " : running ? "training… " : "paused: ") + ls.map(part).join(" · ");
+  buttons();
+}
+
+function buttons() {
+  const ok = Object.values(SIDES).every(sd => sd.acked), done = Object.values(SIDES).every(sd => sd.last && sd.last.done);
+  $("run").disabled = !ok || (done && !running); $("reset").disabled = !ok;
 }
 
 function message(text) {
@@ -79,6 +105,8 @@ async function apply() {
   }
   history.replaceState(null, "", "?" + q.toString());
   if (!ok) return;
+  for (const side of Object.values(SIDES)) side.acked = false;
+  buttons();
   running = false; $("run").textContent = "Run both";
   for (const side of Object.values(SIDES)) { side.hist = []; side.trainer.send({type: "config", config: side.config}); }
 }
@@ -87,6 +115,7 @@ $("run").onclick = () => {
   running = !running;
   for (const side of Object.values(SIDES)) side.trainer.send({type: running ? "run" : "pause"});
   $("run").textContent = running ? "Pause both" : "Run both";
+  $("status").textContent = running ? "training…" : "paused";
 };
 $("reset").onclick = () => {
   running = false; $("run").textContent = "Run both";
@@ -111,5 +140,6 @@ $("week").onclick = () => {
     connect(k);
   }
   curves();
+  buttons();
   apply();
 })();
