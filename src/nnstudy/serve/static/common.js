@@ -247,14 +247,18 @@ function tickLabel(v, step) {
   return Math.abs(v) >= 1e4 ? v.toExponential(1) : v.toFixed(Math.min(d, 4));
 }
 
-// A series that swings up and down every step (a too-large lr) is unreadable as a line: its path is
-// many times its range. Such a series is drawn faint, with its moving average on top.
-function swinging(ys) {
+// A series that swings up and down every step (a too-large lr) is unreadable as a line: it turns
+// back at most of its points, by steps that are a visible share of the axis. Such a series is drawn
+// faint, with its moving average on top. (A flat, slightly noisy curve is left as it is.)
+function swinging(ys, span) {
   const v = ys.filter(y => y !== null && isFinite(y));
   if (v.length < 20) return false;
-  let tv = 0;
-  for (let i = 1; i < v.length; i++) tv += Math.abs(v[i] - v[i - 1]);
-  return tv > 8 * (Math.max(...v) - Math.min(...v));
+  let turns = 0, moved = 0;
+  for (let i = 1; i < v.length; i++) {
+    moved += Math.abs(v[i] - v[i - 1]);
+    if (i > 1 && (v[i] - v[i - 1]) * (v[i - 1] - v[i - 2]) < 0) turns++;
+  }
+  return turns > 0.4 * (v.length - 2) && moved / (v.length - 1) > 0.03 * span;
 }
 
 function movingAverage(ys, k) {
@@ -298,7 +302,7 @@ function drawCurves(canvas, series, opts) {
   ctx.fillText("step", 4, H - 8);  // the x axis's name, under the y labels: clear of every gridline
   const labels = [];
   for (const s of series) {
-    const smooth = swinging(s.ys), k = Math.max(5, Math.round(s.ys.length / 30));
+    const smooth = swinging(s.ys, hi - lo), k = Math.max(5, Math.round(s.ys.length / 12));
     const paths = smooth ? [[s.ys, 0.25, 1], [movingAverage(s.ys, k), 1, 1.9]] : [[s.ys, 1, 1.7]];
     for (const [ys, alpha, lw] of paths) {
       ctx.globalAlpha = alpha; ctx.strokeStyle = s.color; ctx.lineWidth = lw; ctx.setLineDash(s.dash ? [5, 4] : []);
@@ -346,6 +350,8 @@ function decades(values) {
 // made from it, ||ΔW|| / ||W|| (what the layer actually learns per step). Both at the latest step.
 function drawGrads(canvas, grads, updates, names) {
   fitWidth(canvas);
+  const want = 34 + 18 * Math.max(2, (grads || []).length) + 20;  // as tall as its rows
+  if (canvas.height !== want) canvas.height = want;
   const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
   ctx.font = "11px system-ui, sans-serif";
