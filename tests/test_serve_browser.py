@@ -139,6 +139,8 @@ def test_compare_trains_two_configurations_side_by_side(server, browser):
     wait(lambda: browser.execute_script("return SIDES.a.last.done && SIDES.b.last.done"), 60, "both trainings")
     wait(lambda: browser.find_element("id", "status").text.startswith("done: A finished"), 10, "done")
     assert "model=linear" in browser.find_element("id", "open-a").get_attribute("href")
+    browser.find_element("id", "save-b").click()
+    wait(lambda: "B saved as run" in browser.find_element("id", "message").text, 20, "B saved")
     a, b = browser.execute_script("return [SIDES.a.last.metrics.test_acc, SIDES.b.last.metrics.test_acc]")
     assert b > a  # ReLU + Adam beats the linear net on the spiral
     for canvas in ("reg-a", "reg-b", "acc"):

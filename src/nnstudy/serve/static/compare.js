@@ -54,6 +54,10 @@ function connect(k) {
       drawRegions($("reg-" + k), msg, side.pts); sideStats(k); curves();
       status();
     },
+    saved(msg) {
+      message(`${k.toUpperCase()} saved as run ${msg.run} (${msg.steps} steps): nnstudy show ${msg.run}` +
+              (msg.warnings && msg.warnings.length ? `; stored with its warnings: ${msg.warnings.map(w => w.split(":")[0]).join(", ")}` : ""), true);
+    },
     error(msg) {
       const rest = msg.status === 422 ? showError(msg.field in side.fields ? side.fields : dataFields, msg) : msg.message;
       if (rest) message(`${k.toUpperCase()}: ${rest}`);
@@ -77,11 +81,12 @@ function status() {
 function buttons() {
   const ok = Object.values(SIDES).every(sd => sd.acked), done = Object.values(SIDES).every(sd => sd.last && sd.last.done);
   $("run").disabled = !ok || (done && !running); $("reset").disabled = !ok;
+  for (const [k, sd] of Object.entries(SIDES)) $("save-" + k).disabled = !sd.acked || !sd.last || sd.last.step < 1;
 }
 
-function message(text) {
+function message(text, ok) {
   $("message").textContent = "";
-  if (text) $("message").append(el("div", {class: "msg bad"}, text));
+  if (text) $("message").append(el("div", {class: "msg " + (ok ? "ok" : "bad")}, text));
 }
 
 async function apply() {
@@ -121,6 +126,7 @@ $("reset").onclick = () => {
   running = false; $("run").textContent = "Run both";
   for (const side of Object.values(SIDES)) { side.hist = []; side.trainer.send({type: "reset"}); }
 };
+for (const k of Object.keys(SIDES)) $("save-" + k).onclick = () => SIDES[k].trainer.send({type: "save"});
 $("week").onclick = () => {
   writeFields(dataFields, {});
   for (const k of Object.keys(SIDES)) writeFields(SIDES[k].fields, WEEK[k]);
