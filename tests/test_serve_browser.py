@@ -176,6 +176,20 @@ def test_run_waits_for_the_server_to_confirm_the_setup(server, browser):
     assert not any(browser.find_element("id", b).is_enabled() for b in ("run", "step", "reset", "save"))
     browser.execute_script("trainer.h.ready = realReady; realReady(held[0])")
     assert all(browser.find_element("id", b).is_enabled() for b in ("run", "step", "reset", "save"))
+    # the server's answer to a setup while a newer edit is still being checked is not an ack either
+    browser.execute_script("window.realCheck = checkConfig; window.checkConfig = async p => "
+                           "{ if (p.lr === '0.03') await new Promise(r => setTimeout(r, 1500)); return realCheck(p); };"
+                           "window.held = []; trainer.h.ready = m => held.push(m);"
+                           "const f = document.querySelector('[name=lr]'); f.value = '0.02';"
+                           "f.dispatchEvent(new Event('change'))")
+    wait(lambda: browser.execute_script("return held.length === 1"), 10, "the answer to the first edit")
+    browser.execute_script("const f = document.querySelector('[name=lr]'); f.value = '0.03';"
+                           "f.dispatchEvent(new Event('change')); trainer.h.ready = realReady; realReady(held[0])")
+    assert browser.execute_script("return session.lr") == 0.02
+    assert not browser.find_element("id", "run").is_enabled()  # the 0.03 setup is still on its way
+    wait(lambda: browser.execute_script("return acked && session.lr === 0.03"), 10, "the second answer")
+    assert browser.find_element("id", "run").is_enabled()
+    browser.execute_script("window.checkConfig = realCheck")
 
 
 def test_a_run_that_blew_up_is_not_just_finished(server, browser):

@@ -7,6 +7,7 @@ let fields = {}, pts = null, last = null, hist = [], running = false, trainer = 
 let session = null;  // the config the server is training (its "ready" message)
 let acked = false;  // the server has confirmed the setup on the page (its "ready" message): the buttons work
 let edits = 0, sent = 0, answered = 0;  // setups edited, sent to the server, answered (ready, or refused)
+let checking = 0;  // edits whose check is in flight: the server's answer to an older setup is not an ack
 
 // What the gradient bars mean depends on the optimizer: SGD's step is lr x the gradient, Adam's and
 // RMSprop's is rescaled per parameter (divided by a running size of that parameter's gradients).
@@ -72,7 +73,7 @@ function connect() {
       pts = {train: msg.train, test: msg.test, classes: msg.classes, bounds: msg.bounds};
       session = msg.config;
       answered++;
-      acked = answered === sent;  // not while a newer setup is on its way
+      acked = answered === sent && checking === 0;  // not while a newer setup is on its way
       setRunning(false);
       history_reset(); last = null;
       legend(msg.classes);
@@ -134,7 +135,9 @@ async function apply() {
   greyIgnored(fields);
   acked = false; setRunning(false);  // until the server confirms the new setup, no button acts on the old one
   const p = readFields(fields), mine = ++edits;
-  const r = await checkConfig(p);
+  checking++;
+  let r;
+  try { r = await checkConfig(p); } finally { checking--; }
   if (mine !== edits) return;  // a newer edit is being checked: it alone goes to the server
   const rest = showError(fields, r.error);
   message(rest || "", false);
