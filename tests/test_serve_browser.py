@@ -92,7 +92,8 @@ def colours(driver, element_id):
 
 
 def value(driver, name):
-    return driver.execute_script(f"return document.querySelector('[name=\"{name}\"]').value")
+    """The form field's value; None while the page has not built its form yet (a wait polls on)."""
+    return driver.execute_script(f"const f = document.querySelector('[name=\"{name}\"]'); return f ? f.value : null")
 
 
 def test_playground_trains_the_week_spiral_and_a_shared_link_brings_it_back(server, browser):

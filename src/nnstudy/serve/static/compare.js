@@ -9,6 +9,7 @@ const SIDES = {a: {color: "#1d2330"}, b: {color: "#b3128a"}};
 const WEEK = {a: {model: "linear", optimizer: "sgd", lr: "0.001", weight_decay: "1e-05"},
               b: {model: "mlp", activation: "relu", optimizer: "adam", lr: "0.001", weight_decay: "1e-05"}};
 let dataFields = {}, running = false;
+let edits = 0, checking = 0;  // as on the playground: only the latest edit is sent, and only its answer enables Run
 
 function curves() {
   const s = [];
@@ -40,7 +41,8 @@ function connect(k) {
   side.trainer = new Trainer({
     ready(msg) {
       side.pts = {train: msg.train, test: msg.test, classes: msg.classes, bounds: msg.bounds}; side.hist = [];
-      side.acked = true; side.config = msg.config;
+      side.answered = (side.answered || 0) + 1;
+      side.acked = side.answered === side.sent && checking === 0; side.config = msg.config;
       $("open-" + k).href = "/?" + toQuery(msg.config, "", new URLSearchParams()).toString();
       const lg = $("legend-" + k); lg.textContent = "";
       for (let c = 0; c < msg.classes; c++) lg.append(el("span", {}, el("i", {style: `background:${COLORS[c % 10]}`}), `class ${c}`));
@@ -59,6 +61,7 @@ function connect(k) {
               (msg.warnings && msg.warnings.length ? `; stored with its warnings: ${msg.warnings.map(w => w.split(":")[0]).join(", ")}` : ""), true);
     },
     error(msg) {
+      if ((msg.status === 422 || msg.status === 503) && (side.answered || 0) < (side.sent || 0)) side.answered = (side.answered || 0) + 1;
       const rest = msg.status === 422 ? showError(msg.field in side.fields ? side.fields : dataFields, msg) : msg.message;
       if (rest) message(`${k.toUpperCase()}: ${rest}`);
     },
@@ -94,10 +97,17 @@ async function apply() {
   greyIgnored(dataFields);
   for (const k of Object.keys(SIDES)) greyIgnored(SIDES[k].fields);
   const shared = readFields(dataFields), q = toQuery(shared, "", new URLSearchParams());
+  const mine = ++edits, checked = {};
+  for (const side of Object.values(SIDES)) side.acked = false;
+  buttons();
+  checking++;
+  try {
+    for (const k of Object.keys(SIDES)) checked[k] = await checkConfig({...shared, ...readFields(SIDES[k].fields)});
+  } finally { checking--; }
+  if (mine !== edits) return;  // a newer edit is being checked: it alone goes to the server
   let ok = true;
   for (const k of Object.keys(SIDES)) {
-    const p = {...shared, ...readFields(SIDES[k].fields)};
-    const r = await checkConfig(p);
+    const r = checked[k];
     showError(SIDES[k].fields, null);
     if (r.error) {
       ok = false;
@@ -110,10 +120,11 @@ async function apply() {
   }
   history.replaceState(null, "", "?" + q.toString());
   if (!ok) return;
-  for (const side of Object.values(SIDES)) side.acked = false;
-  buttons();
   running = false; $("run").textContent = "Run both";
-  for (const side of Object.values(SIDES)) { side.hist = []; side.trainer.send({type: "config", config: side.config}); }
+  for (const side of Object.values(SIDES)) {
+    side.hist = []; side.sent = (side.sent || 0) + 1;
+    side.trainer.send({type: "config", config: side.config});
+  }
 }
 
 $("run").onclick = () => {
