@@ -423,3 +423,102 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return torch.equal(a, b)
+
+
+# -- what the cold reader found (notes/19-coldread.md) ------------------------------------------------
+
+BLOWN = {**SMALL, "optimizer": "sgd", "lr": 10, "seed": 1}  # SGD at lr 10: loss 1.11 -> 3.03, every ReLU dead
+
+
+def test_a_run_that_blew_up_says_so_as_a_stored_run_would(client):
+    """The playground's verdict is experiment.learning_warnings (what judges stored runs), and Save as
+    run stores the same warnings; all-zero gradients are called dead units."""
+    with client.websocket_connect("/ws") as ws:
+        start(ws, BLOWN)
+        ws.send_json({"type": "run"})
+        last = frames_until(ws, lambda m: m["type"] == "frame" and m["done"])[-1]
+        ws.send_json({"type": "save"})
+        saved = ws.receive_json()
+    assert last["status"] == "complete" and last["grads"] == [0.0, 0.0]
+    codes = [v["code"] for v in last["verdict"]]
+    assert codes == ["loss-rose", "at-chance", "dead"]
+    rose = last["verdict"][0]["short"]
+    assert rose.startswith("loss rose (1.1") and rose.endswith(f"-> {last['metrics']['train_loss']:.2f})")
+    assert [w.split(":")[0] for w in saved["warnings"]] == ["loss-rose", "at-chance"]
+    assert all(layer["constant"].count(True) >= 10 for layer in last["units"])  # dead units flagged on the maps
+
+
+def test_a_run_that_learns_has_no_verdict_and_step_0_has_no_gradients(client):
+    with client.websocket_connect("/ws") as ws:
+        _, first = start(ws, {**SMALL, "steps": 200, "lr": 0.01})
+        assert first["grads"] == [None, None] and first["updates"] == [None, None]  # "–" on the page, not 0
+        ws.send_json({"type": "run"})
+        last = frames_until(ws, lambda m: m["type"] == "frame" and m["done"])[-1]
+    assert last["verdict"] == [] and last["metrics"]["train_acc"] > 0.8
+
+
+def test_update_bars_are_the_step_the_optimizer_took():
+    """||ΔW|| / ||W|| of the latest step: lr x ||g|| / ||W|| for SGD; for Adam not proportional to ||g||."""
+    from pathlib import Path
+
+    import torch
+
+    from nnstudy.serve import params
+    from nnstudy.serve.session import Session
+
+    for opt in ("sgd", "adam"):
+        s = Session(params.parse({**SMALL, "optimizer": opt, "lr": 0.1, "weight_decay": 0, "depth": 3,
+                                  "activation": "sigmoid"}, Path("/nonexistent")))
+        s.train_for(60.0, 3)
+        before = [m.weight.detach().clone() for m in s.layers]
+        s.train_for(60.0, 1)
+        want = [((m.weight - b).norm() / b.norm()).item() for b, m in zip(before, s.layers)]
+        assert s.updates == pytest.approx(want, rel=1e-5)
+        ratio = [u / g for u, g in zip(s.updates, s.grads)]
+        if opt == "sgd":
+            # float32: W_after - W_before of a 1e-5 relative step keeps about 3 digits
+            assert s.updates == pytest.approx([0.1 * g / b.norm().item() for g, b in zip(s.grads, before)], rel=2e-3)
+        else:  # Adam's step does not follow the gradient's size: update/gradient differs by orders across layers
+            assert max(ratio) / min(ratio) > 10
+        assert torch.isfinite(torch.tensor(s.updates)).all()
+
+
+def test_points_of_the_data_fields_are_drawn_while_another_field_is_bad(client):
+    r = client.post("/api/points", json={"n_per_class": 50, "lr": -1, "width": 0})
+    assert r.status_code == 200
+    j = r.json()
+    assert len(j["train"]) + len(j["test"]) == 150 and j["classes"] == 3 and len(j["bounds"]) == 4
+    r = client.post("/api/points", json={"n_per_class": 1, "lr": -1})
+    assert r.status_code == 422 and r.json()["field"] == "n_per_class"
+
+
+def test_a_stored_run_opens_in_the_playground_with_its_setup(client, isolated_home):
+    """The run's page links to the playground with its config; that link parses back to the same config.
+    A run the playground cannot train (a field it does not have) gets no link."""
+    from urllib.parse import parse_qsl
+
+    from nnstudy.config import TrainConfig
+    from nnstudy.experiment import train_and_evaluate
+    from nnstudy.serve import params
+    from nnstudy.store import Store
+
+    setup = {**SMALL, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "activation": "tanh", "depth": 2}
+    with client.websocket_connect("/ws") as ws:
+        ready, _ = start(ws, setup)
+        ws.send_json({"type": "step", "steps": 5})
+        ws.receive_json()
+        ws.send_json({"type": "save"})
+        saved = ws.receive_json()
+    d = client.get(f"/api/runs/{saved['run']}").json()
+    assert d["name"] == "playground: tanh mlp 2x100, sgd momentum 0.9 lr 0.05, spiral"
+    assert d["playground"].startswith("/?")
+    back = dict(parse_qsl(d["playground"][2:]))
+    assert back == {"n_per_class": "60", "steps": "5", "optimizer": "sgd", "lr": "0.05", "momentum": "0.9",
+                    "activation": "tanh", "depth": "2"}
+    assert params.public(params.parse(back, isolated_home / "uploads")) == {**ready["config"], "steps": 5}
+    store = Store(isolated_home)
+    plain = train_and_evaluate(TrainConfig(n_per_class=30, steps=5, device="cpu"), store)  # nnstudy train's defaults
+    other = train_and_evaluate(TrainConfig(n_per_class=30, steps=5, schedule="cosine", device="cpu"), store)
+    assert dict(parse_qsl(client.get(f"/api/runs/{plain.run_id}").json()["playground"][2:])) == {
+        "n_per_class": "30", "steps": "5", "weight_decay": "0"}
+    assert client.get(f"/api/runs/{other.run_id}").json()["playground"] is None

@@ -54,6 +54,7 @@ def browser():
         opts.add_argument(a)
     opts.binary_location = CHROMIUM
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    _current["browser"] = driver
     yield driver
     driver.quit()
 
@@ -65,7 +66,20 @@ def wait(cond, timeout=60.0, what="condition"):
         if v:
             return v
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}{_page_state()}")
+
+
+_current = {}  # the browser of the running test, for wait's message
+
+
+def _page_state() -> str:
+    b = _current.get("browser")
+    if b is None:
+        return ""
+    try:
+        return "; page status: " + " | ".join(e.text for e in b.find_elements("css selector", "#status, #message"))
+    except Exception:  # noqa: BLE001 - only a message
+        return ""
 
 
 def colours(driver, element_id):
@@ -78,7 +92,8 @@ def colours(driver, element_id):
 
 
 def value(driver, name):
-    return driver.execute_script(f"return document.querySelector('[name=\"{name}\"]').value")
+    """The form field's value; None while the page has not built its form yet (a wait polls on)."""
+    return driver.execute_script(f"const f = document.querySelector('[name=\"{name}\"]'); return f ? f.value : null")
 
 
 def test_playground_trains_the_week_spiral_and_a_shared_link_brings_it_back(server, browser):
@@ -90,7 +105,7 @@ def test_playground_trains_the_week_spiral_and_a_shared_link_brings_it_back(serv
     lr.send_keys("0.003\n")  # a change goes into the URL
     browser.execute_script("document.querySelector('[name=lr]').dispatchEvent(new Event('change'))")
     wait(lambda: "lr=0.003" in browser.current_url, 10, "lr in the URL")
-    wait(lambda: browser.execute_script("return session && session.lr === 0.003 && last && last.step === 0"), 20,
+    wait(lambda: browser.execute_script("return acked && session.lr === 0.003 && last && last.step === 0"), 20,
          "the new session")
     browser.find_element("id", "run").click()
     acc = wait(lambda: (v := browser.execute_script("return last && last.metrics.test_acc")) and v > 0.9 and v,
@@ -123,6 +138,10 @@ def test_compare_trains_two_configurations_side_by_side(server, browser):
     assert value(browser, "a.model") == "linear" and value(browser, "b.model") == "mlp"  # the week's question
     browser.find_element("id", "run").click()
     wait(lambda: browser.execute_script("return SIDES.a.last.done && SIDES.b.last.done"), 60, "both trainings")
+    wait(lambda: browser.find_element("id", "status").text.startswith("done: A finished"), 10, "done")
+    assert "model=linear" in browser.find_element("id", "open-a").get_attribute("href")
+    browser.find_element("id", "save-b").click()
+    wait(lambda: "B saved as run" in browser.find_element("id", "message").text, 20, "B saved")
     a, b = browser.execute_script("return [SIDES.a.last.metrics.test_acc, SIDES.b.last.metrics.test_acc]")
     assert b > a  # ReLU + Adam beats the linear net on the spiral
     for canvas in ("reg-a", "reg-b", "acc"):
@@ -141,3 +160,87 @@ def test_runs_page_lists_a_run_made_by_nnstudy_train(server, browser):
     row[0].click()
     wait(lambda: res.run_id in browser.find_element("id", "detail").text, 10, "the run's page")
     assert "complete" in browser.find_element("id", "detail").text
+
+
+def test_run_waits_for_the_server_to_confirm_the_setup(server, browser):
+    """Until the server answers a setup (ready), Run/Step/Reset/Save are disabled: no "send a config first"."""
+    base, _ = server
+    browser.get(base + "/?n_per_class=60&steps=40")
+    wait(lambda: browser.execute_script("return acked && last"), 20, "the session")
+    assert browser.find_element("id", "run").is_enabled()
+    # hold the server's next answer, change a setting: the buttons wait for it
+    browser.execute_script("window.held = []; window.realReady = trainer.h.ready;"
+                           "trainer.h.ready = m => held.push(m);")
+    browser.execute_script("const f = document.querySelector('[name=lr]'); f.value = '0.01';"
+                           "f.dispatchEvent(new Event('change'))")
+    wait(lambda: browser.execute_script("return held.length === 1"), 20, "the server's answer")
+    assert not any(browser.find_element("id", b).is_enabled() for b in ("run", "step", "reset", "save"))
+    browser.execute_script("trainer.h.ready = realReady; realReady(held[0])")
+    assert all(browser.find_element("id", b).is_enabled() for b in ("run", "step", "reset", "save"))
+    # the server's answer to a setup while a newer edit is still being checked is not an ack either
+    browser.execute_script("window.realCheck = checkConfig; window.checkConfig = async p => "
+                           "{ if (p.lr === '0.03') await new Promise(r => setTimeout(r, 1500)); return realCheck(p); };"
+                           "window.held = []; trainer.h.ready = m => held.push(m);"
+                           "const f = document.querySelector('[name=lr]'); f.value = '0.02';"
+                           "f.dispatchEvent(new Event('change'))")
+    wait(lambda: browser.execute_script("return held.length === 1"), 10, "the answer to the first edit")
+    browser.execute_script("const f = document.querySelector('[name=lr]'); f.value = '0.03';"
+                           "f.dispatchEvent(new Event('change')); trainer.h.ready = realReady; realReady(held[0])")
+    assert browser.execute_script("return session.lr") == 0.02
+    assert not browser.find_element("id", "run").is_enabled()  # the 0.03 setup is still on its way
+    wait(lambda: browser.execute_script("return acked && session.lr === 0.03"), 10, "the second answer")
+    assert browser.find_element("id", "run").is_enabled()
+    browser.execute_script("window.checkConfig = realCheck")
+
+
+def test_a_run_that_blew_up_is_not_just_finished(server, browser):
+    base, _ = server
+    browser.get(base + "/?n_per_class=60&steps=40&optimizer=sgd&lr=10&seed=1")
+    wait(lambda: browser.execute_script("return acked && last"), 20, "the session")
+    browser.find_element("id", "run").click()
+    wait(lambda: browser.execute_script("return last.done"), 30, "the end")
+    status = browser.find_element("id", "status").text
+    assert "finished all 40 steps, but: loss rose (1.1" in status, status
+    assert "accuracy at chance" in status and "dead units: every gradient is zero" in status
+    assert "warn" in browser.find_element("id", "status").get_attribute("class")
+    assert "rescale" not in browser.find_element("id", "grad-note").text  # SGD: the gradient bar sets the step
+    assert browser.find_elements("css selector", "#units .deadunit")  # constant maps are labelled dead
+
+
+def test_a_bad_training_field_still_draws_the_data_and_names_the_field(server, browser):
+    base, _ = server
+    browser.get(base + "/?n_per_class=60&lr=-1")
+    wait(lambda: "learning rate" in browser.find_element("id", "status").text, 20, "the error")
+    wait(lambda: browser.execute_script("return pts && pts.train.length === 144"), 20, "the data")
+    _, white = colours(browser, "regions")
+    assert white < 0.99  # the points are drawn
+    assert not browser.find_element("id", "run").is_enabled()
+
+
+def test_runs_page_shows_ids_as_stored_and_opens_a_run_in_the_playground(server, browser):
+    from nnstudy.config import TrainConfig
+    from nnstudy.experiment import train_and_evaluate
+    from nnstudy.store import Store
+
+    base, home = server
+    cfg = TrainConfig(n_per_class=40, steps=10, optimizer="sgd", lr=0.05, activation="tanh", device="cpu")
+    res = train_and_evaluate(cfg, Store(home), name="tanh sgd")
+    browser.get(base + "/runs")
+    row = wait(lambda: browser.find_elements("css selector", f'tr[data-run="{res.run_id}"]'), 20, "the run's row")
+    row[0].click()
+    wait(lambda: res.run_id in browser.find_element("id", "detail").text, 10, "the run's page")
+    assert res.run_id == res.run_id.lower()
+    assert f"RUN {res.run_id}" in browser.find_element("css selector", "#detail h3").text  # not upper-cased
+    assert res.run_id in row[0].text
+    browser.find_element("css selector", "#detail a.open-playground").click()
+    wait(lambda: browser.execute_script("return typeof acked !== 'undefined' && acked && last"), 20, "the playground")
+    assert (value(browser, "optimizer"), value(browser, "lr"), value(browser, "activation")) == ("sgd", "0.05", "tanh")
+    assert (value(browser, "n_per_class"), value(browser, "steps"), value(browser, "weight_decay")) == ("40", "10", "0")
+    # a filter that hides the selected run clears its page
+    browser.get(base + "/runs")
+    wait(lambda: browser.find_elements("css selector", f'tr[data-run="{res.run_id}"]'), 20, "the run's row")
+    browser.find_element("css selector", f'tr[data-run="{res.run_id}"]').click()
+    wait(lambda: res.run_id in browser.find_element("id", "detail").text, 10, "the run's page")
+    from selenium.webdriver.support.ui import Select
+    Select(browser.find_element("id", "status")).select_by_visible_text("diverged")
+    wait(lambda: "no run selected" in browser.find_element("id", "detail").text, 10, "the cleared page")

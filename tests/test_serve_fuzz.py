@@ -128,3 +128,24 @@ def test_hundreds_of_malformed_requests_get_422_or_413_and_the_server_keeps_serv
         r = client.post("/api/check", json={"lr": 0.01})
         assert r.status_code == 200  # still serving
     assert seen[422] >= 400 and seen[413] >= 3
+
+
+def test_points_of_malformed_setups_are_200_or_422_never_500(isolated_home):
+    """/api/points reads only the data fields: a bad training field still gives the points (200), a bad
+    data field or body is 422/413, nothing is a 500."""
+    from nnstudy.serve.params import DATA_FIELDS
+
+    rng = random.Random(1919)
+    codes = {200: 0, 422: 0}
+    with TestClient(create_app(isolated_home), raise_server_exceptions=False) as client:
+        for _ in range(150):
+            p = bad_params(rng)
+            r = client.post("/api/points", content=json.dumps(p).encode())
+            assert r.status_code in (200, 422), (p, r.status_code, r.text[:200])
+            if r.status_code == 422:  # only ever for the data or the body (json.dumps writes inf as Infinity)
+                assert r.json()["field"] in (*DATA_FIELDS, "body", "config") or r.json()["field"] not in FIELDS, p
+            codes[r.status_code] += 1
+        for raw in (b"{", b"[]", b"null", b"1e999", b"{\"noise\": NaN}", b"\xff\xfe"):
+            assert client.post("/api/points", content=raw).status_code == 422, raw
+        assert client.post("/api/points", content=b"{" + b" " * 70_000 + b"}").status_code == 413
+    assert codes[200] > 20 and codes[422] > 20

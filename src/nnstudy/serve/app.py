@@ -4,6 +4,7 @@ Routes
   /  /compare  /runs            the three pages (static files shipped in the package)
   GET  /api/fields              the playground's parameters: defaults and valid values
   POST /api/check               parameters -> the config they train (200) or 422 {field, message, valid}
+  POST /api/points              the points of the parameters' data fields (drawn while another field is bad)
   POST /api/upload              a CSV or .npz of 2-D points (<= 10 MB) -> {"dataset": "points:<id>"}; 413, 422
   GET  /api/runs[?study&kind&status]      the store's runs (what `nnstudy runs --json` lists)
   GET  /api/runs/{id}           one run (`nnstudy show --json`) and its curves
@@ -100,6 +101,24 @@ async def check(request: Request) -> Response:
     except params.Invalid as e:
         return _json(e.body(), 422)
     return _json({"config": params.public(cfg)})
+
+
+async def data_points(request: Request) -> Response:
+    """The points of a setup's data fields (the rest ignored): the page draws the data even while a
+    model or training field is invalid."""
+    from nnstudy.data import load_dataset
+    from nnstudy.serve.session import points
+
+    body, error = await _read_json(request)
+    if error:
+        return error
+    try:
+        cfg = params.parse_data(body, request.app.state.s.uploads)
+        return _json(points(await asyncio.to_thread(load_dataset, cfg)))
+    except params.Invalid as e:
+        return _json(e.body(), 422)
+    except UsageError as e:
+        return _json({"error": "invalid parameter", "field": "dataset", "message": str(e), "valid": ""}, 422)
 
 
 async def upload(request: Request) -> Response:
@@ -275,6 +294,7 @@ def create_app(home: str | Path, hosts: tuple[str, ...] | None = None) -> Starle
     routes = [
         Route("/", page("playground.html")), Route("/compare", page("compare.html")), Route("/runs", page("runs.html")),
         Route("/api/fields", fields), Route("/api/check", check, methods=["POST"]),
+        Route("/api/points", data_points, methods=["POST"]),
         Route("/api/upload", upload, methods=["POST"]), Route("/api/runs", runs.runs),
         Route("/api/runs/{run_id}", runs.run_detail), Route("/api/runs/{run_id}/config.toml", runs.config_toml),
         Route("/api/runs/{run_id}/figures/{name}", runs.figure),

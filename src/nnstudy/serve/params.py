@@ -115,6 +115,53 @@ def parse(params: dict, uploads: Path) -> TrainConfig:
     return cfg
 
 
+DATA_FIELDS = ("dataset", "n_per_class", "classes", "noise", "test_frac", "data_seed")
+
+
+def parse_data(params: dict, uploads: Path) -> TrainConfig:
+    """Only the data fields of `params` (the rest at their defaults): the points the page can draw while
+    another field is invalid. Raises Invalid for a bad data field."""
+    if not isinstance(params, dict):
+        return parse(params, uploads)
+    return parse({k: v for k, v in params.items() if str(k).replace("-", "_") in DATA_FIELDS}, uploads)
+
+
+def playground_link(config: dict, uploads: Path) -> str | None:
+    """The playground's query string for a stored run's config ("" when all are at the playground's
+    defaults), or None when the playground cannot train it (another data set, model or field it
+    does not have). Checked by `parse`, as a setup from the page is."""
+    from urllib.parse import urlencode
+
+    defaults = {f.name: f.default_factory() if callable(f.default_factory) else f.default
+                for f in fields(TrainConfig)}
+    for k, v in config.items():  # a field the playground does not set must be at nnstudy's default
+        if k not in FIELDS and k not in _NO_NUMBER and k in defaults and v != defaults[k]:
+            return None
+    values = {k: config[k] for k in FIELDS if k in config}
+    ds = str(values.get("dataset", ""))
+    if ds.startswith("points:"):
+        path = Path(ds[len("points:"):])
+        if path.parent != uploads or not UPLOAD_ID.fullmatch(path.stem):
+            return None
+        values["dataset"] = "points:" + path.stem
+    try:
+        cfg = parse(values, uploads)
+    except Invalid:
+        return None
+    pub = public(cfg)
+    return urlencode({k: _url(v) for k, v in pub.items() if v != FIELDS[k]})
+
+
+# fields that change how a run executes, never its numbers (and data_dir: image sets only)
+_NO_NUMBER = ("device", "threads", "amp", "channels_last", "compile", "checkpoint", "extra", "data_dir", "download")
+
+
+def _url(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(int(v)) if isinstance(v, float) and v.is_integer() and abs(v) < 1e15 else str(v)
+
+
 def _classes(values: dict) -> int:
     return values["classes"] if values["dataset"] == "spiral" else 2
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from nnstudy.errors import UsageError
+from nnstudy.serve import params
 from nnstudy.serve.errors import error_response as _err
 from nnstudy.serve.errors import json_response as _json
 
@@ -52,9 +53,11 @@ async def run_detail(request: Request) -> Response:
                 c = curves.setdefault(f"{split}_{name}", [[], []])
                 c[0].append(step)
                 c[1].append(value if value is None or math.isfinite(value) else None)
-            defaults = console.config_defaults()
+            defaults = console.config_defaults()  # TrainConfig's: what `nnstudy train` uses unless told
             changed = {k: v for k, v in r["config"].items() if k in defaults and defaults[k] != v}
-            return console.show_object(store, r) | {"curves": curves, "config_changed": changed}
+            link = params.playground_link(r["config"], request.app.state.s.uploads) if r["kind"] == "train" else None
+            return console.show_object(store, r) | {"curves": curves, "config_changed": changed,
+                                                    "playground": None if link is None else "/?" + link}
         finally:
             store.close()
     try:

@@ -35,10 +35,7 @@ class Session:
         self.cfg = cfg
         self.lock = threading.Lock()
         self.data = load_dataset(cfg)
-        x = torch.cat([self.data.x_train, self.data.x_test])
-        lo, hi = x.min(0).values, x.max(0).values
-        pad = (hi - lo).clamp(min=1e-3) * 0.08
-        self.bounds = [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
+        self.bounds = _bounds(self.data)
         self.grid = _lattice(self.bounds, GRID)  # (GRID*GRID, 2), row 0 at the top (largest x2)
         self.unit_grid = _lattice(self.bounds, UNIT_GRID)
         self.grads: list[float] = []
@@ -55,13 +52,26 @@ class Session:
         self.layers = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
         self.want_grads = False
         self.stepper = Stepper(self.model, self.data, self.cfg, hook=self._hook)
-        self.grads = [0.0] * len(self.layers)
+        self.grads: list[float | None] = [None] * len(self.layers)  # None: no step taken yet
+        self.updates: list[float | None] = [None] * len(self.layers)
+        self._before = [m.weight.detach().clone() for m in self.layers]  # the weights before the latest update
 
     def _hook(self, step: int, model: nn.Module) -> None:
-        """After backward, before the update: each layer's weight-gradient norm, on the step before a frame."""
+        """After backward, before the update: each layer's weight-gradient norm, and its weights (copied
+        into a buffer), so that the update the optimizer then makes can be measured (see _measure_update)."""
         if self.want_grads:
             norms = torch.stack([m.weight.grad.norm() for m in self.layers])
             self.grads = norms.tolist()
+            for b, m in zip(self._before, self.layers):
+                b.copy_(m.weight.detach())
+
+    @torch.no_grad()
+    def _measure_update(self) -> None:
+        """Each layer's relative update at the latest step, ||W_after - W_before|| / ||W_before||: the step
+        the optimizer really took. With SGD it is lr x the gradient's size over the weights'; Adam and
+        RMSprop rescale each parameter's step, so their gradient bars do not say how fast a layer learns."""
+        self.updates = [_num(((m.weight - b).norm() / b.norm().clamp(min=1e-30)).item())
+                        for b, m in zip(self._before, self.layers)]
 
     @property
     def done(self) -> bool:
@@ -85,7 +95,39 @@ class Session:
             if k:
                 per_step = (time.perf_counter() - t) / k
         self.want_grads = False
+        if taken:
+            self._measure_update()
         return taken
+
+    def verdict(self) -> list[dict]:
+        """What the numbers say went wrong, as the page shows it: {code, short, text}. For a finished
+        run, `experiment.learning_warnings` decides (the same function that judges stored runs, so a
+        playground run says what Save as run will store); at any step, "dead" when every weight
+        gradient of the latest step is exactly zero (no unit passes a gradient: dead ReLUs)."""
+        from nnstudy.experiment import learning_warnings
+
+        out = []
+        res = self.stepper.result
+        if res is not None and res.status == "complete":
+            for w in learning_warnings(res, self.data.y_train):
+                code, _, text = w.partition(": ")
+                out.append({"code": code, "short": self._short(code, res), "text": text})
+        if self.grads and all(g == 0.0 for g in self.grads):
+            out.append({"code": "dead", "short": "dead units: every gradient is zero",
+                        "text": "every layer's weight gradient was exactly zero at the latest step: no unit "
+                                "passes a gradient (dead ReLUs, typically after a too-large step), so "
+                                "nothing can learn from here; Reset with a smaller lr"})
+        return out
+
+    @staticmethod
+    def _short(code: str, res) -> str:
+        if code == "loss-rose":
+            first = next((r[3] for r in sorted(res.records, key=lambda r: r[0])
+                          if r[1] == "train" and r[2] == "loss"), None)
+            return f"loss rose ({first:.2f} -> {res.final['train_loss']:.2f})"
+        if code == "at-chance":
+            return "accuracy at chance"
+        return code
 
     def tick(self, period: float) -> dict:
         """Train, then build a frame, so that frames leave on a fixed beat of `period` seconds: the
@@ -104,9 +146,7 @@ class Session:
         return out
 
     def points(self) -> dict:
-        d = self.data
-        return {"train": _pts(d.x_train, d.y_train), "test": _pts(d.x_test, d.y_test),
-                "classes": d.num_classes, "bounds": self.bounds}
+        return points(self.data)
 
     @torch.no_grad()
     def frame(self) -> dict:
@@ -127,11 +167,28 @@ class Session:
             model.train(was)
         q = (probs.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
         return {"type": "frame", "step": self.stepper.step, "total": self.cfg.steps, "metrics": metrics,
-                "grid": GRID, "probs": base64.b64encode(q.tobytes()).decode(), "grads": [_num(g) for g in self.grads],
+                "grid": GRID, "probs": base64.b64encode(q.tobytes()).decode(),
+                "grads": [_num(g) if g is not None else None for g in self.grads],
                 "layers": [f"{m.in_features}->{m.out_features}" for m in self.layers],
                 "units": units, "unit_grid": UNIT_GRID, "done": result is not None,
+                "updates": [_num(u) if u is not None else None for u in self.updates],
+                "optimizer": self.cfg.optimizer, "verdict": self.verdict(),
                 "status": result.status if result else "training", "error": result.error if result else None,
                 "computed": time.time() * 1000.0}
+
+
+def _bounds(data) -> list[float]:
+    """The plane the page draws: the data's extent and 8% around it."""
+    x = torch.cat([data.x_train, data.x_test])
+    lo, hi = x.min(0).values, x.max(0).values
+    pad = (hi - lo).clamp(min=1e-3) * 0.08
+    return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
+
+
+def points(data) -> dict:
+    """A data set's train and test points as the page draws them (also before any model is valid)."""
+    return {"train": _pts(data.x_train, data.y_train), "test": _pts(data.x_test, data.y_test),
+            "classes": data.num_classes, "bounds": _bounds(data)}
 
 
 def _lattice(bounds: list[float], n: int) -> torch.Tensor:
@@ -172,9 +229,10 @@ def _unit_maps(model: nn.Module, grid: torch.Tensor) -> list[dict]:
         lo, hi = h.amin(0), h.amax(0)
         span = hi - lo
         q = torch.where(span > 1e-6 * hi.abs().clamp(min=1), (h - lo) / span.clamp(min=1e-12), torch.full_like(h, 0.5))
+        constant = (span <= 1e-6 * hi.abs().clamp(min=1)).tolist()  # the same output everywhere: a dead unit
         q = (q * 255).round().clamp(0, 255).to(torch.uint8).T.contiguous().numpy()  # (k, n*n)
         maps.append({"layer": i + 1, "units": int(q.shape[0]), "of": int(outs[i].shape[1]),
-                     "maps": base64.b64encode(q.tobytes()).decode()})
+                     "maps": base64.b64encode(q.tobytes()).decode(), "constant": constant})
     return maps
 
 
@@ -200,7 +258,7 @@ def save_run(session: Session, store, name: str | None = None) -> dict:
     if res.steps < 1:
         raise ValueError("nothing trained yet: take at least one step before saving")
     cfg = session.cfg.replace(steps=res.steps)
-    run_id = store.create_run("train", cfg.to_dict(), name=name or f"playground: {cfg.model} on {session.data.name}",
+    run_id = store.create_run("train", cfg.to_dict(), name=name or run_name(cfg, session.data.name),
                               seed=cfg.seed, digest=cfg.digest(), device="cpu")
     store.log_metrics(run_id, res.records)
     out = run_result(run_id, res, cfg, session.model, session.data)
@@ -208,6 +266,19 @@ def save_run(session: Session, store, name: str | None = None) -> dict:
     atomic_write(store.run_dir(run_id) / "config.toml", to_toml(cfg.to_dict()))
     return {"type": "saved", "run": run_id, "status": out.status, "final": out.final, "steps": out.steps,
             "config_toml": str(store.run_dir(run_id) / "config.toml"), "warnings": out.warnings}
+
+
+def run_name(cfg: TrainConfig, data_name: str) -> str:
+    """A saved run's name says what was tried: "playground: relu mlp 1x100, adam lr 0.001, spiral"."""
+    if cfg.model == "mlp":
+        acts = cfg.activations or cfg.activation
+        net = f"{acts} mlp {cfg.widths or f'{cfg.depth}x{cfg.width}'}"
+    else:
+        net = {"linear": "linear net", "logistic": "softmax regression"}.get(cfg.model, cfg.model)
+    opt = cfg.optimizer + (" nesterov" if cfg.nesterov else "")
+    opt += f" momentum {cfg.momentum:g}" if cfg.momentum else ""
+    data = "uploaded points" if data_name.startswith("points") else data_name
+    return f"playground: {net}, {opt} lr {cfg.lr:g}, {data}"
 
 
 def to_toml(d: dict) -> str:

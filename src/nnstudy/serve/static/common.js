@@ -169,6 +169,10 @@ class Trainer {
       (this.h[msg.type] || (() => {}))(msg);
     };
     this.ws.onclose = () => (this.h.closed || (() => {}))();
+    // Leaving the page closes the socket, so the server stops this training and frees its slot (a page
+    // kept in the back-forward cache would otherwise hold one of the server's few trainings open).
+    window.addEventListener("pagehide", () => this.ws.close());
+    window.addEventListener("pageshow", ev => { if (ev.persisted) location.reload(); });  // back: a fresh socket
   }
   send(obj) {
     const m = JSON.stringify(obj);
@@ -229,6 +233,44 @@ function fitWidth(canvas) {  // as wide as its box: no chart cut off or lost in 
   if (w > 200 && Math.abs(canvas.width - w) > 1) canvas.width = w;
 }
 
+// Ticks at round values (1, 2, 2.5 or 5 times a power of ten) covering lo..hi, about n of them.
+function niceTicks(lo, hi, n) {
+  const raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map(m => m * mag).find(v => v >= raw * 0.999) || 10 * mag;
+  const out = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return {ticks: out, step};
+}
+
+function tickLabel(v, step) {
+  const d = Math.max(0, -Math.floor(Math.log10(step) + 1e-9)) + (String(step / Math.pow(10, Math.floor(Math.log10(step)))).includes(".") ? 1 : 0);
+  return Math.abs(v) >= 1e4 ? v.toExponential(1) : v.toFixed(Math.min(d, 4));
+}
+
+// A series that swings up and down every step (a too-large lr) is unreadable as a line: it turns
+// back at most of its points, by steps that are a visible share of the axis. Such a series is drawn
+// faint, with its moving average on top. (A flat, slightly noisy curve is left as it is.)
+function swinging(ys, span) {
+  const v = ys.filter(y => y !== null && isFinite(y));
+  if (v.length < 20) return false;
+  let turns = 0, moved = 0;
+  for (let i = 1; i < v.length; i++) {
+    moved += Math.abs(v[i] - v[i - 1]);
+    if (i > 1 && (v[i] - v[i - 1]) * (v[i - 1] - v[i - 2]) < 0) turns++;
+  }
+  return turns > 0.4 * (v.length - 2) && moved / (v.length - 1) > 0.03 * span;
+}
+
+function movingAverage(ys, k) {
+  const out = [];
+  for (let i = 0; i < ys.length; i++) {
+    let sum = 0, n = 0;
+    for (let j = Math.max(0, i - k + 1); j <= i; j++) if (ys[j] !== null && isFinite(ys[j])) { sum += ys[j]; n++; }
+    out.push(n ? sum / n : null);
+  }
+  return out;
+}
+
 function drawCurves(canvas, series, opts) {
   fitWidth(canvas);
   const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
@@ -243,39 +285,49 @@ function drawCurves(canvas, series, opts) {
   if (hi === undefined || hi === null) hi = all.length ? Math.max(...all) : 1;
   if (opts.zero) lo = Math.min(0, lo);
   if (hi - lo < 1e-9) hi = lo + 1;
+  const yt = niceTicks(lo, hi, 4);
+  lo = Math.min(lo, yt.ticks[0]); hi = Math.max(hi, yt.ticks[yt.ticks.length - 1]);  // the axis ends on a tick
   const X = x => L + x / xmax * (W - L - R), Y = y => T + (hi - Math.min(hi, Math.max(lo, y))) / (hi - lo) * (H - T - B);
   ctx.strokeStyle = "#e3e6ec"; ctx.lineWidth = 1; ctx.fillStyle = "#5b6475";
-  for (let i = 0; i <= 4; i++) {
-    const v = lo + (hi - lo) * i / 4, y = Y(v);
+  for (const v of yt.ticks) {
+    const y = Y(v);
     ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - R, y); ctx.stroke();
-    ctx.fillText(fmt(v), 4, y + 4);
+    ctx.fillText(tickLabel(v, yt.step), 4, y + 4);
   }
   const raw = xmax / 4, mag = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
   const stepx = Math.max(1, [1, 2, 2.5, 5, 10].map(m => m * mag).find(v => v >= raw) || 10 * mag);
   const ticks = [];
   for (let v = 0; v <= xmax + 1e-9; v += stepx) ticks.push(Math.round(v));
   for (const v of ticks) ctx.fillText(String(v), Math.min(X(v) - 8, W - R - 24), H - 8);
-  ctx.fillText("step", W - R - 28, H - 18);
+  ctx.fillText("step", 4, H - 8);  // the x axis's name, under the y labels: clear of every gridline
+  const labels = [];
   for (const s of series) {
-    ctx.strokeStyle = s.color; ctx.lineWidth = 1.7; ctx.setLineDash(s.dash ? [5, 4] : []);
-    ctx.beginPath(); let on = false;
-    for (let i = 0; i < s.xs.length; i++) {
-      const v = s.ys[i];
-      if (v === null || !isFinite(v)) { on = false; continue; }
-      if (on) ctx.lineTo(X(s.xs[i]), Y(v)); else ctx.moveTo(X(s.xs[i]), Y(v));
-      on = true;
+    const smooth = swinging(s.ys, hi - lo), k = Math.max(5, Math.round(s.ys.length / 12));
+    const paths = smooth ? [[s.ys, 0.25, 1], [movingAverage(s.ys, k), 1, 1.9]] : [[s.ys, 1, 1.7]];
+    for (const [ys, alpha, lw] of paths) {
+      ctx.globalAlpha = alpha; ctx.strokeStyle = s.color; ctx.lineWidth = lw; ctx.setLineDash(s.dash ? [5, 4] : []);
+      ctx.beginPath(); let on = false;
+      for (let i = 0; i < s.xs.length; i++) {
+        const v = ys[i];
+        if (v === null || !isFinite(v)) { on = false; continue; }
+        if (on) ctx.lineTo(X(s.xs[i]), Y(v)); else ctx.moveTo(X(s.xs[i]), Y(v));
+        on = true;
+      }
+      ctx.stroke();
     }
-    ctx.stroke();
+    ctx.globalAlpha = 1;
+    labels.push(smooth ? `${s.label} (avg of ${k})` : s.label);
   }
   ctx.setLineDash([]);
   // legend, top right, one row
   let x = W - R;
-  for (const s of [...series].reverse()) {
-    const w = ctx.measureText(s.label).width + 26; x -= w;
+  [...series].reverse().forEach((s, i) => {
+    const label = labels[series.length - 1 - i];
+    const w = ctx.measureText(label).width + 26; x -= w;
     ctx.strokeStyle = s.color; ctx.lineWidth = 2; ctx.setLineDash(s.dash ? [4, 3] : []);
     ctx.beginPath(); ctx.moveTo(x, 9); ctx.lineTo(x + 16, 9); ctx.stroke(); ctx.setLineDash([]);
-    ctx.fillStyle = "#1d2330"; ctx.fillText(s.label, x + 19, 13);
-  }
+    ctx.fillStyle = "#1d2330"; ctx.fillText(label, x + 19, 13);
+  });
 }
 
 function fmt(v) {
@@ -284,45 +336,97 @@ function fmt(v) {
   return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(1) : (a >= 100 ? v.toFixed(0) : v.toFixed(a >= 10 ? 1 : 3));
 }
 
-// Gradient norms per layer, on a log axis (vanishing gradients show as bars shrinking to the left).
-function drawGrads(canvas, grads, names) {
-  fitWidth(canvas);
-  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
-  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
-  ctx.font = "11px system-ui, sans-serif"; ctx.fillStyle = "#1d2330";
-  ctx.fillText("weight-gradient norm per layer (log scale), latest step", 4, 12);
-  if (!grads || !grads.length) return;
-  const lo = -8, hi = 2, L = 92, R = 60, rowH = Math.min(18, (H - 22) / grads.length);
-  grads.forEach((g, i) => {
-    const y = 20 + i * rowH, v = g > 0 ? Math.log10(g) : lo;
-    const w = Math.max(1, (Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo) * (W - L - R));
-    ctx.fillStyle = "#5b6475"; ctx.fillText((i === grads.length - 1 ? "out " : `L${i + 1} `) + (names[i] || ""), 4, y + rowH * 0.7);
-    ctx.fillStyle = "#0072b2"; ctx.fillRect(L, y + 2, w, rowH - 5);
-    ctx.fillStyle = "#1d2330"; ctx.fillText(g === null ? "–" : g.toExponential(1), L + w + 4, y + rowH * 0.7);
-  });
+// A log axis for positive values: whole decades from below the smallest to above the largest.
+function decades(values) {
+  const pos = values.filter(v => v !== null && v > 0 && isFinite(v));
+  if (!pos.length) return [-4, 0];
+  let lo = Math.floor(Math.log10(Math.min(...pos))), hi = Math.ceil(Math.log10(Math.max(...pos)));
+  if (hi - lo < 2) { lo -= 1; hi = Math.max(hi, lo + 2); }
+  return [lo, hi];
 }
 
-// Hidden units' outputs over the plane, each on its own scale: blue where the unit's output is lowest,
-// white midway, orange where highest (a unit that is constant over the plane stays white).
+// Per layer, two bars on log axes with a tick a decade: the weight gradient's norm ||dL/dW|| (what
+// backprop delivers; vanishing gradients shrink it layer by layer) and the update the optimizer
+// made from it, ||ΔW|| / ||W|| (what the layer actually learns per step). Both at the latest step.
+function drawGrads(canvas, grads, updates, names) {
+  fitWidth(canvas);
+  const want = 34 + 18 * Math.max(2, (grads || []).length) + 20;  // as tall as its rows
+  if (canvas.height !== want) canvas.height = want;
+  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
+  ctx.font = "11px system-ui, sans-serif";
+  if (!grads || !grads.length) return;
+  updates = updates || [];
+  const L = 92, gap = 16, colW = (W - L - gap - 6) / 2, top = 34, bottom = 18;
+  const rowH = Math.min(18, (H - top - bottom) / grads.length);
+  const cols = [
+    {title: "gradient ||dL/dW||", values: grads, color: "#0072b2", x0: L},
+    {title: "update ||ΔW|| / ||W||", values: updates, color: "#444444", x0: L + colW + gap},
+  ];
+  ctx.fillStyle = "#1d2330";
+  ctx.fillText("per layer at the latest step, log scales", 4, 12);
+  grads.forEach((g, i) => {
+    ctx.fillStyle = "#5b6475";
+    ctx.fillText((i === grads.length - 1 ? "out " : `L${i + 1} `) + (names[i] || ""), 4, top + i * rowH + rowH * 0.7);
+  });
+  const yEnd = top + grads.length * rowH;
+  for (const c of cols) {
+    const [lo, hi] = decades(c.values), span = colW - 44;  // room for the value's label at the bar's end
+    const X = e => c.x0 + (e - lo) / (hi - lo) * span;
+    ctx.fillStyle = "#1d2330"; ctx.fillText(c.title, c.x0, 27);
+    const every = Math.ceil((hi - lo) / Math.max(1, Math.floor(span / 34)));  // tick labels that fit
+    for (let e = lo; e <= hi; e++) {
+      ctx.strokeStyle = "#e3e6ec"; ctx.lineWidth = 1;
+      ctx.beginPath(); ctx.moveTo(X(e), top - 2); ctx.lineTo(X(e), yEnd + 2); ctx.stroke();
+      if ((e - lo) % every === 0) { ctx.fillStyle = "#5b6475"; ctx.fillText(`1e${e}`, X(e) - 8, yEnd + 14); }
+    }
+    c.values.forEach((v, i) => {
+      const y = top + i * rowH;
+      let text = "–", w = 0;
+      if (v === 0) text = "0";
+      else if (v !== null && v !== undefined && isFinite(v)) {
+        w = Math.max(2, X(Math.min(hi, Math.max(lo, Math.log10(v)))) - c.x0);
+        text = v.toExponential(1);
+      }
+      if (w) { ctx.fillStyle = c.color; ctx.fillRect(c.x0, y + 2, w, rowH - 5); }
+      ctx.fillStyle = "#1d2330"; ctx.fillText(text, c.x0 + w + 3, y + rowH * 0.7);
+    });
+  }
+}
+
+// Hidden units' outputs over the plane, each on its own scale, in grey (not the class colours: a unit
+// is not a class): white where the unit's output is lowest, black where highest. A unit whose output
+// is the same everywhere has no map to show: it is marked constant (dead).
+const UNIT_LOW = [255, 255, 255], UNIT_HIGH = [20, 20, 20];
 function drawUnits(container, units, n) {
   container.textContent = "";
   if (!units || !units.length) { container.append(el("div", {class: "note"}, "this model has no hidden units")); return; }
   for (const layer of units) {
-    const row = el("div", {class: "row"}, el("span", {}, `hidden layer ${layer.layer}: ${layer.units === layer.of ? "all " + layer.of : "first " + layer.units + " of " + layer.of} units`));
+    const dead = (layer.constant || []).filter(Boolean).length;
+    const row = el("div", {class: "row"}, el("span", {}, `hidden layer ${layer.layer}: ${layer.units === layer.of ? "all " + layer.of : "first " + layer.units + " of " + layer.of} units` +
+                                                     (dead ? ` (${dead} constant: dead)` : "")));
     const q = b64bytes(layer.maps);
     for (let u = 0; u < layer.units; u++) {
-      const c = el("canvas", {width: n, height: n, title: `layer ${layer.layer}, unit ${u + 1}`});
+      const constant = layer.constant && layer.constant[u];
+      const c = el("canvas", {width: n, height: n, class: constant ? "dead" : "",
+                              title: `layer ${layer.layer}, unit ${u + 1}` + (constant ? ": constant (dead)" : "")});
       const ctx = c.getContext("2d"), img = ctx.createImageData(n, n);
       for (let i = 0; i < n * n; i++) {
-        const v = (q[u * n * n + i] - 127.5) / 127.5, a = Math.abs(v);
-        const col = v >= 0 ? [230, 159, 0] : [0, 114, 178];
-        for (let k = 0; k < 3; k++) img.data[4 * i + k] = 255 * (1 - a) + col[k] * a;
+        const a = q[u * n * n + i] / 255;
+        for (let k = 0; k < 3; k++) img.data[4 * i + k] = constant ? 236 : UNIT_LOW[k] * (1 - a) + UNIT_HIGH[k] * a;
         img.data[4 * i + 3] = 255;
       }
-      ctx.putImageData(img, 0, 0); row.append(c);
+      ctx.putImageData(img, 0, 0);
+      row.append(constant ? el("div", {class: "deadunit", title: c.title}, c, el("b", {}, "dead")) : c);
     }
     container.append(row);
   }
+  const ramp = el("canvas", {width: 60, height: 8, class: "ramp"});
+  const g = ramp.getContext("2d"), grad = g.createLinearGradient(0, 0, 60, 0);
+  grad.addColorStop(0, "rgb(255,255,255)"); grad.addColorStop(1, "rgb(20,20,20)");
+  g.fillStyle = grad; g.fillRect(0, 0, 60, 8);
+  container.append(el("div", {class: "legend"}, "unit's lowest output", ramp, "highest",
+                      el("span", {}, el("span", {class: "deadkey"}, "dead"), " constant over the plane (dead)")));
 }
 
 function nav(active) {

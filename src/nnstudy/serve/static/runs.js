@@ -3,6 +3,7 @@
 nav("Runs");
 const $ = id => document.getElementById(id);
 const ticked = new Map();  // run id -> its detail (curves)
+let selected = null;  // the run whose detail is shown
 const OVERLAY = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#333333"];
 
 function when(t) { return t ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : ""; }
@@ -20,16 +21,23 @@ async function load() {
   sel.value = keep;
   $("report").style.display = j.report ? "" : "none";
   const rows = $("rows"); rows.textContent = "";
+  // a run the filter now hides leaves the detail and the overlay: what is shown is what is listed
+  const listed = new Set(j.runs.map(r => r.id));
+  if (selected && !listed.has(selected)) clearDetail();
+  let dropped = false;
+  for (const id of [...ticked.keys()]) if (!listed.has(id)) { ticked.delete(id); dropped = true; }
+  if (dropped) overlay();
   if (!j.runs.length) rows.append(el("tr", {}, el("td", {colspan: 9, class: "note"}, "no runs match (nnstudy train, run or sweep make them; so does Save as run)")));
   for (const run of [...j.runs].reverse()) {
     const box = el("input", {type: "checkbox", title: "overlay its curves"});
     box.checked = ticked.has(run.id);
     box.onclick = async ev => { ev.stopPropagation(); if (box.checked) ticked.set(run.id, await detail(run.id)); else ticked.delete(run.id); overlay(); };
     const acc = run.kind === "study" ? (run.children ? `${run.children.complete}/${run.children.total} runs` : "") : fmt((run.final || {}).test_acc);
-    const tr = el("tr", {"data-run": run.id}, el("td", {}, box), el("td", {}, run.id), el("td", {}, run.kind),
+    const tr = el("tr", {"data-run": run.id}, el("td", {}, box), el("td", {class: "runid"}, run.id), el("td", {}, run.kind),
                   el("td", {}, run.status + (run.warnings && run.warnings.length ? " !" : "")), el("td", {}, run.study || ""),
                   el("td", {}, run.name || ""), el("td", {}, acc), el("td", {}, run.seconds === null ? "" : run.seconds.toFixed(1)),
                   el("td", {}, when(run.started)));
+    if (run.id === selected) tr.classList.add("sel");
     tr.onclick = () => { for (const t of rows.children) t.classList.remove("sel"); tr.classList.add("sel"); show(run.id); };
     rows.append(tr);
   }
@@ -40,10 +48,21 @@ async function detail(id) {
   return r.json();
 }
 
+function clearDetail() {
+  selected = null;
+  $("detail").textContent = "";
+  $("detail").append(el("h3", {}, "Run"), el("div", {class: "note"}, "no run selected"));
+}
+
 async function show(id) {
+  selected = id;
   const d = await detail(id), box = $("detail");
   box.textContent = "";
-  box.append(el("h3", {}, `Run ${d.id}`));
+  box.append(el("h3", {}, "Run ", el("span", {class: "runid"}, d.id)));  // as stored: `nnstudy show ID` takes it
+  if (d.playground !== null && d.playground !== undefined) {
+    box.append(el("div", {}, el("a", {href: d.playground, class: "open-playground"}, "open in Playground"),
+                  el("span", {class: "note"}, " (its setup, from step 0)")));
+  }
   const final = (d.summary || {}).final || {};
   box.append(el("div", {}, `${d.kind} · ${d.status} · ${d.name || d.study || ""}`));
   if (d.error) box.append(el("div", {class: "msg bad"}, d.error));
@@ -55,7 +74,8 @@ async function show(id) {
   box.append(c1);
   drawCurves(c1, curveSeries([d], "acc"), {title: "accuracy", lo: 0, hi: 1});
   const changed = Object.entries(d.config_changed || {}).filter(([k]) => k !== "extra");
-  box.append(el("h3", {}, "config (fields off their defaults)"),
+  box.append(el("h3", {}, "config (fields off nnstudy train's defaults)"),
+             el("div", {class: "note"}, "compared with TrainConfig's defaults (what nnstudy train uses unless told); the playground starts from weight decay 1e-5, so its runs list that"),
              el("pre", {}, changed.length ? changed.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n") : "(all at their defaults)"));
   if (d.kind === "train") {
     const link = el("a", {href: `/api/runs/${encodeURIComponent(d.id)}/config.toml`}, "config.toml");
