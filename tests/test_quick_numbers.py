@@ -31,7 +31,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "quick_summaries.json"
 REL, ABS = 1e-4, 1e-6
 # versions; text tables formatted from the compared numbers (and timings); what this machine has
 # (the images study's record of which sets and devices were present, the tensors study's torch)
-SKIP_KEYS = {"env", "table", "next_week", "torch"}
+SKIP_KEYS = {"env", "table", "next_week", "torch_version"}
 # Config fields added after the fixture was recorded, at their defaults: summaries that dump a whole
 # config name them now, and a field at its default changes no number (issue 17's typed fields).
 ADDED_FIELDS = {"corruption": "none", "corruption_level": 0.0, "features": "", "widths": "", "activations": ""}

@@ -121,7 +121,7 @@ class TensorsStudy(Study):
         tutorial = run_tutorial()
         ctx.log("tensors (2/2): normal draws")
         draws = [normal_draws(n, ctx.seeds[0]) for n in p["draws"]]
-        return {"tutorial": tutorial, "draws": draws, "bins": p["bins"], "torch": torch.__version__,
+        return {"tutorial": tutorial, "draws": draws, "bins": p["bins"], "torch_version": torch.__version__,
                 "normal_within_1sd": math.erf(1 / math.sqrt(2)),
                 "table": [{"section": s["heading"], "examples": len(s.get("examples", [])),
                            "as documented": sum(e["ok"] for e in s.get("examples", []))}

@@ -21,7 +21,8 @@ def ran_text(run: dict) -> Text:
                    "here, all its examples in one session as a reader would type them: {p} of {n} produced the "
                    "output the tutorial documents, on torch {v}. Random tensors are checked by shape, dtype and "
                    "statistics, never by their values. Below, each part's code with the output it printed here.",
-                   p=num(run, "tutorial.passed", "d"), n=num(run, "tutorial.examples", "d"), v=run["summary"]["torch"])
+                   p=num(run, "tutorial.passed", "d"), n=num(run, "tutorial.examples", "d"),
+                   v=run["summary"].get("torch_version") or run["summary"].get("torch", "?"))
     if t["failed"]:
         out += sentence(" The examples that printed something else: ") + join(t["failed"], "; ") + "."
     return out
