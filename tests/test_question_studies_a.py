@@ -47,7 +47,7 @@ def check_section(store, row):
             for cell in cells:
                 render_html(cell, rec)
     for r in rec:
-        if r.get("rule") == "verdict":  # a word the verdict rules chose: its interval decides it
+        if r.get("rule") in ("verdict", "welch"):  # a word an interval decides (verdicts.judge, evidence.compare)
             check_direction(store, r)
         elif "dir" in r:
             a, b = stored(store, r["a"]), stored(store, r["b"])

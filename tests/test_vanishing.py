@@ -127,7 +127,11 @@ def check_section(store, run) -> tuple:
                 if isinstance(c, Part):
                     c.html(records)
     for r in records:
-        if "dir" in r:
+        if r.get("rule"):  # a word an interval decides (evidence.compare's Welch rule, the verdict rules)
+            from test_report import check_direction
+
+            check_direction(store, r)
+        elif "dir" in r:
             a, b = evidence_value(store, r["a"]), evidence_value(store, r["b"])
             more, less, same = r["words"]
             assert r["dir"] == (more if a - b > r["tol"] else less if b - a > r["tol"] else same), r

@@ -160,7 +160,7 @@ class Word(Part):
 
     def html(self, rec: list) -> str:
         rec.append({"dir": self.text, **self.rec})
-        return f'<span class="dir" data-i="{len(rec) - 1}">{esc_code(self.text)}</span>'
+        return f'<span class="dir" data-i="{len(rec) - 1}">{esc(self.text)}</span>'
 
     def md(self) -> str:
         return md_esc(self.text)

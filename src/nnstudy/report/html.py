@@ -35,10 +35,10 @@ CSS = """
 body { margin:0; background:var(--bg); color:var(--ink); font:16px/1.55 system-ui, -apple-system,
        "Segoe UI", Roboto, "Noto Sans", sans-serif; }
 .page { max-width: 62rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; }
-h1 { font-size:1.9rem; margin:0 0 .3rem; } h2 { font-size:1.35rem; margin:2.5rem 0 .8rem;
+h1 { font-size:1.75rem; margin:0 0 .2rem; } h2 { font-size:1.35rem; margin:2.5rem 0 .8rem;
   border-bottom:2px solid var(--ink); padding-bottom:.2rem; }
 h3 { font-size:1.12rem; margin:0 0 .6rem; } h4 { font-size:1rem; margin:1rem 0 .4rem; color:var(--muted); }
-.lede { color:var(--muted); margin:0 0 1rem; }
+.lede { color:var(--muted); margin:0 0 .6rem; }
 article { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:1.1rem 1.3rem;
           margin:1rem 0; }
 blockquote { margin:.4rem 0 .9rem; padding:.4rem .9rem; border-left:4px solid #c9a227; background:#fdf8e8;
@@ -83,7 +83,7 @@ table.answers small { display:block; color:var(--muted); font-size:.74rem; line-
 .listing h5 { margin:.9rem 0 .2rem; font-size:.95rem; }
 .budget { font-size:.86rem; color:var(--muted); margin-top:-.3rem; }
 .sheet { width:min(84rem, 96vw); margin-left:calc((100% - min(84rem, 96vw)) / 2); }
-.sheet h2 { margin-top:1rem; }
+.sheet h2 { margin-top:.6rem; margin-bottom:.5rem; }
 .sheet figure { margin:0; } .sheet figure img { max-width:12rem; max-height:6.2rem; }
 """
 

@@ -94,6 +94,11 @@ def resolve(store: Store, study: str, entry: Entry, studies, anchors: dict) -> B
         return Block(study, entry, anchor, "error", run=run, note=note, error=f"{type(e).__name__}: {e}")
     figures = [f if isinstance(f, tuple) else (f, "") for f in section.figures]
     refs = section.references or for_study(study)
+    if len(refs) > LONG_TABLE:  # a long list of published values moves with the other long tables
+        cols = ["source", "setup", "value", "metric"]
+        section.tables = [*section.tables, {"caption": "Published values, labelled by source (not measured here)",
+                                            "columns": cols, "rows": [[r.get(c, "") for c in cols] for r in refs]}]
+        refs = []
     tables, appendix = split_tables(study, section.tables)
     return Block(study, entry, anchor, "ok", run, section, note, figures=figures, references=refs, tables=tables,
                  appendix=appendix, budget=budget_line(store, run))

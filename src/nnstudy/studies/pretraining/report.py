@@ -114,16 +114,19 @@ def helps(a, b):
     return compare(a, b, more="does worse than", less="beats", same="is level with", floor=FLOOR)
 
 
-def grouped(run, method: str, against: str, words=("helps", "makes no clear difference", "hurts")):
-    """One sentence listing the cells by the direction of `method` against `against`."""
-    groups = {-1: [], 0: [], 1: []}
+def grouped(run, method: str, against: str, words=("helps", "makes no clear difference", "hurts",
+                                                    "is unclear with {n} seeds")):
+    """One sentence listing the cells by the direction of `method` against `against` (lower error
+    is better); a cell whose interval over seeds straddles zero is listed as unclear, never dropped."""
+    groups = {-1: [], 0: [], 1: [], None: []}
+    n = 0
     for i, _ in enumerate(run["summary"]["cells"]):
         a, b = err(run, i, method), err(run, i, against)
         w = compare(a, b, more="worse", less="better", same="level", floor=FLOOR)
-        if w.sign is not None:
-            groups[w.sign].append(sentence("{cell} ({d})", cell=label(run, i), d=diff(a, b, "+.1f")))
-    parts = [sentence("{w} in {cells}", w=word, cells=listing(groups[sign]))
-             for sign, word in zip((-1, 0, 1), words) if groups[sign]]
+        n = max(n, min(a.n or 0, b.n or 0))
+        groups[w.sign].append(sentence("{cell} ({d})", cell=label(run, i), d=diff(a, b, "+.1f")))
+    parts = [sentence("{w} in {cells}", w=word.format(n=n), cells=listing(groups[sign]))
+             for sign, word in zip((-1, 0, 1, None), words) if groups[sign]]
     return listing(parts)
 
 
@@ -141,7 +144,8 @@ def verdicts(run):
                      "pretraining {g}.", g=grouped(run, "pretrained", "default")),
             sentence("Against xavier init, pretraining {g}.", g=grouped(run, "pretrained", "xavier")),
             sentence("The modern recipe, against the pretrained net of the same shape, {g}.",
-                     g=grouped(run, "modern", "pretrained", ("is better", "is level", "is worse")))]
+                     g=grouped(run, "modern", "pretrained",
+                               ("is better", "is level", "is worse", "is unclear with {n} seeds")))]
 
 
 def trends(run):
