@@ -157,16 +157,18 @@ class Word(Part):
     text: str
     sign: int | None
     rec: dict = field(default_factory=dict)
+    tail: list = field(default_factory=list)  # parts said after the word, e.g. " (unclear with ", Num, " seeds)"
 
     def html(self, rec: list) -> str:
         rec.append({"dir": self.text, **self.rec})
-        return f'<span class="dir" data-i="{len(rec) - 1}">{esc(self.text)}</span>'
+        word = f'<span class="dir" data-i="{len(rec) - 1}">{esc(self.text)}</span>'
+        return word + "".join(p.html(rec) if isinstance(p, Part) else esc(p) for p in self.tail)
 
     def md(self) -> str:
-        return md_esc(self.text)
+        return md_esc(self.text) + "".join(p.md() if isinstance(p, Part) else md_esc(p) for p in self.tail)
 
     def __str__(self):
-        return self.text
+        return self.text + "".join(str(p) for p in self.tail)
 
 
 @dataclass(eq=False)
@@ -287,7 +289,8 @@ def _welch_word(a: MS, b: MS, more, less, same, floor, unclear) -> Word:
     args = (a.mean, a.std, _n_num(a), b.mean, b.std, _n_num(b))
     lo, hi = (Num(OPS[op](*(x.value for x in args)), "+.3f", op=op, args=args) for op in ("welch_lo", "welch_hi"))
     gap = a.mean.value - b.mean.value
-    n = min(a.n, b.n)
+    n = min((_n_num(a), _n_num(b)), key=lambda x: x.value)
+    tail = []
     if lo.value > 0 and gap > floor:
         kind, text = "more", more
     elif hi.value < 0 and -gap > floor:
@@ -295,10 +298,11 @@ def _welch_word(a: MS, b: MS, more, less, same, floor, unclear) -> Word:
     elif floor > 0 and -floor < lo.value and hi.value < floor:
         kind, text = "same", same
     else:
-        kind, text = "unclear", (unclear or f"not clearly {more} or {less}") + f" (unclear with {n} seeds)"
+        kind, text = "unclear", unclear or f"not clearly {more} or {less}"
+        tail = [" (unclear with ", n, " seeds)"]  # the seed count as evidence, like every number said
     rec = {"rule": "welch", "kind": kind, "lo": lo.record(), "hi": hi.record(), "a": a.mean.record(),
            "b": b.mean.record(), "floor": floor, "words": [more, less, same, text]}
-    return Word(text, {"more": 1, "less": -1, "same": 0}.get(kind), rec)
+    return Word(text, {"more": 1, "less": -1, "same": 0}.get(kind), rec, tail)
 
 
 LITERAL = re.compile("\u00ab([^\u00ab\u00bb]*)\u00bb")  # «float32»: digits that are part of a name, not a measurement
