@@ -138,7 +138,7 @@ def test_a_clear_gap_stands_when_the_trailing_side_falls_away(store):
     falling = [[0.62 + 0.08 * (1 - i / 10) for i in range(11)] for _ in range(3)]  # 0.70 -> 0.62
     v = verdict(store, study(store, [0.80, 0.81, 0.82], [0.62, 0.62, 0.62],
                              curves_a=[flat(0.80), flat(0.81), flat(0.82)], curves_b=falling))
-    assert v.kind == "higher" and "B still falling" in str(v.interval())
+    assert v.kind == "higher" and "B: held-out accuracy still falling" in str(v.interval())
     rising_b = [[0.50 + 0.12 * i / 10 for i in range(11)] for _ in range(3)]  # the trailer climbs: it may close
     v = verdict(store, study(store, [0.80, 0.81, 0.82], [0.62, 0.62, 0.62],
                              curves_a=[flat(0.80), flat(0.81), flat(0.82)], curves_b=rising_b))
@@ -173,7 +173,7 @@ def test_a_clear_leader_still_rising_keeps_its_direction_and_says_so(store):
     a, b = [0.80, 0.81, 0.82], [0.50, 0.51, 0.52]
     run = study(store, a, b, curves_a=[rising(x) for x in a], curves_b=[flat(x) for x in b])
     v = verdict(store, run)
-    assert v.kind == "higher" and "A still improving" in str(v.interval())
+    assert v.kind == "higher" and "A: held-out accuracy still rising" in str(v.interval())
     # ... but the trailing side rising makes it unsettled: it might catch up
     run = study(store, b, a, curves_a=[rising(x) for x in b], curves_b=[flat(x) for x in a])
     assert verdict(store, run).kind == "unsettled"

@@ -104,7 +104,8 @@ def _images() -> list[Ref]:
           ("human", ZALANDO, "human", 0.835), ("d2l_lenet", D2L, "LeNet (sigmoid, avg-pool), 10 epochs", 0.779),
           ("d2l_alexnet", D2L, "AlexNet at 224 px, 10 epochs", 0.885),
           ("d2l_vgg11", D2L, "VGG-11 (channels / 4) at 224 px, 10 epochs", 0.920)]
-    refs = [Ref(f"fashion_mnist.{k}", src, setup, v, f"{v:.3f}", "test accuracy") for k, src, setup, v in fm]
+    refs = [Ref(f"fashion_mnist.{k}", src, f"{setup} (Fashion-MNIST)", v, f"{v:.3f}", "test accuracy")
+            for k, src, setup, v in fm]
     cifar = [("kuangliu_vgg16", "kuangliu/pytorch-cifar", "VGG16 (BN, 512->10 head); best test accuracy over "
               "the run, i.e. selected on test", 0.9264),
              ("huyvnphan_vgg16_bn", "huyvnphan/PyTorch_CIFAR10", "vgg16_bn, 100 epochs", 0.9400),
@@ -112,7 +113,8 @@ def _images() -> list[Ref]:
               "(3.29 s in the paper)", 0.9401),
              ("airbench96", "KellerJordan/cifar10-airbench", "airbench96, about 27-46 s on an A100", 0.960),
              ("resnet9_page", "David Page, ResNet-9 \"bag of tricks\"", "26 s on a V100", 0.941)]
-    refs += [Ref(f"cifar10.{k}", src, setup, v, f"{100 * v:.2f}%", "test accuracy") for k, src, setup, v in cifar]
+    refs += [Ref(f"cifar10.{k}", src, f"{setup} (CIFAR-10)", v, f"{100 * v:.2f}%", "test accuracy")
+             for k, src, setup, v in cifar]
     m1d = (("logistic", 0.32), ("mlp", 0.68), ("cnn", 0.94), ("gru", 0.91), ("human", 0.96))
     refs += [Ref(f"mnist1d.{k}", "greydanus/mnist1d", f"{k} on MNIST-1D (generated locally)", v, f"{v:.0%}",
                  "test accuracy") for k, v in m1d]

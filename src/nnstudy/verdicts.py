@@ -141,8 +141,8 @@ class Verdict:
         out = sentence("{d}, {lvl} interval {lo} to {hi} over {n} seeds, {how}", d=self.diff, lo=self.lo,
                        hi=self.hi, n=self.n, how=how, lvl=stated("level", ".0%"))
         for name, m in self.moved or []:  # sides still moving, each away from the other (judge)
-            out += sentence("; {who} still {how} ({m} over the last fifth of training)", who=name, m=m,
-                            how="improving" if m.value > 0 else "falling")
+            out += sentence("; {who}: held-out accuracy still {how} ({m} over the last fifth of training)", who=name,
+                            m=m, how="rising" if m.value > 0 else "falling, unstable")
         return out
 
 
