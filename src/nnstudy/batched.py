@@ -77,7 +77,7 @@ def why_solo(cfg: TrainConfig) -> str | None:
         return "dropout, batch norm and residual MLPs train solo"
     if cfg.augment or cfg.tta or cfg.compile:
         return "augmentation, test-time augmentation and compile train solo"
-    if cfg.amp == "bf16" or (cfg.amp == "auto" and resolve_device(cfg.device).type == "cuda"):
+    if cfg.amp in ("bf16", "native") or (cfg.amp == "auto" and resolve_device(cfg.device).type == "cuda"):
         return "bf16 autocast trains solo (the stacked kernels compute in float32)"
     return None
 
