@@ -267,9 +267,13 @@ def step_rate(recipe: str, threads: int, n: int) -> float:
 
 
 def efficiency(recipes: list[str], repeats: int, n: int) -> dict:
+    from nnstudy.plan import cpu_has_native_bf16
     from nnstudy.recipes import summary_for
 
-    info = {r: (summary_for(r)[0].macs, "bf16" if resolve(r).amp == "bf16" else "fp32") for r in recipes}
+    def dtype(amp: str) -> str:
+        return "bf16" if amp == "bf16" or amp == "native" and cpu_has_native_bf16() else "fp32"
+
+    info = {r: (summary_for(r)[0].macs, dtype(resolve(r).amp)) for r in recipes}
     out = {}
     for threads in (1, 2):
         peaks = {"fp32": [], "bf16": []}
@@ -464,6 +468,9 @@ def main() -> None:
     if args.efficiency:
         res["efficiency"] = {**efficiency(args.recipes.split(","), args.repeats, args.images),
                              "conditions": conditions()}
+    now = json.loads(path.read_text()) if path.exists() else {}  # parts run meanwhile by another process
+    acc = {**now.get("accuracy", {}), **res.get("accuracy", {})}
+    res = {**now, **{k: v for k, v in res.items() if k != "accuracy"}, **({"accuracy": acc} if acc else {})}
     path.write_text(json.dumps(res, indent=2))
     md = render(res)
     (RESULTS / "images.md").write_text(md)
