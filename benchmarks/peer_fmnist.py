@@ -177,6 +177,7 @@ def best(rows: list[dict], side: str) -> dict:
     rs = by[threads]
     return {"threads": threads, "seconds": med(rs), "test_acc": statistics.median(r["test_acc"] for r in rs),
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in rs), "runs": len(rs),
+            "cpu_seconds": statistics.median(r["cpu_seconds"] for r in rs),
             "per_setting": {str(t): med(v) for t, v in by.items()}}
 
 
@@ -219,9 +220,9 @@ def render(res: dict) -> str:
     lines = ["# Time to 91% on Fashion-MNIST, whole process (benchmarks/peer_fmnist.py)", "",
              f"`{c['command']}` at {c['when']}, {c['cpu']}, {c['cpus']} CPUs, torch {c['torch']}, load average at "
              f"the end {c['load_avg']} (the machine is shared: other work ran beside these numbers).", "",
-             "| condition | side | best threads | median s to 0.91 | final test acc | peak RSS MB | runs "
+             "| condition | side | best threads | median s to 0.91 | CPU s | final test acc | peak RSS MB | runs "
              "| s by threads |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|"]
     for cond in ("quiet", "busy"):
         if cond not in res:
             continue
@@ -229,9 +230,9 @@ def render(res: dict) -> str:
             b = res[cond][side]
             per = ", ".join(f"{t}: {s:.0f}" for t, s in b["per_setting"].items())
             name = "pytorch/examples mnist" if side == "peer" else f"nnstudy {res['recipe']}"
-            lines.append(f"| {cond} | {name} | {b['threads']} | {b['seconds']:.1f} | {b['test_acc']:.4f} | "
-                         f"{b['peak_rss_mb']:.0f} | {b['runs']} | {per} |")
-        lines.append(f"| {cond} | **ratio** | | **{res[cond]['ratio']:.1f}x** | | | | |")
+            lines.append(f"| {cond} | {name} | {b['threads']} | {b['seconds']:.1f} | {b['cpu_seconds']:.0f} | "
+                         f"{b['test_acc']:.4f} | {b['peak_rss_mb']:.0f} | {b['runs']} | {per} |")
+        lines.append(f"| {cond} | **ratio** | | **{res[cond]['ratio']:.1f}x** | | | | | |")
     if "quiet" in res and "busy" in res:
         q, b = res["quiet"]["nnstudy"]["seconds"], res["busy"]["nnstudy"]["seconds"]
         lines += ["", f"nnstudy under one busy core: {b / q:.2f}x its quiet time (best settings each)."]
