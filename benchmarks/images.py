@@ -2,6 +2,8 @@
 
     python benchmarks/images.py --throughput [--repeats 5]    # a few minutes
     python benchmarks/images.py --accuracy [--seeds 3]        # real CPU time: ~3 x (lenet5 + fast) runs
+    python benchmarks/images.py --efficiency [--repeats 3]    # a minute or two: MACs/s vs the matmul peak
+    python benchmarks/images.py --steady [--repeats 3]        # a few minutes: images/s quiet vs one busy core
     python benchmarks/images.py --render                       # results/images.json -> results/images.md
 
 --throughput: images/second of training (forward, loss, backward, step; no evaluation) for LeNet-5
@@ -13,8 +15,20 @@ medians of --repeats; and the fast net with 1 vs 2 threads. Also each pipeline's
 (no model) and, from it, the ceiling on the ratio: a pipeline can at most remove the data cost,
 so (model + conventional data) / (model + nnstudy data) bounds what any faster loading can show.
 --accuracy: `nnstudy train --recipe R --seed S` in a subprocess per seed for fmnist-lenet5 and
-fmnist-fast: test accuracy, training-loop wall time, the child's CPU time and peak resident memory
-(getrusage of the child). Medians over seeds.
+fmnist-fast (--recipes to choose): test accuracy, training-loop wall time, the child's CPU time and
+peak resident memory (getrusage of the child), medians over seeds, and each recipe's verdict on
+issue 21's first target (>= 0.940 test in <= 300 s of training, <= 2 GB; shown for every recipe).
+--efficiency: how close a training step comes to this machine's limit: each recipe's step (its
+model, batch, optimizer, amp and memory format, through train.fit on --images images) in
+multiply-adds per second, 3x the forward pass's multiply-adds per image (forward, and backward's two
+products of the same size) times images/s, beside the peak of a large torch.mm (2048 x 2048) in
+float32 and bfloat16 in the same process and threads, and the fraction of the peak of the step's
+dtype; at 1 and 2 threads, medians of --repeats, alternating.
+--steady: a recipe's training images/s (--recipes' first; train.fit on --images images, one
+process per measurement) on a quiet machine and with one core kept busy by a spinning process this
+script starts and stops, for torch's defaults (one thread per core, OpenMP's default wait policy:
+spin, then sleep), fixed 1 and 2 threads, and nnstudy's choice (auto_threads, OMP_WAIT_POLICY=PASSIVE);
+medians of --repeats, alternating; the drop is quiet / busy images/s (issue 21: <= 1.5x).
 Each part merges its numbers into results/images.json (with the command, load average, threads
 and versions) and re-renders results/images.md, so parts can run at different times.
 """
@@ -22,6 +36,7 @@ and versions) and re-renders results/images.md, so parts can run at different ti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -184,30 +199,163 @@ def run_recipe(recipe: str, seed: int, out: Path, threads: int) -> dict:
     cmd = [sys.executable, "-m", "nnstudy", "train", "--recipe", recipe, "--seed", str(seed), "--json",
            "--no-figures", "--out", str(out)] + (["--threads", str(threads)] if threads else [])
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
-    stdout = p.stdout.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / f"{recipe}-{seed}.log", "w+") as log:  # the per-epoch lines: validation accuracy vs time
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        stdout = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        epochs = [line.strip() for line in log if line.startswith("epoch ")]
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed with exit status {p.returncode}")
     s = json.loads(stdout)
     row = {"seed": seed, "test_acc": s["final"]["test_acc"], "val_acc": s["final"].get("val_acc"),
            "train_seconds": s["train_seconds"], "wall_seconds": time.perf_counter() - t0,
-           "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+           "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024, "epochs": epochs}
     print(f"{recipe} seed {seed}: test {row['test_acc']:.4f}, training {row['train_seconds']:.0f} s wall, "
           f"{row['cpu_seconds']:.0f} s CPU, peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
     return row
 
 
-def accuracy(seeds: int, recipes: list[str], threads: int) -> dict:
+def accuracy(seeds: int, recipes: list[str], threads: int, jobs: int = 1) -> dict:
+    """jobs > 1: that many seeds side by side (each child then shares the cores: its accuracy is the
+    same, its wall time is not a quiet machine's; its CPU time still is)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, jobs)) as pool:
         for recipe in recipes:
-            rows = [run_recipe(recipe, s, Path(tmp), threads) for s in range(seeds)]
+            args = [(recipe, s, Path(tmp) / str(s), threads) for s in range(seeds)]
+            rows = list(pool.map(lambda a: run_recipe(*a), args))
             med = {k: statistics.median(r[k] for r in rows) for k in
                    ("test_acc", "train_seconds", "cpu_seconds", "peak_rss_mb")}
-            out[recipe] = {"runs": rows, "median": med, "target": RECIPES[recipe].target, "conditions": conditions()}
+            out[recipe] = {"runs": rows, "median": med, "target": RECIPES[recipe].target, "conditions": conditions(),
+                           "target_1": meets_target_1(med), "jobs": jobs}
+            print(f"{recipe}: median test {med['test_acc']:.4f}, training {med['train_seconds']:.0f} s, peak RSS "
+                  f"{med['peak_rss_mb']:.0f} MB: issue 21 target 1 (>= 0.940 in <= 300 s, <= 2 GB) "
+                  f"{'met' if out[recipe]['target_1'] else 'not met'}", flush=True)
     return out
+
+
+# -- efficiency --------------------------------------------------------------------------------------
+TARGET_1 = dict(test_acc=0.940, train_seconds=300, peak_rss_mb=2048)  # issue 21: 94% in 5 min, <= 2 GB
+
+
+def meets_target_1(median: dict) -> bool:
+    return (median["test_acc"] >= TARGET_1["test_acc"] and median["train_seconds"] <= TARGET_1["train_seconds"]
+            and median["peak_rss_mb"] <= TARGET_1["peak_rss_mb"])
+
+
+def matmul_peak(threads: int, dtype: torch.dtype, n: int = 2048, seconds: float = 1.0) -> float:
+    """Multiply-adds per second of a large torch.mm (n x n by n x n: n**3 of them) on `threads`."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.mm(a, b)  # warm-up: packing buffers, oneDNN's kernel choice
+    t0, k = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        k += 1
+    return k * n ** 3 / (time.perf_counter() - t0)
+
+
+def step_rate(recipe: str, threads: int, n: int) -> float:
+    """Training images/s of a recipe's step (augmentation included) via train.fit, one epoch of n images."""
+    cfg = resolve(recipe, flags=dict(epochs=1, train_subset=n, test_subset=100, val_frac=0.0, checkpoint=False,
+                                     threads=threads, device="cpu", auto_threads=False))
+    return n / ours(cfg, load_dataset(cfg))
+
+
+def efficiency(recipes: list[str], repeats: int, n: int) -> dict:
+    from nnstudy.plan import cpu_has_native_bf16
+    from nnstudy.recipes import summary_for
+
+    def dtype(amp: str) -> str:
+        return "bf16" if amp == "bf16" or amp == "native" and cpu_has_native_bf16() else "fp32"
+
+    info = {r: (summary_for(r)[0].macs, dtype(resolve(r).amp)) for r in recipes}
+    out = {}
+    for threads in (1, 2):
+        peaks = {"fp32": [], "bf16": []}
+        rates = {r: [] for r in recipes}
+        for _ in range(repeats):  # alternating: the peak and the steps see the same load
+            peaks["fp32"].append(matmul_peak(threads, torch.float32))
+            peaks["bf16"].append(matmul_peak(threads, torch.bfloat16))
+            for r in recipes:
+                rates[r].append(step_rate(r, threads, n))
+        peak = {k: statistics.median(v) for k, v in peaks.items()}
+        row = {"peak_macs_s": peak, "recipes": {}}
+        for r in recipes:
+            macs, dtype = info[r]
+            img_s = statistics.median(rates[r])
+            achieved = 3 * macs * img_s
+            row["recipes"][r] = {"img_s": img_s, "forward_macs": macs, "dtype": dtype, "macs_s": achieved,
+                                 "fraction": achieved / peak[dtype]}
+            print(f"{threads} thread(s) {r:<14} {img_s:7.0f} img/s  {achieved / 1e9:6.1f} GMAC/s ({dtype}) "
+                  f"= {achieved / peak[dtype]:.1%} of torch.mm's {peak[dtype] / 1e9:.0f} GMAC/s", flush=True)
+        out[str(threads)] = row
+    torch.set_num_threads(os.cpu_count() or 1)
+    return out
+
+
+# -- steady under load -------------------------------------------------------------------------------
+STEADY_CHILD = r'''
+import sys, time
+recipe, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if mode == "torch":  # OpenMP's default wait policy: torch (and OpenMP) load before nnstudy could set it
+    import os
+    os.environ.pop("OMP_WAIT_POLICY", None)
+    import torch
+from nnstudy.data import load_dataset
+from nnstudy.models import build_model
+from nnstudy.recipes import resolve
+from nnstudy.train import fit
+import torch
+threads = {"torch": 0, "1": 1, "2": 2, "nnstudy": 0}[mode]
+cfg = resolve(recipe, flags=dict(epochs=1, train_subset=n, test_subset=100, val_frac=0.0, checkpoint=False,
+                                 device="cpu", threads=threads, auto_threads=mode == "nnstudy"))
+data = load_dataset(cfg)
+torch.manual_seed(0)
+res = fit(build_model(cfg, data.input_shape, data.num_classes), data, cfg)
+print(n / res.seconds)
+'''
+STEADY_MODES = {"torch": "torch's defaults", "1": "1 thread (PASSIVE)", "2": "2 threads (PASSIVE)",
+                "nnstudy": "nnstudy (auto_threads, PASSIVE)"}
+
+
+def steady_rate(recipe: str, n: int, mode: str) -> float:
+    out = subprocess.run([sys.executable, "-c", STEADY_CHILD, recipe, str(n), mode], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"steady child ({mode}) failed:\n{out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+class BusyCore:
+    """A spinning process for the block's duration: one core kept busy, as by another program."""
+
+    def __enter__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        return self
+
+    def __exit__(self, *exc):
+        self.p.kill()
+        self.p.wait()
+
+
+def steady(recipe: str, repeats: int, n: int) -> dict:
+    rows = {c: {m: [] for m in STEADY_MODES} for c in ("quiet", "busy")}
+    for _ in range(repeats):
+        for cond in rows:
+            with BusyCore() if cond == "busy" else contextlib.nullcontext():
+                for mode in STEADY_MODES:
+                    rows[cond][mode].append(steady_rate(recipe, n, mode))
+    med = {c: {m: statistics.median(v) for m, v in r.items()} for c, r in rows.items()}
+    best_quiet = max(med["quiet"].values())
+    for m, label in STEADY_MODES.items():
+        print(f"{label:<34} quiet {med['quiet'][m]:6.0f} img/s, one core busy {med['busy'][m]:6.0f} img/s: "
+              f"drop {med['quiet'][m] / med['busy'][m]:.2f}x (vs the best quiet setting "
+              f"{best_quiet / med['busy'][m]:.2f}x)", flush=True)
+    return {"recipe": recipe, "images": n, "repeats": repeats, "median": med, "all": rows}
 
 
 # -- results -----------------------------------------------------------------------------------------
@@ -244,16 +392,46 @@ def render(res: dict) -> str:
         lines += ["", f"fast net, recipe as trained (augmented): 1 thread {t['threads']['1']:.0f} img/s, "
                   f"2 threads {t['threads']['2']:.0f} img/s.", ""]
     if "accuracy" in res:
-        lines += ["## Recipes over seeds (medians; --threads 1, the script's default, unless the command says)", "",
-                  "| recipe | seeds | test acc (median) | per seed | training wall s | CPU s | peak RSS MB | target |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["## Recipes over seeds (medians; threads as the command says: 0 is the recipe's own choice)", "",
+                  "| recipe | seeds | test acc (median) | per seed | training wall s | CPU s | peak RSS MB | target | "
+                  ">= 0.940 in <= 300 s, <= 2 GB |", "|---|---|---|---|---|---|---|---|---|"]
         for recipe, r in res["accuracy"].items():
             m = r["median"]
             per = ", ".join(f"{x['test_acc']:.4f}" for x in r["runs"])
+            verdict = {True: "met", False: "not met"}.get(r.get("target_1", meets_target_1(m)))
             lines.append(f"| {recipe} | {len(r['runs'])} | {m['test_acc']:.4f} | {per} | {m['train_seconds']:.0f} | "
-                         f"{m['cpu_seconds']:.0f} | {m['peak_rss_mb']:.0f} | {r['target']} |")
+                         f"{m['cpu_seconds']:.0f} | {m['peak_rss_mb']:.0f} | {r['target']} | {verdict} |")
         lines += [""] + [f"- {k}: `{r['conditions']['command']}`, finished {r['conditions']['when']}, load average "
                          f"then {r['conditions']['load_avg']}" for k, r in res["accuracy"].items()] + [""]
+    if "steady" in res:
+        st = res["steady"]
+        c, med = st["conditions"], st["median"]
+        best_quiet = max(med["quiet"].values())
+        lines += ["## Steady under load (training images/s, median of alternating repeats)", "",
+                  f"`{c['command']}` at {c['when']}, {c['cpu']}, load average {c['load_avg']}; recipe {st['recipe']}, "
+                  f"{st['images']} images a measurement, busy: one Python `while True` process beside it.", "",
+                  "| threads and wait policy | quiet | one core busy | drop | drop vs the best quiet setting |",
+                  "|---|---|---|---|---|"]
+        for m, label in STEADY_MODES.items():
+            lines.append(f"| {label} | {med['quiet'][m]:.0f} | {med['busy'][m]:.0f} | "
+                         f"{med['quiet'][m] / med['busy'][m]:.2f}x | {best_quiet / med['busy'][m]:.2f}x |")
+        lines.append("")
+    if "efficiency" in res:
+        e = res["efficiency"]
+        c = e["conditions"]
+        lines += ["## How close a training step comes to the machine's limit", "",
+                  f"`{c['command']}` at {c['when']}, {c['cpu']}, load average {c['load_avg']}. Achieved "
+                  "multiply-adds/s of a training step = 3 x the forward pass's multiply-adds per image x images/s; "
+                  "the peak is a 2048 x 2048 torch.mm in the same process, same threads, in the step's dtype.", "",
+                  "| threads | recipe | dtype | images/s | GMAC/s achieved | torch.mm peak GMAC/s | fraction |",
+                  "|---|---|---|---|---|---|---|"]
+        for threads, row in e.items():
+            if threads == "conditions":
+                continue
+            for r, v in row["recipes"].items():
+                lines.append(f"| {threads} | {r} | {v['dtype']} | {v['img_s']:.0f} | {v['macs_s'] / 1e9:.1f} | "
+                             f"{row['peak_macs_s'][v['dtype']] / 1e9:.0f} | {v['fraction']:.1%} |")
+        lines.append("")
     for note in res.get("notes", []):  # single measurements added by hand, each with its command and conditions
         lines += [f"- {note}"]
     lines += ["", "Published (anchors.md): zalandoresearch benchmark 2 conv layers <100K params 0.925, 2 conv + 2 FC "
@@ -265,6 +443,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--throughput", action="store_true")
     ap.add_argument("--accuracy", action="store_true")
+    ap.add_argument("--efficiency", action="store_true")
+    ap.add_argument("--steady", action="store_true")
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--images", type=int, default=6000, help="images per throughput pass")
@@ -272,6 +452,7 @@ def main() -> None:
                     help="torch threads for both pipelines and for the recipe runs (0: torch's default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (gpu.sh): both pipelines on it, no autocast")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=1, help="--accuracy: seeds run side by side (times then share cores)")
     ap.add_argument("--recipes", default="fmnist-lenet5,fmnist-fast")
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
@@ -281,7 +462,15 @@ def main() -> None:
         key = "throughput" if args.device == "cpu" else f"throughput_{args.device}"
         res[key] = {**throughput(args.repeats, args.images, args.threads, args.device), "conditions": conditions()}
     if args.accuracy:
-        res.setdefault("accuracy", {}).update(accuracy(args.seeds, args.recipes.split(","), args.threads))
+        res.setdefault("accuracy", {}).update(accuracy(args.seeds, args.recipes.split(","), args.threads, args.jobs))
+    if args.steady:
+        res["steady"] = {**steady(args.recipes.split(",")[0], args.repeats, args.images), "conditions": conditions()}
+    if args.efficiency:
+        res["efficiency"] = {**efficiency(args.recipes.split(","), args.repeats, args.images),
+                             "conditions": conditions()}
+    now = json.loads(path.read_text()) if path.exists() else {}  # parts run meanwhile by another process
+    acc = {**now.get("accuracy", {}), **res.get("accuracy", {})}
+    res = {**now, **{k: v for k, v in res.items() if k != "accuracy"}, **({"accuracy": acc} if acc else {})}
     path.write_text(json.dumps(res, indent=2))
     md = render(res)
     (RESULTS / "images.md").write_text(md)

@@ -27,7 +27,7 @@ OUT_OF_RANGE = {
     "classes": ["0", "1", "-2", str(10**30)],
     **{name: ["-1e-9", "-1"] for name in ("weight_decay", "noise", "grad_clip", "corruption_level")},
     **{name: ["-1", str(10**30)] for name in ("steps", "epochs", "batch_size", "eval_every", "train_subset",
-                                              "test_subset", "seed", "data_seed")},
+                                              "test_subset", "seed", "data_seed", "cutout")},
     "threads": ["-1", "1025", str(10**30)],
     **{name: ["-0.1", "1", "1.5", "1e30"] for name in ("test_frac", "val_frac", "dropout", "momentum",
                                                         "label_smoothing")},

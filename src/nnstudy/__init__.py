@@ -5,8 +5,14 @@ commands of the same names (see `nnstudy.api`). They load on first use, so `impo
 command line stay as quick to start as before.
 """
 
+import os
 import sys
 import types
+
+# OpenMP threads that wait for each other sleep instead of spinning: on a machine where another
+# process wants a core, a spinning thread takes it from the partner it waits for (nnstudy.threads).
+# OpenMP reads this once, when torch loads it: only here, before any torch import, does it count.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

@@ -79,7 +79,7 @@ def why_solo(cfg: TrainConfig) -> str | None:
         return "augmentation, test-time augmentation and compile train solo"
     # "cuda" is taken at its word, never resolved: a sweep's own machine may plan GPU work without a GPU
     cuda = cfg.device == "cuda" or (cfg.device == "auto" and resolve_device("auto").type == "cuda")
-    if cfg.amp == "bf16" or (cfg.amp == "auto" and cuda):
+    if cfg.amp in ("bf16", "native") or (cfg.amp == "auto" and cuda):
         return "bf16 autocast trains solo (the stacked kernels compute in float32)"
     return None
 

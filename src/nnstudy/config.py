@@ -26,7 +26,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 LOSSES = ("cross_entropy", "mse", "bce")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-AMP = ("auto", "off", "bf16")
+AMP = ("auto", "off", "bf16", "native")
 PROFILES = ("quick", "default", "full")
 CORRUPTIONS = ("none", "mask", "gaussian")
 
@@ -47,6 +47,7 @@ class TrainConfig:
     data_dir: str = ""  # the image set's folder, and only there ("": NNSTUDY_DATA, ~/.cache/nnstudy, system)
     download: bool = False  # image sets: download when missing (needs the internet)
     augment: bool = False  # images: random crop (pad 2-4 px) + flips where the set allows, per batch
+    cutout: int = 0  # images, with augment: side in px of a square set to 0 at a random place per image (0: none)
     remap_labels: bool = False  # npz: map the distinct labels, sorted, to classes 0..C-1 (ids like 7, 10**6)
     features: str = ""  # 2-D points: the net's inputs, joined by +: x1 x2 x1^2 x2^2 x1*x2 sin(x1) sin(x2) ("": x1+x2)
     # model
@@ -79,8 +80,9 @@ class TrainConfig:
     seed: int = 0  # seed of initialisation, data order and augmentation
     # execution
     device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
-    threads: int = 0  # torch CPU threads (0: leave torch's default)
-    amp: str = "auto"  # auto (bf16 on CUDA) | off | bf16
+    threads: int = 0  # torch CPU threads (0: leave torch's default, or auto_threads' choice)
+    auto_threads: bool = False  # CPU, threads 0: one thread per core other processes leave free, re-checked every 2 s
+    amp: str = "auto"  # auto (bf16 on CUDA) | off | bf16 | native (bf16 on CUDA and on CPUs with AMX or AVX-512 bf16)
     channels_last: bool = True  # channels_last memory format for conv nets where it pays (plan.channels_last_pays)
     compile: bool = False  # torch.compile the model (opt-in)
     tta: bool = False  # test-time augmentation: average logits with the flipped image
@@ -205,7 +207,7 @@ RULES: dict[str, tuple | str] = {
     **dict.fromkeys(("lr", "width", "depth", "n_per_class"), "> 0"),
     "classes": ">= 2",  # one class is learned perfectly by a constant: an accuracy of 1.0 that means nothing
     **dict.fromkeys(("weight_decay", "noise", "grad_clip", "steps", "epochs", "batch_size", "eval_every",
-                     "train_subset", "test_subset", "seed", "data_seed", "corruption_level"), ">= 0"),
+                     "train_subset", "test_subset", "seed", "data_seed", "corruption_level", "cutout"), ">= 0"),
     "threads": f"0 <= x <= {MAX_THREADS}",
     # momentum >= 1 never forgets a gradient (the velocity grows without bound); torch requires smoothing <= 1
     **dict.fromkeys(("test_frac", "val_frac", "dropout", "momentum", "label_smoothing"), "0 <= x < 1"),

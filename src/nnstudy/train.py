@@ -46,7 +46,7 @@ from nnstudy.plan import (
 from nnstudy.tasks import Classify
 from nnstudy.tasks import evaluate as evaluate  # re-exported: `from nnstudy.train import evaluate, outputs`
 from nnstudy.tasks import outputs as outputs
-from nnstudy.threads import torch_threads
+from nnstudy.threads import ThreadPicker, torch_threads
 
 FULL_BATCH_FLUSH = 100  # full-batch steps between drains of the step buffers and store flushes: a store
 # transaction per step costs more than the step, and draining every step cost ~2% of a spiral run
@@ -63,13 +63,16 @@ class FitResult:
 
 
 def fit(model: nn.Module, data: Dataset, cfg, **kw) -> FitResult:
-    """Train `model` on `data` as `cfg` says (see `_fit`), on cfg.threads CPU threads when set:
-    the caller's thread count is restored afterwards."""
-    with torch_threads(cfg.threads):
-        return _fit(model, data, cfg, **kw)
+    """Train `model` on `data` as `cfg` says (see `_fit`), on cfg.threads CPU threads when set, else
+    with cfg.auto_threads on the cores other processes leave free (nnstudy.threads.ThreadPicker,
+    re-checked as it trains): the caller's thread count is restored afterwards."""
+    picker = ThreadPicker() if cfg.auto_threads and not cfg.threads and resolve_device(cfg.device).type == "cpu" \
+        else None
+    with torch_threads(cfg.threads or (picker.first() or 0 if picker else 0)):
+        return _fit(model, data, cfg, picker=picker, **kw)
 
 
-def _fit(model: nn.Module, data: Dataset, cfg, *, task=None, hook: Callable | None = None,
+def _fit(model: nn.Module, data: Dataset, cfg, *, picker=None, task=None, hook: Callable | None = None,
          log: Callable[[str], None] | None = None, checkpoint: Path | None = None,
          resume: dict | None = None, flush: Callable[[list], None] | None = None) -> FitResult:
     """Train `model` on `data` as `cfg` says and return the records and final numbers.
@@ -78,8 +81,9 @@ def _fit(model: nn.Module, data: Dataset, cfg, *, task=None, hook: Callable | No
     hook(step, model) runs after backward and before the update (gradients are in .grad).
     checkpoint: path written atomically after every epoch (mini-batch runs); resume: a loaded
     checkpoint to continue from. flush(records) receives each epoch's new records (full batch:
-    every FULL_BATCH_FLUSH steps, and at the end)."""
+    every FULL_BATCH_FLUSH steps, and at the end). picker: a ThreadPicker consulted between steps."""
     run = _setup(model, data, cfg, task, resume)
+    run.picker = picker
     try:
         while run.step < run.plan.total:
             _epoch(run, hook, log)
@@ -116,6 +120,7 @@ class _Run:
     check_every: int = 10  # steps between reads of the latest loss (.item(): a sync)
     flushed: int = 0  # records before this index are flushed
     last_eval: int = -1  # the step last evaluated held-out (a resumed run has evaluated there)
+    picker: ThreadPicker | None = None  # auto_threads: re-picks the thread count as the load changes
     t0: float = 0.0
 
 
@@ -177,17 +182,18 @@ def _restore(run: _Run, resume: dict) -> None:
 def _batches(run: _Run) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
     """One epoch's (inputs, targets, DDP loss weight), reshuffled by the run's generator; stops at
     the last step. Lazy: each batch is drawn just before its step."""
-    p, data = run.plan, run.data
+    p, data, cfg = run.plan, run.data, run.cfg
     order = None if p.full_batch else torch.randperm(len(data.x_train), generator=run.gen).to(run.device)
     for b in range(p.per_epoch):
         if run.step >= p.total:
             return
         if p.full_batch:
-            xb = run.x_full if run.x_full is not None else data.prepare(data.x_train, True, run.gen, run.cfg.augment)
+            xb = run.x_full if run.x_full is not None else \
+                data.prepare(data.x_train, True, run.gen, cfg.augment, cfg.cutout)
             yb = data.y_train
         else:
             idx = order[b * p.batch:(b + 1) * p.batch]
-            xb, yb = data.prepare(data.x_train[idx], True, run.gen, run.cfg.augment), data.y_train[idx]
+            xb, yb = data.prepare(data.x_train[idx], True, run.gen, cfg.augment, cfg.cutout), data.y_train[idx]
         weight = 1.0
         if run.ddp:  # every rank drew the same global batch: train on this rank's slice
             part, weight = distributed.local_slice(len(yb))
@@ -219,6 +225,8 @@ def _epoch_steps(run: _Run, hook) -> Iterator[None]:
         if run.held and run.plan.evaluates(run.step) and run.step != run.last_eval:
             _evaluate_held_out(run)
         _step(run, xb, yb, weight, hook)
+        if run.picker is not None and (n := run.picker.pick()) and n != torch.get_num_threads():
+            torch.set_num_threads(n)  # auto_threads: the cores other processes leave free, re-checked
         yield
 
 

@@ -51,14 +51,15 @@ class Dataset:
         return out
 
     def prepare(self, x: torch.Tensor, train: bool = False, generator: torch.Generator | None = None,
-                augment: bool = False) -> torch.Tensor:
-        """A batch as model input: float, normalised; augmented when training and asked."""
+                augment: bool = False, cutout: int = 0) -> torch.Tensor:
+        """A batch as model input: float, normalised; augmented when training and asked (cutout: the
+        side of the square each augmented image loses, in px; 0: none)."""
         if not self.is_image:
             return x
         if train and augment:
             from nnstudy.data.vision import augment_batch
 
-            x = augment_batch(x, flip=self.flip, generator=generator)
+            x = augment_batch(x, flip=self.flip, generator=generator, cutout=cutout)
         x = x.float().div_(65535.0 if x.dtype == torch.uint16 else 255.0)  # full scale of the pixels -> 1
         if self.mean is not None:
             m = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)

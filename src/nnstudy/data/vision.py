@@ -255,9 +255,12 @@ def load_vision(cfg) -> Dataset:
 
 # -- augmentation ----------------------------------------------------------------------------------
 def augment_batch(x: torch.Tensor, flip: bool, generator: torch.Generator | None = None,
-                  pad: int | None = None) -> torch.Tensor:
+                  pad: int | None = None, cutout: int = 0) -> torch.Tensor:
     """Random crop with zero padding (2 px for <= 28 px images, 4 px above) and, when `flip`, a
     random horizontal flip, each drawn per image; on x's device, deterministic given `generator`.
+    cutout > 0: then a cutout x cutout square, centred anywhere in the image (so it may be cut by the
+    border), set to 0 (DeVries & Taylor 2017); drawn after the crop and flip, so runs without it
+    draw the same numbers as before.
 
     x: (B, C, H, W), any dtype; returns a new tensor of the same shape and dtype."""
     B, C, H, W = x.shape
@@ -275,4 +278,18 @@ def augment_batch(x: torch.Tensor, flip: bool, generator: torch.Generator | None
     cols = dx[:, None] + cols  # (B, W)
     b = torch.arange(B, device=x.device)[:, None, None, None]
     c = torch.arange(C, device=x.device)[None, :, None, None]
-    return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # (B, C, H, W)
+    out = padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # (B, C, H, W)
+    return cut_out(out, cutout, generator) if cutout else out
+
+
+def cut_out(x: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """x (B, C, H, W) with a size x size square per image set to 0, in place; centres drawn per image."""
+    B, _, H, W = x.shape
+    gdev = generator.device if generator is not None else "cpu"
+    cy = torch.randint(0, H, (B, 1), generator=generator, device=gdev).to(x.device)
+    cx = torch.randint(0, W, (B, 1), generator=generator, device=gdev).to(x.device)
+    lo = size // 2  # the square spans [c - lo, c - lo + size)
+    r = torch.arange(H, device=x.device) - (cy - lo)  # (B, H): row offset into the square
+    k = torch.arange(W, device=x.device) - (cx - lo)  # (B, W)
+    inside = ((r >= 0) & (r < size))[:, :, None] & ((k >= 0) & (k < size))[:, None, :]  # (B, H, W)
+    return x.masked_fill_(inside[:, None], 0)

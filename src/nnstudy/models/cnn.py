@@ -200,6 +200,10 @@ class ConvNetFast(ConvNet):
         super().__init__(features, nn.Sequential(nn.Linear(feature_size(features, in_shape), num_classes)))
 
 
+# fmnist-94's net: convnet-fast 1.5x as wide (2.25x the multiply-adds), affordable in bf16 on AMX/AVX-512.
+WIDE = [(48, 1), (96, 2), (192, 2)]
+
+
 class TinyCNN(ConvNet):
     """Atcold's 06-convnet CNN: conv5x5(n) -> act -> max pool 2 -> conv5x5(n) -> act -> max pool 2
     -> fc 50 -> act -> fc, no padding (28 -> 24 -> 12 -> 8 -> 4 px). With n = 6 on 1x28x28 and 10
@@ -323,6 +327,11 @@ def convnet_small(in_shape, num_classes, cfg):
 @register_model("convnet-fast", "fmnist-fast's net: convnet-small deeper at 7x7, flattened 3x3 head (~289K params)")
 def convnet_fast(in_shape, num_classes, cfg):
     return init_weights(ConvNetFast(in_shape, num_classes, activation=cfg.activation), cfg.init, cfg.activation)
+
+
+@register_model("convnet-wide", "convnet-fast 1.5x as wide (48 | 96, 96 | 192, 192), ~640K params")
+def convnet_wide(in_shape, num_classes, cfg):
+    return init_weights(ConvNetFast(in_shape, num_classes, WIDE, cfg.activation), cfg.init, cfg.activation)
 
 
 @register_model("convnet-tiny", "Atcold's 06-convnet CNN (6,422 params on 28 px), as big as mlp --width 8 "
