@@ -40,7 +40,7 @@ from pathlib import Path
 OMP_BEFORE = os.environ.get("OMP_WAIT_POLICY")  # the peer runs with the user's setting, not nnstudy's
 
 sys.path.insert(0, str(Path(__file__).parent))
-from images import conditions, torchvision_root  # noqa: E402  (benchmarks/images.py)
+from images import BusyCore, conditions, torchvision_root  # noqa: E402  (benchmarks/images.py)
 
 RESULTS = Path(__file__).parent / "results"
 TARGET = 0.91
@@ -151,18 +151,6 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float, str, float, float]:
     if code != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({code}):\n{err[-2000:]}")
     return t0, wall, out, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
-
-
-class BusyCore:
-    """A spinning process for the block's duration: one core kept busy, as by another program."""
-
-    def __enter__(self):
-        self.p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        return self
-
-    def __exit__(self, *exc):
-        self.p.kill()
-        self.p.wait()
 
 
 def best(rows: list[dict], side: str) -> dict:
