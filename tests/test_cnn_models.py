@@ -91,6 +91,27 @@ def test_vgg_batch_norm_and_depths():
     assert [len(kinds(make(n), nn.Conv2d)) for n in ("vgg11", "vgg13", "vgg16", "vgg19")] == [8, 10, 13, 16]
 
 
+def test_convnet_pooled_is_convnet_fast_with_pooling_before_the_stage_ends():
+    """The same weights in the same order, each stage's last conv followed by its pool, then batch
+    norm and ReLU on the pooled map; convnet-fast's own layer order (its checkpoints) unchanged."""
+    fast, pooled = make("convnet-fast"), make("convnet-pooled")
+    assert [p.shape for p in fast.parameters()] == [p.shape for p in pooled.parameters()]
+    order = [type(m).__name__ for m in fast.features]
+    assert order == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] + ["Conv2d", "BatchNorm2d", "ReLU"] * 2 + \
+        ["MaxPool2d"] + ["Conv2d", "BatchNorm2d", "ReLU"] * 2 + ["MaxPool2d"]
+    order = [type(m).__name__ for m in pooled.features]
+    assert order == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"] + \
+        (["Conv2d", "BatchNorm2d", "ReLU"] + ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]) * 2
+    pooled.eval()  # with batch norm at its initial identity, pooling first changes nothing: max commutes with ReLU
+    with torch.no_grad():  # the same tensors in the same order (the keys' indices differ by the moved pool)
+        for a, b in zip(fast.state_dict().values(), pooled.state_dict().values(), strict=True):
+            a.copy_(b)
+    fast.eval()
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(pooled(x), fast(x))
+
+
 def test_convnet_small_is_small():
     assert 100_000 <= count_params(make("convnet-small")) <= 300_000
 
