@@ -121,3 +121,25 @@ def test_a_sweep_counts_its_warned_runs(tmp_path):
     rows = {row["lr"]: row for row in run_sweep(cfgs, tmp_path, study="warn", log=None)["table"]}
     assert rows[1000.0]["n"] == 2 and rows[1000.0]["warned"] == 2  # complete, averaged, and flagged
     assert rows[0.5]["warned"] == 0
+
+
+def test_a_training_split_left_unscored_is_null_and_said_so(tmp_path):
+    """eval_train off (the sprint recipe's setting: scoring 54,000 training images would be a quarter
+    of its run): the final train numbers are null, not the batches' running means, solo and batched;
+    the held-out splits are still scored."""
+    rc, out, err = run_cli("train", "--dataset", "spiral", "--n-per-class", "40", "--steps", "25", "--val-frac", "0.2",
+                           "--no-eval-train", "--device", "cpu", "--out", tmp_path)
+    assert rc == 0, err
+    assert "training split not scored" in out and "no train split" not in out and "train_acc" not in out
+    run = Store(tmp_path).runs()[0]
+    final = run["summary"]["final"]
+    assert final["train_acc"] is None and final["train_loss"] is None
+    assert final["test_acc"] > 0 and final["val_acc"] > 0
+    scored, solo = (train_and_evaluate(TrainConfig(**TINY, eval_train=e, batch_norm=True)) for e in (True, False))
+    assert solo.final["train_acc"] is None and solo.final["test_acc"] == scored.final["test_acc"]
+    gone = [r for r in scored.records if r not in solo.records]  # batch norm: never batched, same run otherwise
+    assert [(r[1], r[2]) for r in gone] == [("train", "loss"), ("train", "acc")]
+    assert gone[1][3] == scored.final["train_acc"]
+    batched = train_many([TrainConfig(**TINY, eval_train=False, seed=s) for s in (0, 1)])
+    for r in batched:
+        assert r.final["train_acc"] is None and r.final["test_acc"] > 0

@@ -35,7 +35,7 @@ SKIP_KEYS = {"env", "table", "next_week", "torch_version"}
 # Config fields added after the fixture was recorded, at their defaults: summaries that dump a whole
 # config name them now, and a field at its default changes no number (issue 17's typed fields).
 ADDED_FIELDS = {"corruption": "none", "corruption_level": 0.0, "features": "", "widths": "", "activations": "",
-                "cutout": 0, "auto_threads": False}
+                "cutout": 0, "auto_threads": False, "eval_train": True}
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 
 

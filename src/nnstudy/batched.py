@@ -336,11 +336,12 @@ def fit_group(cfgs: list[TrainConfig], datas: list[Dataset], models: list, plan,
                     f"step {step}/{total} {time.perf_counter() - t0:.1f} s")
     seconds = (time.perf_counter() - t0) / K
     net.chunk_members = tuner.chunks()[0][1]
-    finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks()) for s in measured_splits(d0)}
+    finals = {s: evaluate_members(net, cfg, *_stack(datas, s, device), C, eval_chunks())
+              for s in measured_splits(d0, cfg.eval_train)}
     held_all = torch.stack(held_vals).cpu() if held_vals else None  # (evals, K, 2)
     finals = {s: v.cpu() for s, v in finals.items()}
     return [_member_result(k, tr[:step, :, k].cpu(), held, held_steps, held_all, finals, seconds,
-                           unmeasured_finals(d0))
+                           unmeasured_finals(d0, train=cfg.eval_train))
             for k in range(K)], net
 
 

@@ -218,9 +218,11 @@ def cmd_train(args) -> int:
     missing = sorted({k.rsplit("_", 1)[0] for k, v in res.final.items() if v is None})  # empty splits
     codes = [w.split(":")[0] for w in res.warnings]
     status = res.status + (f" with {len(codes)} warning{'s' * (len(codes) > 1)} ({', '.join(codes)})" if codes else "")
+    gaps = [f"no {s} split" if s != "train" or cfg.eval_train else "training split not scored (eval_train off)"
+            for s in missing]
     text = (f"run {res.run_id}: {status}; " + ", ".join(f"{k} {v:.4f}" for k, v in res.final.items()
                                                           if v is not None)
-            + "".join(f"; no {s} split" for s in missing) + f"; {res.steps} steps in {res.seconds:.2f} s")
+            + "".join(f"; {g}" for g in gaps) + f"; {res.steps} steps in {res.seconds:.2f} s")
     emit(args, {**res.summary(), "config": cfg.to_dict(), "figures": figures},
          text + (f"; figures in {store.run_dir(res.run_id)}" if figures else ""))
     if res.status == "diverged":

@@ -86,6 +86,7 @@ class TrainConfig:
     channels_last: bool = True  # channels_last memory format for conv nets where it pays (plan.channels_last_pays)
     compile: bool = False  # torch.compile the model (opt-in)
     tta: bool = False  # test-time augmentation: average logits with the flipped image
+    eval_train: bool = True  # score the whole training split after the last step (off: train_* finals are None)
     checkpoint: bool = True  # write a checkpoint after every epoch (mini-batch runs with a store)
     extra: dict = field(default_factory=dict)  # metadata stored with the run; never changes a number
 

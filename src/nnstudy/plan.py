@@ -36,16 +36,19 @@ def cpu_has_native_bf16() -> bool:
     return any(check() for check in checks if check is not None)
 
 
-def measured_splits(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The splits that hold examples: only these are evaluated and recorded."""
-    return {s: xy for s, xy in data.splits().items() if len(xy[0])}
+def measured_splits(data: Dataset, train: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The splits that hold examples: only these are evaluated and recorded (the training split
+    only when `train`: TrainConfig.eval_train)."""
+    return {s: xy for s, xy in data.splits().items() if len(xy[0]) and (train or s != "train")}
 
 
-def unmeasured_finals(data: Dataset, metrics: tuple[str, ...] = ("loss", "acc")) -> dict[str, None]:
-    """None (null in JSON) for each split that exists in name only (`--test-frac 0`): it has no
-    numbers and no metric rows, never a 0.0 that reads like a measured score of zero. `final`
-    therefore always names train and test, and val when a validation split was carved out."""
-    return {f"{s}_{m}": None for s, (x, _) in data.splits().items() if not len(x) for m in metrics}
+def unmeasured_finals(data: Dataset, metrics: tuple[str, ...] = ("loss", "acc"),
+                      train: bool = True) -> dict[str, None]:
+    """None (null in JSON) for each split that exists in name only (`--test-frac 0`), and for the
+    training split when it is not scored (`train` False): it has no numbers and no metric rows,
+    never a 0.0 that reads like a measured score of zero. `final` therefore always names train
+    and test, and val when a validation split was carved out."""
+    return {f"{s}_{m}": None for s in data.splits() if s not in measured_splits(data, train) for m in metrics}
 
 
 def held_out_split(data: Dataset) -> str | None:

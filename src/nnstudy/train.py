@@ -306,14 +306,23 @@ def _finish(run: _Run, flush) -> FitResult:
     """Every split with examples evaluated after the last update (test-time augmentation on test)."""
     seconds = time.perf_counter() - run.t0
     distributed.sync_buffers(run.model)  # every rank evaluates with rank 0's batch-norm statistics
-    final = unmeasured_finals(run.data, run.task.metrics)
-    for split, (x, y) in measured_splits(run.data).items():
-        values = run.task.evaluate(run.model, run.data, x, y, run.amp, run.chunk, tta=run.cfg.tta and split == "test")
-        final.update({f"{split}_{name}": v for name, v in values.items()})
-        run.records += metric_rows(run.step, split, values)
+    final, rows = _final_eval(run)
+    run.records += rows
     if flush:
         flush(run.records[run.flushed:])
     return FitResult("complete", final, run.records, run.step, seconds)
+
+
+def _final_eval(run: _Run) -> tuple[dict, list[tuple]]:
+    """The final numbers and their metric rows: every split with examples evaluated after the last
+    update, in eval mode (flip-averaged on test with tta; the training split only with eval_train)."""
+    final = unmeasured_finals(run.data, run.task.metrics, run.cfg.eval_train)
+    rows = []
+    for split, (x, y) in measured_splits(run.data, run.cfg.eval_train).items():
+        values = run.task.evaluate(run.model, run.data, x, y, run.amp, run.chunk, tta=run.cfg.tta and split == "test")
+        final.update({f"{split}_{name}": v for name, v in values.items()})
+        rows += metric_rows(run.step, split, values)
+    return final, rows
 
 
 class Stepper:
@@ -377,13 +386,8 @@ class Stepper:
             if (bad := _first_bad(run.records, 0, run.task.metrics[0])) is not None:
                 return FitResult("diverged", {}, [r for r in run.records if r[0] <= bad[0]], bad[0],
                                  self.seconds, str(Diverged(*bad)))
-            final, records = unmeasured_finals(run.data, run.task.metrics), list(run.records)
-            for split, (x, y) in measured_splits(run.data).items():
-                values = run.task.evaluate(run.model, run.data, x, y, run.amp, run.chunk,
-                                           tta=run.cfg.tta and split == "test")
-                final.update({f"{split}_{name}": v for name, v in values.items()})
-                records += metric_rows(run.step, split, values)
-        return FitResult("complete", final, records, run.step, self.seconds)
+            final, rows = _final_eval(run)
+        return FitResult("complete", final, run.records + rows, run.step, self.seconds)
 
 
 def _first_bad(records: list[tuple], since: int = 0, loss: str = "loss") -> tuple[int, float] | None:
