@@ -198,7 +198,7 @@ class ConvNetFast(ConvNet):
                 c = width
                 if i < n - 1:
                     feats += block
-                elif pool_first:  # airbench's order: conv -> pool -> BN -> act, see POOLED
+                elif pool_first:  # airbench's order: conv -> pool -> BN -> act (convnet-pooled, below)
                     feats += [block[0], nn.MaxPool2d(2), *block[1:]]
                 else:
                     feats += [*block, nn.MaxPool2d(2)]  # 28 -> 14 -> 7 -> 3
@@ -210,11 +210,12 @@ class ConvNetFast(ConvNet):
 WIDE = [(48, 1), (96, 2), (192, 2)]
 # convnet-pooled (fmnist-94's and fmnist-sprint's net): each stage's max pool moved from after its last
 # block's activation to right after its conv, so batch norm and the activation run on a quarter of the
-# positions there. Same weights and multiply-adds; a different function (batch norm's statistics are
-# taken over the pooled maxima; pooling commutes with a ReLU but not with a per-channel affine map whose
-# scale can be negative). In bf16 on a CPU the convolutions are fast enough that batch norm, the ReLU
-# and pooling took half of fmnist-94's step (torch.profiler, 2 threads): 1.4x the images/s here
-# (benchmarks/images.py --efficiency).
+# positions there. The same parameter shapes and convolution multiply-adds; a different function (batch
+# norm's statistics are taken over the pooled maxima; pooling commutes with a ReLU but not with a
+# per-channel affine map whose scale can be negative). In bf16 on a CPU the convolutions are fast enough
+# that batch norm, the ReLU and pooling took half of convnet-fast's step (a torch.profiler scratch run,
+# 2 threads, 2026-12-06: convolutions 41%, batch norm 25%, pooling 14%, ReLU 10%): 1.26-1.28x the
+# images/s (benchmarks/images.py --efficiency, fmnist-94 against fmnist-94:convnet-fast).
 
 
 class TinyCNN(ConvNet):
@@ -343,7 +344,7 @@ def convnet_fast(in_shape, num_classes, cfg):
 
 
 @register_model("convnet-pooled", "convnet-fast with each stage's max pool before its last batch norm and "
-                "activation (airbench's order): ~1.4x the step rate in bf16")
+                "activation (airbench's order): ~1.3x the step rate in bf16")
 def convnet_pooled(in_shape, num_classes, cfg):
     return init_weights(ConvNetFast(in_shape, num_classes, activation=cfg.activation, pool_first=True), cfg.init,
                         cfg.activation)
