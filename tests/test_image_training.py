@@ -251,3 +251,13 @@ def test_named_image_sets_validate_by_default():
     assert resolve(None, flags={"dataset": "fashion-mnist", "model": "lenet5"}).val_frac == pytest.approx(0.1)
     assert resolve(None, flags={"dataset": "fashion-mnist", "val_frac": 0.0}).val_frac == 0.0  # unless told
     assert resolve(None, flags={"dataset": "spiral"}).val_frac == 0.0  # toy sets keep their default
+
+
+def test_a_run_counted_in_steps_numbers_its_partial_last_epoch(tmp_path):
+    """fmnist-sprint counts 1,100 steps of 844 an epoch: its lines read epoch 1/2 and 2/2, never 2/1.
+    Here 96 spiral training points in batches of 32 (3 steps an epoch) for 4 steps."""
+    rc, _, err = run_cli("train", "--dataset", "spiral", "--n-per-class", "40", "--batch-size", "32", "--steps", "4",
+                         "--device", "cpu", "--no-figures", "--out", tmp_path)
+    assert rc == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == ["1/2", "2/2"], err

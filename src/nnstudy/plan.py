@@ -93,6 +93,12 @@ class StepPlan:
     batch: int  # examples per step (full batch: all of them)
     eval_every: int  # steps between held-out evaluations
 
+    @property
+    def epochs(self) -> int:
+        """Passes over the training split, the last one partial when the steps do not fill it (1,100
+        steps of 844 an epoch: 2)."""
+        return math.ceil(self.total / self.per_epoch)
+
     def evaluates(self, step: int) -> bool:
         """Held-out numbers are recorded at `step`, before its update (at `total`: the final evaluation)."""
         return step % self.eval_every == 0 and step < self.total

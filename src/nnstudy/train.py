@@ -206,7 +206,7 @@ def _epoch(run: _Run, hook, log) -> None:
     held-out evaluation due at it; a progress bar where one belongs (nnstudy.progress)."""
     bar = None
     if log is not None and not run.plan.full_batch:  # counts batches, shown as images: reads in images/s
-        bar = progress.bar(run.plan.per_epoch, f"epoch {run.epoch + 1}/{run.plan.total // run.plan.per_epoch}",
+        bar = progress.bar(run.plan.per_epoch, f"epoch {run.epoch + 1}/{run.plan.epochs}",
                            "img", run.cfg.batch_size)
     try:
         for _ in _epoch_steps(run, hook):
@@ -281,7 +281,7 @@ def _end_epoch(run: _Run, log, checkpoint: Path | None, flush) -> None:
         _evaluate_held_out(run)  # at the epoch's end, so its log line shows it
     if not p.full_batch:
         seconds = time.perf_counter() - run.t0
-        _epoch_log(log, run.epoch, p.total // p.per_epoch, run.records, run.flushed, seconds, run.task.metrics)
+        _epoch_log(log, run.epoch, p.epochs, run.records, run.flushed, seconds, run.task.metrics)
         if checkpoint is not None and run.cfg.checkpoint:
             save_checkpoint(checkpoint, run.model, run.opt, run.sched, run.gen, run.step, run.epoch,
                             run.records, seconds)
