@@ -93,6 +93,8 @@ def test_own_data_notebook_trains_on_a_folder_an_npz_and_points(isolated_home, t
     nb = execute("own-data.ipynb", tmp_path, isolated_home)
     shown = "\n".join(outputs(c, "text/html") for c in nb.cells)
     assert shown.count("complete") >= 3  # the folder baseline, the npz run and the loaded CSV run
+    printed = "\n".join(outputs(c, "stream") for c in nb.cells)
+    assert "mlp on points:" in shown and "test accuracy" in printed  # the CSV trained as `points:PATH`
     sweep = next(outputs(c, "text/html") for c in nb.cells if "ns.sweep(" in c.source)
     assert sweep.count("<tr>") == 1 + 3  # one row per learning rate
     from nnstudy.store import Store

@@ -96,7 +96,7 @@ def load_source(cfg) -> Dataset:
             return getattr(importlib.import_module(module), loader)(cfg)
     raise UsageError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(TOY_SETS + IMAGE_SETS)}, "
                      "folder:PATH (one sub-folder per class), npz:PATH (arrays x and y), "
-                     "points:PATH (2-D points: x (N, 2), y (N,) in an .npz)")
+                     "points:PATH (2-D points: a CSV of x1,x2,label lines, or an .npz of x (N, 2), y (N,))")
 
 
 def load_dataset(cfg) -> Dataset:

@@ -1,4 +1,5 @@
-"""The user's own 2-D points: `points:PATH`, an .npz with x (N, 2) floats and y (N,) class indices.
+"""The user's own 2-D points: `points:PATH`, a CSV of x1,x2,label lines (one header line allowed) or
+an .npz with x (N, 2) floats and y (N,) class indices.
 
 The playground (`nnstudy serve`) turns an uploaded CSV or .npz into such a file in the store, so a
 run trained on it names its data the way every other run does, and `nnstudy train --config`
