@@ -77,7 +77,7 @@ RECIPES = {r.name: r for r in [
     Recipe("fmnist-94", "Fashion-MNIST 94% in five minutes of 2-core CPU training: fmnist-fast's recipe on "
            "convnet-pooled in bf16 (AMX/AVX-512), 20 epochs, on the cores other processes leave free",
            "94% test in <= 5 min of training on 2 cores: measured 0.941 (median of seeds 0-2, and of 0-5; "
-           "0.939-0.943), 191-226 s of training, 1.0-1.1 GB, on a quiet 2-core Xeon (benchmarks/results/images.md)",
+           "0.939-0.943), 200-226 s of training, 1.0 GB, on a quiet 2-core Xeon (benchmarks/results/images.md)",
            dict(IMAGE, **SGD, dataset="fashion-mnist", model="convnet-pooled", lr=0.2, weight_decay=5e-4,
                 schedule="onecycle", label_smoothing=0.1, augment=True, batch_size=256, epochs=20, tta=True,
                 amp="native", auto_threads=True),
